@@ -1,0 +1,157 @@
+"""Reading and writing images.
+
+`read_image` accepts what users have: PNG/JPEG/BMP/TIFF/WebP, 8- or 16-bit,
+greyscale, RGB or RGBA; EXIF orientation is honoured; the alpha channel is
+**dropped** (colour values are kept as stored, not composited on a
+background). It returns float32 RGB `(H, W, 3)` in `[0, 1]`.
+
+`write_image` writes PNG (8-bit, or 16-bit on request) atomically: a
+temporary file in the same folder, then a rename, so an interrupted run never
+leaves a half-written image behind.
+"""
+
+import os
+import tempfile
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from dml_keras.data.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# EXIF orientation tag value → (number of 90° counter-clockwise turns, flip left-right first)
+_ORIENTATIONS = {2: (0, True), 3: (2, False), 4: (2, True), 5: (3, True), 6: (3, False), 7: (1, True), 8: (1, False)}
+
+
+def is_image_file(path):
+    """Whether `path` has an image extension this package reads."""
+    return str(path).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _exif_orientation(path):
+    try:
+        with Image.open(path) as img:
+            return int(img.getexif().get(0x0112, 1))
+    except Exception:  # no EXIF, or a format PIL does not parse: nothing to rotate
+        return 1
+
+
+def _apply_orientation(array, orientation):
+    turns, flip = _ORIENTATIONS.get(orientation, (0, False))
+    if flip:
+        array = array[:, ::-1]
+    return np.ascontiguousarray(np.rot90(array, turns)) if turns or flip else array
+
+
+def _looks_truncated(path, data):
+    if str(path).lower().endswith((".jpg", ".jpeg")):
+        return not data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    if str(path).lower().endswith(".png"):
+        return b"IEND" not in data[-64:]
+    return False
+
+
+def read_image(path):
+    """Read an image file as float32 RGB `(H, W, 3)` in `[0, 1]`.
+
+    Raises:
+        DataError: the file is missing, unreadable, truncated or not an image.
+
+    Example:
+    >>> import skimage, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "cat.png")
+    >>> write_image(path, skimage.data.chelsea() / 255.0)
+    >>> read_image(path).shape
+    (300, 451, 3)
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise DataError(f"Cannot read image '{path}': {error.strerror}. Check the path exists and is readable.") from None
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if decoded is None or _looks_truncated(path, data):
+        raise DataError(
+            f"'{path}' is not a readable image (empty, truncated or an unsupported format). "
+            "Re-export it as PNG or JPEG, or remove it from the folder."
+        )
+    return _apply_orientation(_to_rgb_float(decoded, path), _exif_orientation(path))
+
+
+def _to_rgb_float(decoded, path):
+    if decoded.dtype == np.uint8:
+        image = decoded.astype(np.float32) / 255.0
+    elif decoded.dtype == np.uint16:
+        image = decoded.astype(np.float32) / 65535.0
+    elif np.issubdtype(decoded.dtype, np.floating):
+        image = np.clip(decoded.astype(np.float32), 0.0, 1.0)
+    else:
+        raise DataError(f"'{path}' has pixel type {decoded.dtype}; expected 8- or 16-bit integers or float.")
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    channels = image.shape[2]
+    if channels in (1, 2):  # grey, grey + alpha
+        return np.repeat(image[:, :, :1], 3, axis=2)
+    if channels in (3, 4):  # BGR, BGRA: alpha dropped
+        return np.ascontiguousarray(image[:, :, 2::-1])
+    raise DataError(f"'{path}' has {channels} channels; expected 1 (grey), 3 (RGB) or 4 (RGBA).")
+
+
+def image_size(path):
+    """`(height, width)` of an image file after EXIF orientation, reading only its header when possible."""
+    path = os.fspath(path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = int(img.getexif().get(0x0112, 1))
+        return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+    except FileNotFoundError:
+        raise DataError(f"Image '{path}' does not exist. Check the path.") from None
+    except Exception:  # a format PIL cannot parse: decode it fully
+        return read_image(path).shape[:2]
+
+
+def write_image(path, image, bit_depth=8):
+    """Write an image in `[0, 1]` as PNG, atomically.
+
+    Args:
+        path: destination; its folder is created if needed.
+        image: `(H, W)`, `(H, W, 1)` or `(H, W, 3)` RGB float in `[0, 1]`
+            (values outside are clipped), or a tensor of that shape.
+        bit_depth: 8 or 16.
+
+    Example:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "grey.png")
+    >>> write_image(path, np.full((4, 4), 0.5), bit_depth=16)
+    >>> round(float(read_image(path)[0, 0, 0]), 4)
+    0.5
+    """
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16. Received: bit_depth={bit_depth}")
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = image[:, :, ::-1]  # RGB → BGR for OpenCV
+    elif image.ndim != 2:
+        raise ValueError(f"write_image expects (H, W), (H, W, 1) or (H, W, 3). Received shape {image.shape}")
+    peak, dtype = (255.0, np.uint8) if bit_depth == 8 else (65535.0, np.uint16)
+    pixels = np.round(np.clip(image, 0.0, 1.0) * peak).astype(dtype)
+    ok, encoded = cv2.imencode(".png", pixels)
+    if not ok:
+        raise OSError(f"OpenCV could not encode a PNG for '{path}'")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(encoded.tobytes())
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
