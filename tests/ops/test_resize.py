@@ -34,7 +34,7 @@ def test_reproduces_matlab_set5_lr(scale):
         mse = np.mean((out - lr) ** 2)
         psnrs.append(10 * np.log10(255**2 / mse) if mse else np.inf)
         equal.append(np.mean(out == lr))
-    # Measured: 99.8% of pixels identical, min PSNR ~ 68 dB (the rest differ by one level).
+    # Measured: x3 bit-exact; x2 99.4% of pixels identical (69–72 dB); x4 99.94% (77–84 dB).
     assert min(psnrs) > 60.0, psnrs
     assert np.mean(equal) > 0.99, equal
 

@@ -1,0 +1,62 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dml_keras.cli import build_parser, main
+from dml_keras.data import write_image
+from dml_keras.evaluation import evaluate_degradation
+from dml_keras.models import BicubicDegradation
+from tests.data.test_pairs import make_hr_lr
+
+DESIGN_COMMANDS = [
+    "train-degradation", "evaluate-degradation", "synthesize", "train-sr", "evaluate-sr",
+    "upscale", "export", "tune", "visualize", "demo",
+]
+
+
+def test_every_design_command_is_registered_with_help():
+    parser = build_parser()
+    for command in DESIGN_COMMANDS:
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([command, "--help"])
+        assert exit_info.value.code == 0
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "dml_keras", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("dml-keras ")
+
+
+def test_evaluate_degradation_json_matches_library(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    out = tmp_path / "scores.json"
+    assert main(["evaluate-degradation", "bicubic", str(tmp_path / "pairs"), "--json", str(out)]) == 0
+    scores = json.loads(out.read_text())
+    assert set(scores) >= {"psnr", "ssim", "count", "per_image"} and scores["count"] == 4
+    assert {"name", "psnr", "ssim"} <= set(scores["per_image"][0])
+    expected = evaluate_degradation(BicubicDegradation(4), tmp_path / "pairs", progress=False)
+    assert scores["psnr"] == pytest.approx(expected["psnr"], abs=1e-9)
+    # These LR files were made by the bicubic model itself (8-bit stored): near-perfect score.
+    assert scores["psnr"] > 45
+    identity = tmp_path / "identity.json"
+    assert main(["evaluate-degradation", "identity", str(tmp_path / "pairs"), "--json", str(identity)]) == 0
+    assert json.loads(identity.read_text())["psnr"] < scores["psnr"] - 5
+
+
+def test_bad_pairs_exit_2_with_the_file_named(tmp_path, photos, capsys):
+    make_hr_lr(tmp_path, photos, native=False)
+    write_image(tmp_path / "lr" / "rocket.png", np.zeros((10, 10)))
+    assert main(["evaluate-degradation", "bicubic", str(tmp_path)]) == 2
+    assert "rocket.png" in capsys.readouterr().err
+
+
+def test_demo_writes_images_and_summary(tmp_path):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["count"] == 4 and (tmp_path / "summary.md").exists()
+    assert len(list((tmp_path / "lr").glob("*.png"))) == 4
+    # A x4 degradation with noise is visibly worse than the photo: a number that could fail.
+    assert 20 < summary["psnr"] < 35 and summary["lpips"] > 0.1
