@@ -1,5 +1,28 @@
-"""Degradation models, their baselines and SR networks."""
+"""Degradation models, their baselines and (later) SR networks."""
 
 from dml_keras.models.builtin_baselines import BUILTIN_BASELINES, BicubicDegradation, IdentityDegradation
+from dml_keras.models.degradation_base import DegradationBase
+from dml_keras.models.degradation_model import DegradationModel
+from dml_keras.models.direct_kpn import DirectKPN
+from dml_keras.models.direct_net import DirectNet
+from dml_keras.models.global_kernel import GlobalKernel
 
-__all__ = ["BUILTIN_BASELINES", "BicubicDegradation", "IdentityDegradation"]
+# The learned degradation models by their command-line names.
+DEGRADATION_MODELS = {
+    "dml": DegradationModel,
+    "directnet": DirectNet,
+    "directkpn": DirectKPN,
+    "global-kernel": GlobalKernel,
+}
+
+__all__ = [
+    "BUILTIN_BASELINES",
+    "BicubicDegradation",
+    "DEGRADATION_MODELS",
+    "DegradationBase",
+    "DegradationModel",
+    "DirectKPN",
+    "DirectNet",
+    "GlobalKernel",
+    "IdentityDegradation",
+]

@@ -1,0 +1,86 @@
+"""`DegradationModel`: DML — spatially variant blur in a learned basis (the paper's model)."""
+
+import keras
+
+from dml_keras.layers.spatially_variant_filter import SpatiallyVariantFilter
+from dml_keras.layers.weight_predictor import WeightPredictor
+from dml_keras.models.degradation_base import DegradationBase
+
+
+@keras.saving.register_keras_serializable(package="dml_keras")
+class DegradationModel(DegradationBase):
+    """HR in, generated LR out: `LR(i,j) = <HR window at (i,j), Σ_m C_ij(m) φ_m>`, `C = F(Y(HR))`.
+
+    Args:
+        num_basis: M basis kernels (paper: 8).
+        kernel_size: K (paper: 15).
+        scale: SR factor; with `lr_size="native"` the filter has stride `scale`.
+        channels: `"y"` (train on Y, the paper) or `"rgb"`; weights are always
+            predicted from Y and the kernel is applied to each channel.
+        lr_size: `"same"` (the paper) or `"native"`.
+        filters: width of the weight predictor (32).
+        basis_initializer: `"uniform"` (paper) or `"gaussian"`.
+        basis_constraint: `None` (paper) or `"simplex"`.
+        seed: seed of the basis initialisation.
+
+    Example:
+    >>> import numpy as np, keras
+    >>> model = DegradationModel(num_basis=4, kernel_size=7, seed=0)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    >>> hr = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
+    >>> tuple(model(hr).shape)
+    (2, 32, 32, 1)
+    """
+
+    def __init__(
+        self,
+        num_basis=8,
+        kernel_size=15,
+        scale=4,
+        channels="y",
+        lr_size="same",
+        filters=32,
+        basis_initializer="uniform",
+        basis_constraint=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size, **kwargs)
+        self.num_basis = num_basis
+        self.filters = filters
+        self.basis_initializer = basis_initializer
+        self.basis_constraint = basis_constraint
+        self.seed = seed
+        self.predictor = WeightPredictor(num_basis, filters=filters, activation="sigmoid", name="weight_predictor")
+        self.filter = SpatiallyVariantFilter(
+            num_basis, kernel_size, basis_initializer, basis_constraint, stride=self.stride, seed=seed, name="filter"
+        )
+
+    def build(self, input_shape):
+        self.predictor.build(tuple(input_shape[:3]) + (1,))
+        self.filter.build([input_shape, tuple(input_shape[:3]) + (self.num_basis,)])
+        self.built = True
+
+    def predict_weights(self, guide):
+        """Per-pixel mixing weights `(B, h, w, M)` on the output grid, from Y `(B, H, W, 1)`."""
+        weights = self.predictor(guide)
+        return weights[:, :: self.stride, :: self.stride, :] if self.stride > 1 else weights
+
+    def generate(self, images, guide):
+        return self.filter([images, self.predict_weights(guide)])
+
+    @property
+    def basis_kernels(self):
+        """The basis kernels `(K, K, M)` as a tensor."""
+        return self.filter.basis.kernels
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_basis=self.num_basis,
+            filters=self.filters,
+            basis_initializer=self.basis_initializer,
+            basis_constraint=self.basis_constraint,
+            seed=self.seed,
+        )
+        return config
