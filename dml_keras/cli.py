@@ -33,9 +33,21 @@ def _add_train_degradation(sub):
     _lr_size(p)
     p.add_argument("--patch-size", type=int, default=192)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--steps", type=int, default=100_000, help="optimisation steps (paper: 100000)")
+    p.add_argument("--steps-per-epoch", type=int, default=500, help="steps between logs/validation/checkpoints")
+    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--val", metavar="PAIRS", help="held-out validation pairs")
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="hold out every round(1/f)-th pair of PAIRS for validation instead of --val")
+    p.add_argument("--basis-init", choices=("uniform", "gaussian"), default="uniform",
+                   help="basis initialisation (dml): 'uniform' as the paper, or a Gaussian family")
+    p.add_argument("--basis-constraint", choices=("none", "simplex"), default="none",
+                   help="'simplex': keep each basis kernel non-negative with unit sum")
+    p.add_argument("--tone-offset", action="store_true",
+                   help="dml: also learn a bounded per-pixel exposure offset (see README)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(handler=lambda a: _not_yet("train-degradation"))
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.set_defaults(handler=_train_degradation)
 
 
 def _add_evaluate_degradation(sub):
@@ -139,15 +151,35 @@ def _print_scores(scores, json_path):
             json.dump(scores, handle, indent=2)
 
 
-def _evaluate_degradation(args):
-    from dml_keras.evaluation import evaluate_degradation
-    from dml_keras.models import BUILTIN_BASELINES
+def _train_degradation(args):
+    from dml_keras.training import train_degradation
 
-    if args.model not in BUILTIN_BASELINES:
-        return _not_yet("evaluate-degradation on saved models")
-    model = BUILTIN_BASELINES[args.model](scale=args.scale, lr_size=args.lr_size)
-    crop = 7 if args.crop_border is None else args.crop_border
-    scores = evaluate_degradation(model, args.pairs, scale=args.scale, lr_size=args.lr_size, crop_border=crop)
+    model_kwargs = {}
+    if args.model == "dml":
+        model_kwargs = dict(
+            basis_initializer=args.basis_init,
+            basis_constraint=None if args.basis_constraint == "none" else args.basis_constraint,
+            tone_offset=args.tone_offset,
+        )
+    train_degradation(
+        args.pairs, args.out, model=args.model, scale=args.scale, num_basis=args.basis,
+        kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,
+        patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
+        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
+        val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
+        verbose=2 if args.quiet else "auto", **model_kwargs,
+    )
+    print(f"Saved {os.path.join(args.out, 'model.keras')}")
+    return 0
+
+
+def _evaluate_degradation(args):
+    from dml_keras.evaluation import evaluate_degradation, load_degradation_model
+
+    model = load_degradation_model(args.model, scale=args.scale, lr_size=args.lr_size)
+    crop = getattr(model, "kernel_size", 15) // 2 if args.crop_border is None else args.crop_border
+    scale, lr_size = getattr(model, "scale", args.scale), getattr(model, "lr_size", args.lr_size)
+    scores = evaluate_degradation(model, args.pairs, scale=scale, lr_size=lr_size, crop_border=crop)
     _print_scores(scores, args.json)
     return 0
 

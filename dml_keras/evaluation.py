@@ -1,10 +1,40 @@
 """Scoring generated LR against real LR on held-out pairs (the fidelity table)."""
 
+import os
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
 from dml_keras.metrics import psnr, ssim
+from dml_keras.ops.color import rgb_to_y
+
+
+def load_degradation_model(model, scale=4, lr_size="same"):
+    """A built-in baseline by name (`"identity"`, `"bicubic"`) or a saved `.keras` degradation model.
+
+    Raises:
+        DataError: the path does not exist or is not a degradation model.
+    """
+    from dml_keras.data.errors import DataError
+    from dml_keras.models import BUILTIN_BASELINES, DegradationBase
+
+    if model in BUILTIN_BASELINES:
+        return BUILTIN_BASELINES[model](scale=scale, lr_size=lr_size)
+    path = os.fspath(model)
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise DataError(
+            f"Model '{model}' is neither a built-in baseline ({', '.join(BUILTIN_BASELINES)}) nor an existing "
+            "file. Give a .keras file written by `dml train-degradation` (or its --out folder)."
+        )
+    import keras
+
+    loaded = keras.models.load_model(path)
+    if not isinstance(loaded, DegradationBase):
+        raise DataError(f"'{path}' holds a {type(loaded).__name__}, not a degradation model.")
+    return loaded
 
 
 def evaluate_degradation(model, pairs, scale=4, lr_size="same", crop_border=7, progress=True):
@@ -31,6 +61,8 @@ def evaluate_degradation(model, pairs, scale=4, lr_size="same", crop_border=7, p
     rows = []
     for pair in tqdm(pairs, desc="evaluate", unit="pair", disable=not progress):
         hr, lr = load_pair(pair, scale, lr_size)
+        if getattr(model, "channels", "rgb") == "y":  # score Y models on Y, as they were trained
+            hr, lr = rgb_to_y(hr), rgb_to_y(lr)
         generated = np.asarray(model.degrade(hr[None]))[0]
         rows.append(
             {

@@ -4,6 +4,28 @@ import keras
 from keras import layers, ops
 
 
+def upsample_bilinear_2x(x):
+    """Bilinear ×2 upsampling of `(B, H, W, C)` with half-pixel centres (edges clamped).
+
+    The same values as `tf.image.resize(x, 2 * size, "bilinear")`, written with
+    shifts and a reshape so it works for dynamic sizes on every backend and
+    exports to TFLite with builtin ops.
+    """
+
+    def along(x, axis):
+        length = ops.shape(x)[axis]
+        before = ops.concatenate([ops.take(x, [0], axis=axis), ops.take(x, ops.arange(0, length - 1), axis=axis)], axis=axis)
+        after = ops.concatenate([ops.take(x, ops.arange(1, length), axis=axis), ops.take(x, [length - 1], axis=axis)], axis=axis)
+        even, odd = 0.75 * x + 0.25 * before, 0.75 * x + 0.25 * after
+        stacked = ops.stack([even, odd], axis=axis + 1)
+        shape = ops.shape(x)
+        new_shape = [shape[i] for i in range(4)]
+        new_shape[axis] = 2 * shape[axis]
+        return ops.reshape(stacked, new_shape)
+
+    return along(along(x, 1), 2)
+
+
 @keras.saving.register_keras_serializable(package="dml_keras")
 class WeightPredictor(keras.layers.Layer):
     """The authors' weight CNN (DESIGN.md §2), shared by DML and its baselines.
@@ -63,7 +85,7 @@ class WeightPredictor(keras.layers.Layer):
         x = ops.max_pool(x, pool_size=2, strides=2, padding="valid")
         for layer in self.bottom:
             x = layer(ops.relu(x))
-        x = ops.image.resize(x, (ops.shape(skip)[1], ops.shape(skip)[2]), interpolation="bilinear")
+        x = upsample_bilinear_2x(x)
         x = ops.concatenate([x, skip], axis=-1)
         for layer in self.decoder:
             x = layer(x)

@@ -1,6 +1,7 @@
 """`DegradationModel`: DML — spatially variant blur in a learned basis (the paper's model)."""
 
 import keras
+from keras import ops
 
 from dml_keras.layers.spatially_variant_filter import SpatiallyVariantFilter
 from dml_keras.layers.weight_predictor import WeightPredictor
@@ -22,6 +23,11 @@ class DegradationModel(DegradationBase):
         basis_initializer: `"uniform"` (paper) or `"gaussian"`.
         basis_constraint: `None` (paper) or `"simplex"`.
         seed: seed of the basis initialisation.
+        tone_offset: also predict a bounded per-pixel additive offset
+            (`±max_offset`) from the same network, for the exposure/tone
+            shifts between real HR and LR shots that no blur can express
+            (not in the paper). The kernels stay a pure blur basis.
+        max_offset: bound of that offset, in `[0, 1]` image units.
 
     Example:
     >>> import numpy as np, keras
@@ -43,6 +49,8 @@ class DegradationModel(DegradationBase):
         basis_initializer="uniform",
         basis_constraint=None,
         seed=None,
+        tone_offset=False,
+        max_offset=0.1,
         **kwargs,
     ):
         super().__init__(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size, **kwargs)
@@ -51,7 +59,11 @@ class DegradationModel(DegradationBase):
         self.basis_initializer = basis_initializer
         self.basis_constraint = basis_constraint
         self.seed = seed
-        self.predictor = WeightPredictor(num_basis, filters=filters, activation="sigmoid", name="weight_predictor")
+        self.tone_offset = tone_offset
+        self.max_offset = max_offset
+        self.predictor = WeightPredictor(
+            num_basis + int(tone_offset), filters=filters, activation=None, name="weight_predictor"
+        )
         self.filter = SpatiallyVariantFilter(
             num_basis, kernel_size, basis_initializer, basis_constraint, stride=self.stride, seed=seed, name="filter"
         )
@@ -61,13 +73,20 @@ class DegradationModel(DegradationBase):
         self.filter.build([input_shape, tuple(input_shape[:3]) + (self.num_basis,)])
         self.built = True
 
+    def _predict(self, guide):
+        outputs = self.predictor(guide)
+        return outputs[:, :: self.stride, :: self.stride, :] if self.stride > 1 else outputs
+
     def predict_weights(self, guide):
-        """Per-pixel mixing weights `(B, h, w, M)` on the output grid, from Y `(B, H, W, 1)`."""
-        weights = self.predictor(guide)
-        return weights[:, :: self.stride, :: self.stride, :] if self.stride > 1 else weights
+        """Per-pixel mixing weights `(B, h, w, M)` in `(0, 1)` on the output grid, from Y `(B, H, W, 1)`."""
+        return ops.sigmoid(self._predict(guide)[..., : self.num_basis])
 
     def generate(self, images, guide):
-        return self.filter([images, self.predict_weights(guide)])
+        outputs = self._predict(guide)
+        degraded = self.filter([images, ops.sigmoid(outputs[..., : self.num_basis])])
+        if self.tone_offset:
+            degraded = degraded + self.max_offset * ops.tanh(outputs[..., self.num_basis :])
+        return degraded
 
     @property
     def basis_kernels(self):
@@ -82,5 +101,7 @@ class DegradationModel(DegradationBase):
             basis_initializer=self.basis_initializer,
             basis_constraint=self.basis_constraint,
             seed=self.seed,
+            tone_offset=self.tone_offset,
+            max_offset=self.max_offset,
         )
         return config

@@ -1,0 +1,164 @@
+"""Fitting a degradation model on real pairs, with logs, checkpoints and resume."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+
+from dml_keras.data.pairs import discover_pairs, pair_geometry
+from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
+
+CACHE_LIMIT_BYTES = 2 * 1024**3
+
+
+def split_pairs(pairs, val_fraction):
+    """Hold out evenly spaced pairs (every `round(1 / val_fraction)`-th) for validation.
+
+    Returns:
+        `(train_pairs, val_pairs)`.
+
+    Example:
+    >>> train, val = split_pairs(list(range(10)), 0.2)
+    >>> val
+    [4, 9]
+    """
+    if not val_fraction:
+        return list(pairs), []
+    every = max(2, round(1 / val_fraction))
+    val = [p for i, p in enumerate(pairs) if i % every == every - 1]
+    train = [p for i, p in enumerate(pairs) if i % every != every - 1]
+    return train, val
+
+
+def build_degradation_model(model="dml", **kwargs):
+    """A degradation model by its command-line name, with the arguments it accepts."""
+    from dml_keras.models import DEGRADATION_MODELS
+
+    if model not in DEGRADATION_MODELS:
+        raise ValueError(f"model must be one of {sorted(DEGRADATION_MODELS)}. Received: model={model!r}")
+    cls = DEGRADATION_MODELS[model]
+    accepted = cls.__init__.__code__.co_varnames
+    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
+
+
+class _ImageSummaries(keras.callbacks.Callback):
+    """TensorBoard images each epoch: basis kernels, and generated vs real LR on one validation crop."""
+
+    def __init__(self, log_dir, sample):
+        super().__init__()
+        self.log_dir = log_dir
+        self.sample = sample
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "images"))
+        hr, lr = self.sample
+        generated = np.clip(keras.ops.convert_to_numpy(self.model(hr, training=False)), 0, 1)
+        with self.writer.as_default(step=epoch):
+            tf.summary.image("real_lr_vs_generated", np.concatenate([lr, generated], axis=2), max_outputs=1)
+            basis = getattr(self.model, "basis_kernels", None)
+            if basis is not None:
+                from dml_keras.visualization import kernel_grid
+
+                tf.summary.image("basis_kernels", kernel_grid(keras.ops.convert_to_numpy(basis))[None, ..., None])
+        self.writer.flush()
+
+
+def _can_cache(pairs, scale, lr_size, channels):
+    pixels = sum(np.prod(pair_geometry(p, scale, lr_size)[0]) for p in pairs)
+    return pixels * (1 if channels == "y" else 3) * 2 * 4 < CACHE_LIMIT_BYTES
+
+
+def train_degradation(
+    pairs,
+    out_dir,
+    model="dml",
+    scale=4,
+    num_basis=8,
+    kernel_size=15,
+    channels="y",
+    lr_size="same",
+    patch_size=192,
+    batch_size=16,
+    steps=100_000,
+    steps_per_epoch=500,
+    learning_rate=1e-4,
+    val_pairs=None,
+    val_fraction=0.0,
+    seed=0,
+    verbose="auto",
+    callbacks=(),
+    **model_kwargs,
+):
+    """Fit a degradation model on real pairs; resumable, logged, saved as `out_dir/model.keras`.
+
+    Interrupting and calling again with the same arguments continues from the
+    last finished epoch (`out_dir/backup`), it does not start over.
+
+    Args:
+        pairs: folder/CSV of pairs or a list of `ImagePair`.
+        out_dir: where `model.keras`, `checkpoints/`, `logs/` (TensorBoard),
+            `history.csv` and `training.json` go.
+        model: `"dml"`, `"directnet"`, `"directkpn"` or `"global-kernel"`.
+        steps: total optimisation steps; `steps_per_epoch` steps make one
+            epoch (the unit of logging, validation and checkpointing).
+        val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
+        callbacks: extra Keras callbacks.
+        Others: as `DegradationModel` and `paired_dataset` (paper defaults).
+
+    Returns:
+        the trained model.
+    """
+    pairs = discover_pairs(pairs, scale=scale) if isinstance(pairs, (str, os.PathLike)) else list(pairs)
+    if val_pairs is None:
+        pairs, val_pairs = split_pairs(pairs, val_fraction)
+    elif isinstance(val_pairs, (str, os.PathLike)):
+        val_pairs = discover_pairs(val_pairs, scale=scale)
+    keras.utils.set_random_seed(seed)
+    os.makedirs(out_dir, exist_ok=True)
+    train = paired_dataset(
+        pairs, scale, patch_size, batch_size, lr_size, channels, seed=seed,
+        cache=_can_cache(pairs, scale, lr_size, channels),
+    )
+    validation = None
+    if val_pairs:
+        validation = paired_eval_dataset(val_pairs, scale, lr_size, channels).map(lambda hr, lr, name: (hr, lr)).batch(1)
+    degradation = build_degradation_model(
+        model, num_basis=num_basis, kernel_size=kernel_size, scale=scale, channels=channels,
+        lr_size=lr_size, seed=seed, **model_kwargs,
+    )
+    degradation.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    sample_hr, sample_lr = next(iter((validation or train).take(1)))
+    degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
+    callbacks = list(callbacks) + [
+        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
+        keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+        _ImageSummaries(os.path.join(out_dir, "logs"), (sample_hr.numpy()[:1], sample_lr.numpy()[:1])),
+    ]
+    settings = dict(
+        model=model, scale=scale, num_basis=num_basis, kernel_size=kernel_size, channels=channels,
+        lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
+        steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, seed=seed,
+        train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []], **model_kwargs,
+    )
+    with open(os.path.join(out_dir, "training.json"), "w") as handle:
+        json.dump(settings, handle, indent=2)
+    steps_per_epoch = min(steps_per_epoch, steps)
+    degradation.fit(
+        train,
+        epochs=math.ceil(steps / steps_per_epoch),
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the pipeline shuffles, seeded
+    )
+    degradation.save(os.path.join(out_dir, "model.keras"))
+    return degradation

@@ -1,0 +1,105 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dml_keras.layers import BasisKernels, SpatiallyVariantFilter, WeightPredictor
+from dml_keras.layers.weight_predictor import upsample_bilinear_2x
+from dml_keras.ops.filtering import basis_filter
+
+
+def _round_trip(layer, inputs, tmp_path):
+    """build, eager call, config round trip and `.keras` reload must all give the same outputs."""
+    expected = keras.ops.convert_to_numpy(layer(inputs))
+    clone = layer.__class__.from_config(layer.get_config())
+    clone(inputs)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(clone(inputs)), expected, atol=1e-6)
+    inputs_list = inputs if isinstance(inputs, list) else [inputs]
+    symbolic = [keras.Input(x.shape[1:]) for x in inputs_list]
+    single = not isinstance(inputs, list)
+    model = keras.Model(symbolic[0] if single else symbolic, layer(symbolic[0] if single else symbolic))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(inputs)), expected, atol=1e-6)
+    return expected
+
+
+def test_basis_kernels_initializers_sum_to_one():
+    for init in ("uniform", "gaussian"):
+        layer = BasisKernels(6, 9, initializer=init, seed=1)
+        layer.build((None, None, None, 1))
+        kernels = keras.ops.convert_to_numpy(layer.kernels)
+        assert kernels.shape == (9, 9, 6)
+        np.testing.assert_allclose(kernels.sum(axis=(0, 1)), 1.0, atol=1e-5)
+        assert kernels.min() >= 0
+
+
+def test_gaussian_family_is_distinct_and_centred():
+    layer = BasisKernels(8, 15, initializer="gaussian")
+    layer.build(None)
+    k = keras.ops.convert_to_numpy(layer.kernels)
+    assert np.all(k.argmax(axis=0).max(axis=0) >= 0)
+    np.testing.assert_allclose(k[7, 7], k.max(axis=(0, 1)), atol=1e-7)  # peak at the centre
+    flat = k.reshape(-1, 8)
+    assert np.min([np.abs(flat[:, i] - flat[:, j]).sum() for i in range(8) for j in range(i)]) > 0.05
+
+
+def test_basis_layer_round_trip_and_matches_op(tmp_path):
+    layer = BasisKernels(4, 5, seed=0, stride=2)
+    x = np.random.default_rng(0).random((2, 9, 10, 3)).astype("float32")
+    out = _round_trip(layer, x, tmp_path)
+    assert out.shape == (2, 5, 5, 3, 4)
+    kernels = keras.ops.convert_to_numpy(layer.kernels)
+    for m in range(4):
+        onehot = np.zeros((2, 5, 5, 4), "float32")
+        onehot[..., m] = 1
+        np.testing.assert_allclose(out[..., m], basis_filter(x, kernels, onehot, 2), atol=1e-5)
+
+
+def test_simplex_constraint_applies_after_update():
+    layer = BasisKernels(3, 5, constraint="simplex", seed=0)
+    layer.build(None)
+    optimizer = keras.optimizers.SGD(10.0)
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_sum(layer.kernels[2, 2]) + tf.reduce_sum(layer.kernels[0, 0] ** 2) * 100
+    optimizer.apply(tape.gradient(loss, [layer.kernels]), [layer.kernels])
+    kernels = keras.ops.convert_to_numpy(layer.kernels)
+    assert kernels.min() >= 0
+    np.testing.assert_allclose(kernels.sum(axis=(0, 1)), 1.0, atol=1e-5)
+
+
+def test_spatially_variant_filter_round_trip_and_pixel_kernels(tmp_path):
+    layer = SpatiallyVariantFilter(4, 5, stride=1, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 12, 12, 1)).astype("float32")
+    w = rng.random((2, 12, 12, 4)).astype("float32")
+    out = _round_trip(layer, [x, w], tmp_path)
+    kernels = keras.ops.convert_to_numpy(layer.pixel_kernels(w))
+    assert kernels.shape == (2, 12, 12, 5, 5)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    assert out[1, 6, 3, 0] == pytest.approx(float(np.sum(padded[1, 6:11, 3:8, 0] * kernels[1, 6, 3])), abs=1e-5)
+
+
+@pytest.mark.parametrize("size", [(32, 32), (33, 20), (17, 9)])
+def test_weight_predictor_any_size(size, tmp_path):
+    layer = WeightPredictor(num_outputs=8)
+    x = np.random.default_rng(0).random((1,) + size + (1,)).astype("float32")
+    out = _round_trip(layer, x, tmp_path) if size == (33, 20) else keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (1,) + size + (8,)
+    assert 0 < out.min() and out.max() < 1  # sigmoid
+
+
+def test_upsample_matches_tf_bilinear():
+    x = np.random.default_rng(0).random((2, 5, 7, 3)).astype("float32")
+    expected = tf.image.resize(x, (10, 14), "bilinear").numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(upsample_bilinear_2x(x)), expected, atol=1e-6)
+
+
+def test_argument_validation():
+    with pytest.raises(ValueError, match="kernel_size must be a positive odd number. Received: kernel_size=4"):
+        BasisKernels(8, 4)
+    with pytest.raises(ValueError, match="initializer"):
+        BasisKernels(8, 5, initializer="zeros")
+    with pytest.raises(ValueError, match="constraint"):
+        BasisKernels(8, 5, constraint="positive")
