@@ -103,14 +103,25 @@ def _add_later_commands(sub):
 
     p = sub.add_parser("tune", help="search the number of basis kernels with keras-tuner")
     p.add_argument("pairs")
-    p.add_argument("--basis", default="4,8,16")
-    p.set_defaults(handler=lambda a: _not_yet("tune"))
+    p.add_argument("--out", default="dml_tuning", help="folder for the search state and tuning.json/tuning.md")
+    p.add_argument("--basis", default="4,8,16", help="comma-separated numbers of basis kernels to try")
+    p.add_argument("--kernel-sizes", default="15", help="comma-separated odd kernel sizes to try")
+    p.add_argument("--learning-rates", default="1e-4", help="comma-separated learning rates to try")
+    _scale(p)
+    p.add_argument("--channels", choices=("y", "rgb"), default="y")
+    _lr_size(p)
+    p.add_argument("--patch-size", type=int, default=96)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=1000, help="training steps per trial")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=_tune)
 
     p = sub.add_parser("visualize", help="figures of basis kernels, weight maps and per-pixel kernels")
-    p.add_argument("model")
-    p.add_argument("--image")
+    p.add_argument("model", help="a saved degradation model (.keras or its training folder)")
+    p.add_argument("--image", help="photo to show weight maps and per-pixel kernels on (default: scikit-image's astronaut)")
     p.add_argument("--out", required=True)
-    p.set_defaults(handler=lambda a: _not_yet("visualize"))
+    p.set_defaults(handler=_visualize)
 
 
 def _add_demo(sub):
@@ -181,6 +192,47 @@ def _evaluate_degradation(args):
     scale, lr_size = getattr(model, "scale", args.scale), getattr(model, "lr_size", args.lr_size)
     scores = evaluate_degradation(model, args.pairs, scale=scale, lr_size=lr_size, crop_border=crop)
     _print_scores(scores, args.json)
+    return 0
+
+
+def _numbers(text, kind):
+    return [kind(v) for v in text.split(",") if v.strip()]
+
+
+def _tune(args):
+    from dml_keras.tuning import format_table, tune_degradation
+
+    rows = tune_degradation(
+        args.pairs, args.out, num_basis=_numbers(args.basis, int), kernel_sizes=_numbers(args.kernel_sizes, int),
+        learning_rates=_numbers(args.learning_rates, float), scale=args.scale, channels=args.channels,
+        lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
+        val_fraction=args.val_fraction, seed=args.seed, verbose=1,
+    )
+    table = format_table(rows)
+    with open(os.path.join(args.out, "tuning.md"), "w") as handle:
+        handle.write(table + "\n")
+    print(table)
+    return 0
+
+
+def _visualize(args):
+    from dml_keras.data.io import read_image
+    from dml_keras.evaluation import load_degradation_model
+    from dml_keras.models import DegradationBase
+    from dml_keras.visualization import visualize
+
+    model = load_degradation_model(args.model)
+    if not isinstance(model, DegradationBase):
+        print(f"error: '{args.model}' is a built-in baseline; visualize needs a learned model", file=sys.stderr)
+        return 2
+    if args.image:
+        image = read_image(args.image)
+    else:
+        from dml_keras.demo import demo_photos
+
+        image = demo_photos(["astronaut"])["astronaut"]
+    for name, path in visualize(model, image, args.out).items():
+        print(f"{name}: {path}")
     return 0
 
 

@@ -26,3 +26,70 @@ def kernel_grid(kernels, columns=None, gap=1, upscale=8):
         r, c = divmod(index, columns)
         grid[r * (cell + gap) : r * (cell + gap) + cell, c * (cell + gap) : c * (cell + gap) + cell] = kernel
     return grid.astype(np.float32)
+
+
+def map_grid(maps, columns=4, gap=4):
+    """Tile `(H, W, M)` maps into one image `[0, 1]` (each map keeps the common 0–1 scale of sigmoid weights)."""
+    maps = np.clip(np.asarray(maps, np.float32), 0.0, 1.0)
+    height, width, count = maps.shape
+    columns = min(columns, count)
+    rows = math.ceil(count / columns)
+    grid = np.ones((rows * (height + gap) - gap, columns * (width + gap) - gap), np.float32)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        grid[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = maps[..., index]
+    return grid
+
+
+def pixel_kernel_grid(kernels, positions=6):
+    """Kernels sampled on a `positions × positions` grid across the image: `(H, W, K, K)` → grey image."""
+    kernels = np.asarray(kernels)
+    height, width, size = kernels.shape[0], kernels.shape[1], kernels.shape[2]
+    rows = np.linspace(0, height - 1, positions + 2)[1:-1].round().astype(int)
+    cols = np.linspace(0, width - 1, positions + 2)[1:-1].round().astype(int)
+    picked = np.stack([kernels[r, c] for r in rows for c in cols], axis=-1)
+    return kernel_grid(picked, columns=positions)
+
+
+def visualize(model, image, out_dir):
+    """Write the figures a degradation model supports and return their paths.
+
+    - `basis_kernels.png`: the basis (DML) or the single kernel (GlobalKernel) — the paper's Fig. 2;
+    - `weight_maps.png`: each basis kernel's per-pixel weight over `image` (DML) — Fig. 3;
+    - `pixel_kernels.png`: per-pixel kernels on a 6×6 grid across `image` (DML, DirectKPN) — Fig. 4;
+    - `input.png` and `degraded.png`: the image and the model's LR.
+
+    Example:
+    >>> from dml_keras.models import DegradationModel
+    >>> paths = visualize(DegradationModel(num_basis=4, kernel_size=7), np.full((32, 32, 3), 0.5), "/tmp/vis")  # doctest: +SKIP
+    """
+    import os
+
+    from keras import ops
+
+    from dml_keras.data.io import write_image
+    from dml_keras.models import DegradationModel, DirectKPN, GlobalKernel
+    from dml_keras.ops.color import rgb_to_y
+
+    image = np.asarray(image, np.float32)
+    paths = {}
+
+    def save(name, array):
+        paths[name] = os.path.join(out_dir, f"{name}.png")
+        write_image(paths[name], array)
+
+    save("input", image)
+    save("degraded", np.clip(model.degrade(image), 0, 1))
+    guide = rgb_to_y(image[None])
+    if isinstance(model, DegradationModel):
+        save("basis_kernels", kernel_grid(ops.convert_to_numpy(model.basis_kernels)))
+        weights = ops.convert_to_numpy(model.predict_weights(guide))[0]
+        save("weight_maps", map_grid(weights))
+        save("pixel_kernels", pixel_kernel_grid(ops.convert_to_numpy(model.filter.pixel_kernels(weights[None]))[0]))
+    elif isinstance(model, GlobalKernel):
+        save("basis_kernels", kernel_grid(ops.convert_to_numpy(model.kernel.kernels)))
+    elif isinstance(model, DirectKPN):
+        kernels = ops.convert_to_numpy(model.network(guide))[0]
+        kernels = kernels.reshape(kernels.shape[:2] + (model.kernel_size, model.kernel_size))
+        save("pixel_kernels", pixel_kernel_grid(kernels))
+    return paths
