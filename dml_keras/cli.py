@@ -43,6 +43,8 @@ def _add_train_degradation(sub):
                    help="basis initialisation (dml): 'uniform' as the paper, or a Gaussian family")
     p.add_argument("--basis-constraint", choices=("none", "simplex"), default="none",
                    help="'simplex': keep each basis kernel non-negative with unit sum")
+    p.add_argument("--weight-init", choices=("uniform_mix", "half"), default="uniform_mix",
+                   help="dml: start per-pixel weights at 1/M (kernel sums to 1) or at 0.5 as the authors' code")
     p.add_argument("--tone-offset", action="store_true",
                    help="dml: also learn a bounded per-pixel exposure offset (see README)")
     p.add_argument("--seed", type=int, default=0)
@@ -171,6 +173,7 @@ def _train_degradation(args):
             basis_initializer=args.basis_init,
             basis_constraint=None if args.basis_constraint == "none" else args.basis_constraint,
             tone_offset=args.tone_offset,
+            weight_init=args.weight_init,
         )
     train_degradation(
         args.pairs, args.out, model=args.model, scale=args.scale, num_basis=args.basis,

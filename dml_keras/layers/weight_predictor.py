@@ -41,6 +41,8 @@ class WeightPredictor(keras.layers.Layer):
         filters: width of every hidden layer (32 in the paper).
         output_kernel_size: size of the last convolution (7).
         activation: `"sigmoid"` (DML's weights) or `None` (linear outputs).
+        output_bias: initial bias of the last convolution (e.g. `logit(1/M)`
+            so DML's sigmoid weights start at `1/M`).
 
     Example:
     >>> import numpy as np
@@ -48,12 +50,13 @@ class WeightPredictor(keras.layers.Layer):
     (1, 33, 20, 8)
     """
 
-    def __init__(self, num_outputs=8, filters=32, output_kernel_size=7, activation="sigmoid", **kwargs):
+    def __init__(self, num_outputs=8, filters=32, output_kernel_size=7, activation="sigmoid", output_bias=0.0, **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = num_outputs
         self.filters = filters
         self.output_kernel_size = output_kernel_size
         self.activation = activation
+        self.output_bias = output_bias
 
         def conv(name, size=3, **conv_kwargs):
             return layers.Conv2D(filters, size, padding="same", name=name, **conv_kwargs)
@@ -62,7 +65,10 @@ class WeightPredictor(keras.layers.Layer):
         self.encoder = [conv(f"encoder_{i}") for i in range(3)]
         self.bottom = [conv(f"bottom_{i}") for i in range(3)]
         self.decoder = [conv(f"decoder_{i}", activation="relu") for i in range(3)]
-        self.output_conv = layers.Conv2D(num_outputs, output_kernel_size, padding="same", name="output", activation=activation)
+        self.output_conv = layers.Conv2D(
+            num_outputs, output_kernel_size, padding="same", name="output", activation=activation,
+            bias_initializer=keras.initializers.Constant(output_bias),
+        )
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -101,5 +107,6 @@ class WeightPredictor(keras.layers.Layer):
             filters=self.filters,
             output_kernel_size=self.output_kernel_size,
             activation=self.activation,
+            output_bias=self.output_bias,
         )
         return config

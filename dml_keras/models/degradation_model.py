@@ -1,5 +1,7 @@
 """`DegradationModel`: DML — spatially variant blur in a learned basis (the paper's model)."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -21,6 +23,11 @@ class DegradationModel(DegradationBase):
         lr_size: `"same"` (the paper) or `"native"`.
         filters: width of the weight predictor (32).
         basis_initializer: `"uniform"` (paper) or `"gaussian"`.
+        weight_init: `"uniform_mix"` starts every pixel's weights at `1/M`, so the
+            initial kernel is the mean of the basis and sums to 1 (each basis
+            kernel sums to 1); `"half"` starts them at sigmoid(0) = 0.5 like the
+            authors' code, i.e. a kernel summing to `M/2` that first has to
+            unlearn a `M/2`× brightness gain.
         basis_constraint: `None` (paper) or `"simplex"`.
         seed: seed of the basis initialisation.
         tone_offset: also predict a bounded per-pixel additive offset
@@ -51,6 +58,7 @@ class DegradationModel(DegradationBase):
         seed=None,
         tone_offset=False,
         max_offset=0.1,
+        weight_init="uniform_mix",
         **kwargs,
     ):
         super().__init__(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size, **kwargs)
@@ -61,8 +69,12 @@ class DegradationModel(DegradationBase):
         self.seed = seed
         self.tone_offset = tone_offset
         self.max_offset = max_offset
+        if weight_init not in ("uniform_mix", "half"):
+            raise ValueError(f"weight_init must be 'uniform_mix' or 'half'. Received: weight_init={weight_init!r}")
+        self.weight_init = weight_init
+        bias = math.log(1.0 / (num_basis - 1)) if weight_init == "uniform_mix" and num_basis > 1 else 0.0
         self.predictor = WeightPredictor(
-            num_basis + int(tone_offset), filters=filters, activation=None, name="weight_predictor"
+            num_basis + int(tone_offset), filters=filters, activation=None, output_bias=bias, name="weight_predictor"
         )
         self.filter = SpatiallyVariantFilter(
             num_basis, kernel_size, basis_initializer, basis_constraint, stride=self.stride, seed=seed, name="filter"
@@ -103,5 +115,6 @@ class DegradationModel(DegradationBase):
             seed=self.seed,
             tone_offset=self.tone_offset,
             max_offset=self.max_offset,
+            weight_init=self.weight_init,
         )
         return config
