@@ -248,6 +248,14 @@ def _demo(args):
     return 0
 
 
+def _wrapped_data_error(error):
+    text = str(error)
+    marker = "DataError: "
+    if marker not in text:
+        return None
+    return text.split(marker, 1)[1].splitlines()[0].strip()
+
+
 def main(argv=None):
     """Entry point of the `dml` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -257,6 +265,12 @@ def main(argv=None):
         return args.handler(args)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a DataError raised inside a tf.data pipeline arrives wrapped
+        message = _wrapped_data_error(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

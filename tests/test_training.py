@@ -68,3 +68,16 @@ def test_cli_train_then_evaluate_writes_design_json(tmp_path, photos):
 def test_split_pairs_is_evenly_spaced_and_disjoint():
     train, val = split_pairs(list(range(50)), 0.2)
     assert len(val) == 10 and not set(train) & set(val) and len(train) == 40
+
+
+def test_truncated_file_found_during_training_is_reported_by_name(tmp_path, photos, capsys):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    path = tmp_path / "pairs" / "lr" / "chelsea.png"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 200])  # header intact, pixels cut
+    status = main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--basis", "2",
+                   "--kernel-size", "5", "--patch-size", "24", "--batch-size", "4", "--steps", "4",
+                   "--steps-per-epoch", "2", "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "chelsea.png" in err and "not a readable image" in err

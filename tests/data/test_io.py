@@ -87,3 +87,21 @@ def test_truncated_and_missing_and_non_image_files_raise(tmp_path, photos):
     for name in ["cut.png", "cut.jpg", "text.png", "empty.jpg", "missing.png"]:
         with pytest.raises(DataError, match=name):
             read_image(tmp_path / name)
+
+
+@pytest.mark.parametrize("extension", [".bmp", ".tif", ".webp"])
+def test_other_formats_load(tmp_path, photos, extension):
+    import cv2
+
+    pixels = np.round(photos["coffee"][:40, :50] * 255).astype(np.uint8)
+    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if extension == ".webp" else []  # lossless webp
+    cv2.imwrite(str(tmp_path / f"x{extension}"), pixels[:, :, ::-1], params)
+    np.testing.assert_array_equal(np.round(read_image(tmp_path / f"x{extension}") * 255), pixels)
+
+
+def test_sixteen_bit_tiff_keeps_precision(tmp_path):
+    import cv2
+
+    ramp = (np.arange(40 * 50, dtype=np.uint16).reshape(40, 50) * 13)
+    cv2.imwrite(str(tmp_path / "r.tif"), ramp)
+    np.testing.assert_allclose(read_image(tmp_path / "r.tif")[..., 0], ramp / 65535.0, atol=1e-7)
