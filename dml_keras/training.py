@@ -69,6 +69,15 @@ class _ImageSummaries(keras.callbacks.Callback):
         self.writer.flush()
 
 
+def _resumed_epoch(out_dir):
+    """Epochs already finished by an interrupted run in `out_dir` (0 for a fresh run)."""
+    path = os.path.join(out_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as handle:
+        return int(json.load(handle).get("epoch", 0))
+
+
 def _can_cache(pairs, scale, lr_size, channels):
     pixels = sum(np.prod(pair_geometry(p, scale, lr_size)[0]) for p in pairs)
     return pixels * (1 if channels == "y" else 3) * 2 * 4 < CACHE_LIMIT_BYTES
@@ -121,8 +130,10 @@ def train_degradation(
         val_pairs = discover_pairs(val_pairs, scale=scale)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
+    # A resumed run continues with fresh crops instead of replaying the stream from its start.
+    data_seed = seed if not _resumed_epoch(out_dir) else seed * 1_000_003 + _resumed_epoch(out_dir)
     train = paired_dataset(
-        pairs, scale, patch_size, batch_size, lr_size, channels, seed=seed,
+        pairs, scale, patch_size, batch_size, lr_size, channels, seed=data_seed,
         cache=_can_cache(pairs, scale, lr_size, channels),
     )
     validation = None
