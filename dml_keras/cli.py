@@ -65,13 +65,17 @@ def _add_evaluate_degradation(sub):
 
 def _add_later_commands(sub):
     p = sub.add_parser("synthesize", help="degrade clean HR photos into realistic LR, to disk")
-    p.add_argument("model")
-    p.add_argument("hr_dir")
-    p.add_argument("--out", required=True)
-    p.add_argument("--noise-sigma", type=float, default=5.0)
+    p.add_argument("model", help="a saved degradation model, or a built-in baseline: identity, bicubic")
+    p.add_argument("hr_dir", help="folder of clean photos (any size)")
+    p.add_argument("--out", required=True, help="writes OUT/hr and OUT/lr with the same file names")
+    p.add_argument("--noise-sigma", default="5",
+                   help="AWGN sigma on the 0-255 scale (paper: 5), or a range LOW,HIGH drawn per image")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shard", default="0/1", help="I/N: process the I-th of N shards")
-    p.set_defaults(handler=lambda a: _not_yet("synthesize"))
+    p.add_argument("--shard", default="0/1", help="I/N: process the I-th of N shards (files at positions i %% N == I)")
+    p.add_argument("--no-quantize", action="store_true", help="store 16-bit LR instead of 8-bit")
+    p.add_argument("--tile", type=int, default=512, help="tile size for large photos")
+    _scale(p)
+    p.set_defaults(handler=_synthesize)
 
     p = sub.add_parser("train-sr", help="train VDSR or RCAN on real, synthetic or mixed pairs")
     p.add_argument("pairs_or_synth")
@@ -195,6 +199,20 @@ def _evaluate_degradation(args):
     scale, lr_size = getattr(model, "scale", args.scale), getattr(model, "lr_size", args.lr_size)
     scores = evaluate_degradation(model, args.pairs, scale=scale, lr_size=lr_size, crop_border=crop)
     _print_scores(scores, args.json)
+    return 0
+
+
+def _synthesize(args):
+    from dml_keras.data.synthesis import parse_shard, synthesize_folder
+    from dml_keras.evaluation import load_degradation_model
+
+    model = load_degradation_model(args.model, scale=args.scale)
+    sigma = _numbers(args.noise_sigma, float)
+    names = synthesize_folder(
+        model, args.hr_dir, args.out, noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), seed=args.seed,
+        shard=parse_shard(args.shard), quantize=not args.no_quantize, tile_size=args.tile,
+    )
+    print(f"{len(names)} pairs in {os.path.abspath(args.out)}")
     return 0
 
 
