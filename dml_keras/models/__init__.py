@@ -6,6 +6,8 @@ from dml_keras.models.degradation_model import DegradationModel
 from dml_keras.models.direct_kpn import DirectKPN
 from dml_keras.models.direct_net import DirectNet
 from dml_keras.models.global_kernel import GlobalKernel
+from dml_keras.models.rcan import RCAN
+from dml_keras.models.vdsr import VDSR
 
 # The learned degradation models by their command-line names.
 DEGRADATION_MODELS = {
@@ -25,4 +27,6 @@ __all__ = [
     "DirectNet",
     "GlobalKernel",
     "IdentityDegradation",
+    "RCAN",
+    "VDSR",
 ]
