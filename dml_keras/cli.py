@@ -78,27 +78,49 @@ def _add_later_commands(sub):
     p.set_defaults(handler=_synthesize)
 
     p = sub.add_parser("train-sr", help="train VDSR or RCAN on real, synthetic or mixed pairs")
-    p.add_argument("pairs_or_synth")
+    p.add_argument("pairs_or_synth", nargs="?",
+                   help="real pairs, or the output of `dml synthesize` (any pair layout); optional with --degradation")
     p.add_argument("--out", required=True)
     p.add_argument("--arch", choices=("vdsr", "rcan"), default="vdsr")
     _scale(p)
-    p.set_defaults(handler=lambda a: _not_yet("train-sr"))
+    p.add_argument("--degradation", metavar="MODEL",
+                   help="make pairs on the fly with this degradation model (saved, or 'bicubic') from --hr-dir")
+    p.add_argument("--hr-dir", help="clean HR photos for on-the-fly synthesis")
+    p.add_argument("--synthetic-fraction", type=float, default=0.5,
+                   help="share of synthetic pairs when both real pairs and --degradation are given")
+    p.add_argument("--noise-sigma", default="5", help="AWGN sigma (0-255 scale) of synthetic LR, or LOW,HIGH")
+    p.add_argument("--channels", choices=("y", "rgb"), default="y")
+    _lr_size(p)
+    p.add_argument("--patch-size", type=int, default=48, help="HR crop size")
+    p.add_argument("--batch-size", type=int, default=None, help="default 16 for VDSR, 2 for RCAN (the paper)")
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--steps-per-epoch", type=int, default=500)
+    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--depth", type=int, help="VDSR: number of convolutions (20)")
+    p.add_argument("--filters", type=int, help="channels of hidden layers (64)")
+    p.add_argument("--groups", type=int, help="RCAN: residual groups (5)")
+    p.add_argument("--blocks", type=int, help="RCAN: blocks per group (10)")
+    p.add_argument("--val", metavar="PAIRS", help="real validation pairs (PSNR/SSIM each epoch)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=_train_sr)
 
     p = sub.add_parser("evaluate-sr", help="PSNR/SSIM/LPIPS of an SR model on real test pairs")
-    p.add_argument("model")
+    p.add_argument("model", help="a saved SR model (.keras or its training folder)")
     p.add_argument("pairs")
     _scale(p)
-    p.add_argument("--crop-border", type=int, default=None)
+    p.add_argument("--crop-border", type=int, default=None, help="default: scale")
     p.add_argument("--lpips", choices=("alex", "vgg", "none"), default="alex")
+    p.add_argument("--tile", type=int, default=256)
     _json_out(p)
-    p.set_defaults(handler=lambda a: _not_yet("evaluate-sr"))
+    p.set_defaults(handler=_evaluate_sr)
 
     p = sub.add_parser("upscale", help="super-resolve real photos of any size")
-    p.add_argument("model")
-    p.add_argument("inputs", nargs="+")
+    p.add_argument("model", help="a saved SR model (.keras or its training folder)")
+    p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True)
     p.add_argument("--tile", type=int, default=256)
-    p.set_defaults(handler=lambda a: _not_yet("upscale"))
+    p.set_defaults(handler=_upscale)
 
     p = sub.add_parser("export", help="write a SavedModel, TFLite or ONNX file")
     p.add_argument("model")
@@ -213,6 +235,68 @@ def _synthesize(args):
         shard=parse_shard(args.shard), quantize=not args.no_quantize, tile_size=args.tile,
     )
     print(f"{len(names)} pairs in {os.path.abspath(args.out)}")
+    return 0
+
+
+def _load_sr(path):
+    import keras
+
+    import dml_keras.models  # noqa: F401  (registers the classes)
+    from dml_keras.data.errors import DataError
+
+    path = os.path.join(path, "model.keras") if os.path.isdir(path) else path
+    if not os.path.isfile(path):
+        raise DataError(f"SR model '{path}' does not exist. Give a .keras file written by `dml train-sr` (or its --out folder).")
+    return keras.models.load_model(path)
+
+
+def _train_sr(args):
+    from dml_keras.sr import train_sr
+
+    if args.pairs_or_synth is None and args.degradation is None:
+        print("error: give real pairs (PAIRS_OR_SYNTH), or --degradation MODEL with --hr-dir, or both", file=sys.stderr)
+        return 2
+    sigma = _numbers(args.noise_sigma, float)
+    train_sr(
+        args.out, pairs=args.pairs_or_synth, degradation=args.degradation, hr_dir=args.hr_dir,
+        synthetic_fraction=args.synthetic_fraction, arch=args.arch, scale=args.scale, channels=args.channels,
+        lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
+        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
+        noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), val_pairs=args.val, seed=args.seed,
+        verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
+        num_blocks=args.blocks,
+    )
+    print(f"Saved {os.path.join(args.out, 'model.keras')}")
+    return 0
+
+
+def _evaluate_sr(args):
+    from dml_keras.sr import evaluate_sr
+
+    model = _load_sr(args.model)
+    scores = evaluate_sr(model, args.pairs, scale=model.scale, crop_border=args.crop_border,
+                         lpips_net=args.lpips, tile_size=args.tile)
+    _print_scores(scores, args.json)
+    return 0
+
+
+def _upscale(args):
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from dml_keras.data.io import is_image_file, read_image, write_image
+    from dml_keras.sr import super_resolve
+
+    model = _load_sr(args.model)
+    files = []
+    for item in args.inputs:
+        path = Path(item)
+        files += sorted(p for p in path.iterdir() if is_image_file(p.name)) if path.is_dir() else [path]
+    for path in tqdm(files, desc="upscale", unit="image"):
+        target = os.path.join(args.out, path.stem + ".png")
+        write_image(target, super_resolve(model, read_image(path), tile_size=args.tile))
+    print(f"{len(files)} images in {os.path.abspath(args.out)}")
     return 0
 
 

@@ -1,0 +1,115 @@
+"""`tf.data` pipelines that feed SR training: real pairs, on-the-fly synthetic pairs, or a mix.
+
+Every dataset yields `(lr, hr)` — input first, as `model.fit` expects.
+
+On-the-fly synthesis (`synthetic_sr_dataset`): clean HR photos are decoded in
+parallel, cropped afresh every epoch (a crop of `patch_size + 2 · margin`
+pixels, so the degradation sees real context), degraded in batches by the
+degradation model, given seeded sensor noise (AWGN, `noise_sigma` on the
+0–255 scale or a per-image range), optionally quantized to 8 bits, then
+cropped back to `patch_size`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from dml_keras.data.io import read_image
+from dml_keras.data.pipeline import paired_dataset
+from dml_keras.data.synthesis import list_images
+from dml_keras.ops.color import rgb_to_y
+
+
+def real_sr_dataset(pairs, scale=4, patch_size=48, batch_size=16, lr_size="same", channels="y", seed=0, batch=True):
+    """Aligned crops of real pairs as `(lr, hr)`; unbatched with `batch=False` (for mixing)."""
+    dataset = paired_dataset(pairs, scale, patch_size, batch_size if batch else 1, lr_size, channels, seed=seed, cache=True)
+    if not batch:
+        dataset = dataset.unbatch()
+    return dataset.map(lambda hr, lr: (lr, hr), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _degrade_fn(model):
+    """A TF-callable degradation for a batch `(B, H, W, C)`: Keras models run in the graph, others via NumPy."""
+    import keras
+
+    if isinstance(model, keras.Model):
+        return lambda hr: model(hr, training=False)
+
+    def numpy_degrade(hr):
+        out = tf.numpy_function(lambda x: np.asarray(model.degrade(x), np.float32), [hr], tf.float32, stateful=False)
+        out.set_shape([None, None, None, 3])
+        return out
+
+    return numpy_degrade
+
+
+def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="y", noise_sigma=5.0, quantize=True,
+                         seed=0, margin=16, batch=True):
+    """Pairs made on the fly from clean photos in `hr_dir` by a degradation `model`: `(lr, hr)`.
+
+    Args:
+        model: a learned degradation model (runs inside the pipeline) or a built-in baseline.
+        noise_sigma: AWGN sigma on the 0–255 scale, or `(low, high)` drawn per crop.
+        quantize: round LR to 8 bits (the authors stored 8-bit LR).
+        margin: extra context around each crop for the degradation, cropped away after.
+        batch: batch the output (`False` yields single pairs, for mixing).
+
+    Example:
+    >>> from dml_keras.models import BicubicDegradation
+    >>> ds = synthetic_sr_dataset(BicubicDegradation(4), "photos/", patch_size=48)  # doctest: +SKIP
+    """
+    files = [str(p) for p in list_images(hr_dir)]
+    scale = getattr(model, "scale", 1)
+    stride = scale if getattr(model, "lr_size", "same") == "native" else 1
+    margin = int(np.ceil(margin / (2 * scale))) * 2 * scale
+    if patch_size % scale:
+        raise ValueError(f"patch_size must be a multiple of scale={scale}. Received: patch_size={patch_size}")
+    big = patch_size + 2 * margin
+    degrade = _degrade_fn(model)
+    low, high = (noise_sigma, noise_sigma) if np.ndim(noise_sigma) == 0 else noise_sigma
+
+    def decode(path):
+        image = tf.numpy_function(lambda p: read_image(p.decode()), [path], tf.float32, stateful=False)
+        image.set_shape([None, None, 3])
+        return image
+
+    def crop(index, image):
+        element_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        shape = tf.shape(image)
+        tf.debugging.assert_greater_equal(tf.reduce_min(shape[:2]), big, message=f"an HR photo is smaller than {big} px")
+        top = tf.random.stateless_uniform([], element_seed, 0, (shape[0] - big) // scale + 1, tf.int32) * scale
+        left = tf.random.stateless_uniform([], element_seed + [0, 1], 0, (shape[1] - big) // scale + 1, tf.int32) * scale
+        return index, image[top : top + big, left : left + big]
+
+    def synthesize(index, hr):
+        lr = degrade(hr)
+        element_seeds = tf.stack([tf.fill(tf.shape(index), tf.constant(seed + 1, tf.int64)), index], axis=1)
+        sigma = tf.map_fn(lambda s: tf.random.stateless_uniform([], s, low, high + 1e-9), element_seeds, fn_output_signature=tf.float32)
+        noise = tf.map_fn(lambda s: tf.random.stateless_normal(tf.shape(lr)[1:], s), element_seeds + [0, 7], fn_output_signature=tf.float32)
+        lr = tf.clip_by_value(lr + noise * sigma[:, None, None, None] / 255.0, 0.0, 1.0)
+        if quantize:
+            lr = tf.round(lr * 255.0) / 255.0
+        hr = hr[:, margin : margin + patch_size, margin : margin + patch_size]
+        lr_margin, lr_patch = margin // stride, patch_size // stride
+        lr = lr[:, lr_margin : lr_margin + lr_patch, lr_margin : lr_margin + lr_patch]
+        if channels == "y":
+            hr, lr = rgb_to_y(hr), rgb_to_y(lr)
+        return lr, hr
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).enumerate()
+    dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=True).map(synthesize, num_parallel_calls=2, deterministic=True)
+    if not batch:
+        dataset = dataset.unbatch()
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def mixed_sr_dataset(real, synthetic, synthetic_fraction=0.5, batch_size=16, seed=0):
+    """Mix unbatched real and synthetic `(lr, hr)` streams at `synthetic_fraction` (the paper's "RealSR + Syn-DML")."""
+    mixed = tf.data.Dataset.sample_from_datasets(
+        [real, synthetic], weights=[1.0 - synthetic_fraction, synthetic_fraction], seed=seed
+    )
+    return mixed.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,117 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from dml_keras.cli import main
+from dml_keras.data import write_image
+from dml_keras.models import RCAN, VDSR, BicubicDegradation
+from dml_keras.ops import imresize
+from dml_keras.sr import evaluate_sr, run_tiled, super_resolve, train_sr
+from tests.data.test_pairs import make_hr_lr
+
+
+def _small(arch, **kwargs):
+    if arch == "vdsr":
+        return VDSR(depth=5, filters=8, **kwargs)
+    return RCAN(num_groups=2, num_blocks=2, filters=8, reduction=4, **kwargs)
+
+
+@pytest.mark.parametrize("arch", ["vdsr", "rcan"])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("lr_size", ["same", "native"])
+def test_shapes_for_every_scale_and_mode(arch, scale, lr_size):
+    model = _small(arch, scale=scale, channels=3, lr_size=lr_size)
+    x = np.random.default_rng(0).random((2, 10, 7, 3)).astype("float32")
+    factor = scale if lr_size == "native" else 1
+    assert tuple(model(x).shape) == (2, 10 * factor, 7 * factor, 3)
+
+
+@pytest.mark.parametrize("arch", ["vdsr", "rcan"])
+def test_reload_gives_same_outputs(arch, tmp_path):
+    model = _small(arch, scale=2, channels=1, lr_size="native")
+    x = np.random.default_rng(0).random((1, 9, 11, 1)).astype("float32")
+    rng = np.random.default_rng(1)
+    model(x)
+    model.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in model.get_weights()])
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras")(x), model(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("lr_size", ["same", "native"])
+def test_tiled_equals_untiled_when_margin_covers_receptive_field(lr_size, photos):
+    model = VDSR(depth=6, filters=8, scale=2, channels=3, lr_size=lr_size)  # receptive field radius 6
+    model(np.zeros((1, 8, 8, 3), "float32"))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()])
+    image = photos["coffee"][:75, :93]
+    whole = run_tiled(model, image, tile_size=4096)
+    tiled = run_tiled(model, image, tile_size=20, margin=8)
+    assert np.abs(whole - tiled).max() <= 1e-5
+    assert np.abs(whole - run_tiled(model, image, tile_size=20, margin=2)).max() > 1e-4  # margin matters
+
+
+def test_super_resolve_y_model_keeps_bicubic_chroma(photos):
+    model = VDSR(depth=3, filters=4, scale=2, channels=1)
+    model(np.zeros((1, 8, 8, 1), "float32"))
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])  # residual 0 → exactly bicubic
+    lr = photos["rocket"][:40, :50]
+    expected = np.clip(imresize(lr, output_size=(80, 100)), 0, 1)
+    np.testing.assert_allclose(super_resolve(model, lr), expected, atol=2e-5)
+
+
+@pytest.mark.slow
+def test_short_training_on_real_crops_beats_bicubic(tmp_path, photos):
+    """VDSR trained briefly on real-photo crops (bicubic x2 pairs) beats bicubic upscaling on held-out crops."""
+    hr_dir = tmp_path / "hr"
+    for name in ("astronaut", "coffee", "chelsea"):
+        write_image(hr_dir / f"{name}.png", photos[name])
+    model = train_sr(tmp_path / "run", degradation=BicubicDegradation(2), hr_dir=hr_dir, scale=2, patch_size=48,
+                     batch_size=16, steps=400, steps_per_epoch=200, noise_sigma=0.0, learning_rate=1e-3,
+                     depth=8, filters=32, verbose=0)
+    test = photos["rocket"][:200, :300]
+    write_image(tmp_path / "test" / "hr" / "rocket.png", test)
+    write_image(tmp_path / "test" / "lr" / "rocket.png", np.clip(imresize(test, scale=0.5), 0, 1))
+    ours = evaluate_sr(model, tmp_path / "test", lpips_net="none", progress=False)["psnr"]
+    from dml_keras.metrics import psnr
+
+    lr = np.round(np.clip(imresize(test, scale=0.5), 0, 1) * 255) / 255
+    bicubic = psnr(np.clip(imresize(lr, output_size=test.shape[:2]), 0, 1), test, crop_border=2)
+    print(f"VDSR {ours:.2f} dB vs bicubic {bicubic:.2f} dB")
+    assert ours > bicubic + 0.3
+
+
+def test_cli_train_evaluate_upscale(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos)  # native 16 px LR of 64 px HR
+    assert main(["train-sr", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--depth", "3", "--filters", "4",
+                 "--patch-size", "32", "--batch-size", "2", "--steps", "2", "--steps-per-epoch", "1", "--quiet",
+                 "--val", str(tmp_path / "pairs")]) == 0
+    assert main(["evaluate-sr", str(tmp_path / "run"), str(tmp_path / "pairs"), "--lpips", "alex",
+                 "--json", str(tmp_path / "s.json")]) == 0
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert scores["count"] == 4 and {"psnr", "ssim", "lpips"} <= set(scores) and {"name", "psnr", "ssim", "lpips"} <= set(scores["per_image"][0])
+    write_image(tmp_path / "in" / "a.png", photos["chelsea"][:21, :33])
+    assert main(["upscale", str(tmp_path / "run"), str(tmp_path / "in"), "--out", str(tmp_path / "up"), "--tile", "8"]) == 0
+    from dml_keras.data import read_image
+
+    assert read_image(tmp_path / "up" / "a.png").shape == (84, 132, 3)
+
+
+def test_cli_train_sr_on_the_fly_and_mixed(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    for name, photo in photos.items():
+        write_image(tmp_path / "clean" / f"{name}.png", photo[:120, :120])
+    common = ["--depth", "3", "--filters", "4", "--patch-size", "32", "--batch-size", "2", "--steps", "2",
+              "--steps-per-epoch", "1", "--quiet"]
+    assert main(["train-sr", "--degradation", "bicubic", "--hr-dir", str(tmp_path / "clean"), "--out", str(tmp_path / "a")] + common) == 0
+    assert main(["train-sr", str(tmp_path / "pairs"), "--degradation", "bicubic", "--hr-dir", str(tmp_path / "clean"),
+                 "--synthetic-fraction", "0.5", "--out", str(tmp_path / "b")] + common) == 0
+    assert main(["train-sr", "--out", str(tmp_path / "c")] + common) == 2
+
+
+def test_bad_inputs_give_clear_errors(tmp_path, photos, capsys):
+    assert main(["evaluate-sr", str(tmp_path / "none.keras"), str(tmp_path)]) == 2
+    assert "none.keras" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="tile_size"):
+        run_tiled(VDSR(depth=2, filters=2, channels=3), photos["coffee"][:8, :8], tile_size=0)
