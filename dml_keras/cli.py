@@ -156,6 +156,8 @@ def _add_demo(sub):
     p = sub.add_parser("demo", help="run the main job on bundled photos and write a summary")
     p.add_argument("--out", default="dml_demo", help="output folder (default ./dml_demo)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", help="folder with the shipped models (default: ./saved_models or the checkout's)")
+    p.add_argument("--image", help="also upscale this photo of yours with the shipped SR model")
     p.set_defaults(handler=_demo)
 
 
@@ -344,7 +346,7 @@ def _visualize(args):
 def _demo(args):
     from dml_keras.demo import run_demo
 
-    summary = run_demo(args.out, seed=args.seed)
+    summary = run_demo(args.out, seed=args.seed, models_dir=args.models, image=args.image)
     print(open(os.path.join(args.out, "summary.md")).read())
     print(f"Wrote {summary['count']} photo pairs and summary.md to {os.path.abspath(args.out)}")
     return 0
