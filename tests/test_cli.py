@@ -57,6 +57,6 @@ def test_demo_writes_images_and_summary(tmp_path):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["count"] == 4 and (tmp_path / "summary.md").exists()
-    assert len(list((tmp_path / "lr").glob("*.png"))) == 4
+    assert len(list((tmp_path / "degraded").glob("*.png"))) == 4
     # A x4 degradation with noise is visibly worse than the photo: a number that could fail.
-    assert 20 < summary["psnr"] < 35 and summary["lpips"] > 0.1
+    assert 20 < summary["lr_psnr"] < 35 and summary["lr_lpips"] > 0.1
