@@ -1,0 +1,1 @@
+"""Performance scripts that print ratios; run `python -m benchmarks`."""
