@@ -123,11 +123,11 @@ def _add_later_commands(sub):
     p.set_defaults(handler=_upscale)
 
     p = sub.add_parser("export", help="write a SavedModel, TFLite or ONNX file")
-    p.add_argument("model")
+    p.add_argument("model", help="a saved degradation or SR model (.keras or its training folder)")
     p.add_argument("--format", choices=("savedmodel", "tflite", "onnx"), required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--quantize", choices=("none", "float16", "dynamic"), default="none")
-    p.set_defaults(handler=lambda a: _not_yet("export"))
+    p.add_argument("--out", required=True, help="folder (savedmodel) or file (tflite)")
+    p.add_argument("--quantize", choices=("none", "float16", "dynamic"), default="none", help="TFLite weights")
+    p.set_defaults(handler=_export)
 
     p = sub.add_parser("tune", help="search the number of basis kernels with keras-tuner")
     p.add_argument("pairs")
@@ -240,7 +240,7 @@ def _synthesize(args):
     return 0
 
 
-def _load_sr(path):
+def _load_sr(path):  # any saved model of ours (SR or degradation)
     import keras
 
     import dml_keras.models  # noqa: F401  (registers the classes)
@@ -299,6 +299,17 @@ def _upscale(args):
         target = os.path.join(args.out, path.stem + ".png")
         write_image(target, super_resolve(model, read_image(path), tile_size=args.tile))
     print(f"{len(files)} images in {os.path.abspath(args.out)}")
+    return 0
+
+
+def _export(args):
+    from dml_keras.export import export_model
+
+    model = _load_sr(args.model)
+    if args.format == "onnx":
+        return _not_yet("export --format onnx")
+    report = export_model(model, args.out, args.format, args.quantize)
+    print(json.dumps(report, indent=2))
     return 0
 
 

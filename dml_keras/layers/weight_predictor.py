@@ -82,8 +82,10 @@ class WeightPredictor(keras.layers.Layer):
 
     def call(self, images):
         height, width = ops.shape(images)[1], ops.shape(images)[2]
-        pad_h, pad_w = height % 2, width % 2
-        x = ops.pad(images, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+        # Reflect-pad odd sizes to even: pad by a static 1 and cut back, so shapes stay
+        # static where they can (TFLite needs the channel count of every convolution).
+        x = ops.pad(images, ((0, 0), (0, 1), (0, 1), (0, 0)), mode="reflect")
+        x = x[:, : height + height % 2, : width + width % 2, :]
         x = self.head(x)
         for layer in self.encoder:
             x = layer(ops.relu(x))

@@ -45,6 +45,7 @@ def basis_responses(images, basis, stride=1):
     kernel_size, num_basis = basis.shape[0], basis.shape[-1]
     _check_kernel_size(kernel_size)
     batch, height, width, channels = ops.shape(images)
+    channels = images.shape[-1] or channels
     # Channels → batch, so one ordinary convolution with M output channels serves them all.
     planes = ops.reshape(ops.transpose(images, (0, 3, 1, 2)), (batch * channels, height, width, 1))
     planes = reflect_pad(planes, kernel_size // 2)
@@ -101,6 +102,7 @@ def per_pixel_filter(images, kernels, kernel_size, stride=1):
     """
     _check_kernel_size(kernel_size)
     batch, height, width, channels = ops.shape(images)
+    channels = images.shape[-1] or channels
     planes = ops.reshape(ops.transpose(images, (0, 3, 1, 2)), (batch * channels, height, width, 1))
     planes = reflect_pad(planes, kernel_size // 2)
     patches = ops.image.extract_patches(planes, kernel_size, strides=stride, padding="valid")

@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dml_keras.cli import main
+from dml_keras.export import export_model, export_savedmodel, rgb_forward, run_tflite, tflite_operators
+from dml_keras.models import VDSR, DegradationModel, DirectKPN, DirectNet, GlobalKernel
+
+
+def _models():
+    rng = np.random.default_rng(0)
+    models = {
+        "dml": DegradationModel(num_basis=4, kernel_size=7, seed=0, tone_offset=True),
+        "dml_native": DegradationModel(num_basis=4, kernel_size=7, seed=0, scale=2, lr_size="native"),
+        "directkpn": DirectKPN(kernel_size=5),
+        "directnet": DirectNet(filters=8),
+        "global": GlobalKernel(kernel_size=5),
+        "vdsr_y": VDSR(depth=3, filters=8, scale=2, channels=1),
+        "vdsr_rgb_native": VDSR(depth=3, filters=8, scale=2, channels=3, lr_size="native"),
+    }
+    for name, model in models.items():
+        model(np.zeros((1, 16, 16, 1 if name == "vdsr_y" else 3), "float32"))
+        model.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in model.get_weights()])
+    return models
+
+
+MODELS = _models()
+
+
+def _photos(photos):
+    return [photos["coffee"][:64, :64], photos["astronaut"][100:297, 50:283]]  # 64×64 and 197×233
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_tflite_builtin_only_any_size_matches_keras(name, tmp_path, photos):
+    model = MODELS[name]
+    path = tmp_path / "m.tflite"
+    export_model(model, path, "tflite")
+    ops = tflite_operators(path)
+    assert "CONV_2D" in ops and not [op for op in ops if "Flex" in op]
+    for image in _photos(photos):
+        expected = np.asarray(rgb_forward(model)(image[None]))[0]
+        assert np.abs(run_tflite(path, image) - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize("quantize,bound", [("float16", 2e-3), ("dynamic", 2e-2)])
+def test_quantized_tflite_within_bound_and_smaller(quantize, bound, tmp_path, photos):
+    model = MODELS["dml"]
+    full = export_model(model, tmp_path / "f.tflite", "tflite")
+    small = export_model(model, tmp_path / "q.tflite", "tflite", quantize, check_image=photos["chelsea"][:64, :80])
+    assert small["bytes"] < full["bytes"] and small["max_abs_error"] <= bound
+
+
+@pytest.mark.parametrize("name", ["dml", "directkpn", "vdsr_y", "vdsr_rgb_native"])
+def test_savedmodel_without_package_matches_keras(name, tmp_path, photos):
+    model = MODELS[name]
+    export_savedmodel(model, tmp_path / "sm")
+    images = _photos(photos)
+    np.save(tmp_path / "a.npy", images[0])
+    np.save(tmp_path / "b.npy", images[1])
+    script = f"""
+import sys
+sys.modules["dml_keras"] = None  # prove the SavedModel needs only TensorFlow
+import json, numpy as np, tensorflow as tf
+m = tf.saved_model.load({str(tmp_path / 'sm')!r})
+f = m.signatures["serving_default"]
+u = m.signatures["serve_uint8"]
+a, b = np.load({str(tmp_path / 'a.npy')!r}), np.load({str(tmp_path / 'b.npy')!r})
+batch = np.stack([a, a[::-1], a[:, ::-1]])
+out = {{"a": f(images=tf.constant(a[None]))["output"].numpy().tolist(),
+        "b": f(images=tf.constant(b[None]))["output"].numpy().tolist(),
+        "batch": f(images=tf.constant(batch))["output"].numpy().tolist(),
+        "u8": u(images=tf.constant(np.round(a[None] * 255).astype(np.uint8)))["output"].numpy().tolist(),
+        "signatures": sorted(m.signatures.keys())}}
+try:
+    f(images=tf.zeros([1, 0, 5, 3]))
+    out["zero"] = "accepted"
+except Exception as e:
+    out["zero"] = type(e).__name__ + ": " + str(e)[:200]
+try:
+    f(images=tf.zeros([1, 8, 8, 4]))
+    out["channels"] = "accepted"
+except Exception as e:
+    out["channels"] = type(e).__name__ + ": " + str(e)[:300]
+print(json.dumps(out))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    forward = rgb_forward(model)
+    for key, image in (("a", images[0]), ("b", images[1])):
+        assert np.abs(np.asarray(out[key])[0] - np.asarray(forward(image[None]))[0]).max() <= 1e-4
+    batch = np.stack([images[0], images[0][::-1], images[0][:, ::-1]])
+    assert np.abs(np.asarray(out["batch"]) - np.asarray(forward(batch))).max() <= 1e-4
+    u8_input = np.round(images[0][None] * 255).astype(np.uint8) / 255.0
+    expected_u8 = np.round(np.clip(np.asarray(forward(u8_input.astype("float32"))), 0, 1) * 255)
+    assert np.abs(np.asarray(out["u8"]) - expected_u8).max() <= 1
+    assert "serve_uint8" in out["signatures"] and ("degrade_with_noise" in out["signatures"]) == name.startswith(("dml", "direct"))
+    assert "height must be positive" in out["zero"]
+    assert out["channels"] != "accepted", out["channels"]
+
+
+def test_cli_export_reports_size_and_error(tmp_path, photos):
+    model = MODELS["global"]
+    model.save(tmp_path / "g.keras")
+    assert main(["export", str(tmp_path / "g.keras"), "--format", "tflite", "--quantize", "float16", "--out", str(tmp_path / "g.tflite")]) == 0
+    assert main(["export", str(tmp_path / "g.keras"), "--format", "savedmodel", "--out", str(tmp_path / "g_sm")]) == 0
+    assert (tmp_path / "g_sm" / "saved_model.pb").exists()
