@@ -29,8 +29,10 @@ def kernel_grid(kernels, columns=None, gap=1, upscale=8):
 
 
 def map_grid(maps, columns=4, gap=4):
-    """Tile `(H, W, M)` maps into one image `[0, 1]` (each map keeps the common 0–1 scale of sigmoid weights)."""
-    maps = np.clip(np.asarray(maps, np.float32), 0.0, 1.0)
+    """Tile `(H, W, M)` non-negative maps into one image, all divided by their common maximum
+    (so maps stay comparable with each other and zero stays black)."""
+    maps = np.clip(np.asarray(maps, np.float32), 0.0, None)
+    maps = maps / max(float(maps.max()), 1e-8)
     height, width, count = maps.shape
     columns = min(columns, count)
     rows = math.ceil(count / columns)
