@@ -45,6 +45,8 @@ def _add_train_degradation(sub):
                    help="'simplex': keep each basis kernel non-negative with unit sum")
     p.add_argument("--weight-init", choices=("uniform_mix", "half"), default="uniform_mix",
                    help="dml: start per-pixel weights at 1/M (kernel sums to 1) or at 0.5 as the authors' code")
+    p.add_argument("--unit-sum-kernels", action="store_true",
+                   help="dml: every per-pixel kernel sums to 1 (softmax weights over unit-sum basis kernels)")
     p.add_argument("--tone-offset", action="store_true",
                    help="dml: also learn a bounded per-pixel exposure offset (see README)")
     p.add_argument("--seed", type=int, default=0)
@@ -202,6 +204,7 @@ def _train_degradation(args):
             basis_constraint=None if args.basis_constraint == "none" else args.basis_constraint,
             tone_offset=args.tone_offset,
             weight_init=args.weight_init,
+            unit_sum_kernels=args.unit_sum_kernels,
         )
     train_degradation(
         args.pairs, args.out, model=args.model, scale=args.scale, num_basis=args.basis,

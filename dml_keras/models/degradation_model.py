@@ -35,6 +35,10 @@ class DegradationModel(DegradationBase):
             shifts between real HR and LR shots that no blur can express
             (not in the paper). The kernels stay a pure blur basis.
         max_offset: bound of that offset, in `[0, 1]` image units.
+        unit_sum_kernels: make every per-pixel kernel sum to exactly 1 —
+            softmax mixing weights over a basis of unit-sum kernels
+            (`basis_constraint="simplex"` is implied). The kernel is then a
+            pure blur; brightness changes go to the tone offset alone.
 
     Example:
     >>> import numpy as np, keras
@@ -59,13 +63,15 @@ class DegradationModel(DegradationBase):
         tone_offset=False,
         max_offset=0.1,
         weight_init="uniform_mix",
+        unit_sum_kernels=False,
         **kwargs,
     ):
         super().__init__(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size, **kwargs)
         self.num_basis = num_basis
         self.filters = filters
         self.basis_initializer = basis_initializer
-        self.basis_constraint = basis_constraint
+        self.unit_sum_kernels = unit_sum_kernels
+        self.basis_constraint = "simplex" if unit_sum_kernels else basis_constraint
         self.seed = seed
         self.tone_offset = tone_offset
         self.max_offset = max_offset
@@ -77,7 +83,7 @@ class DegradationModel(DegradationBase):
             num_basis + int(tone_offset), filters=filters, activation=None, output_bias=bias, name="weight_predictor"
         )
         self.filter = SpatiallyVariantFilter(
-            num_basis, kernel_size, basis_initializer, basis_constraint, stride=self.stride, seed=seed, name="filter"
+            num_basis, kernel_size, basis_initializer, self.basis_constraint, stride=self.stride, seed=seed, name="filter"
         )
 
     def build(self, input_shape):
@@ -89,13 +95,17 @@ class DegradationModel(DegradationBase):
         outputs = self.predictor(guide)
         return outputs[:, :: self.stride, :: self.stride, :] if self.stride > 1 else outputs
 
+    def _weights(self, outputs):
+        logits = outputs[..., : self.num_basis]
+        return ops.softmax(logits, axis=-1) if self.unit_sum_kernels else ops.sigmoid(logits)
+
     def predict_weights(self, guide):
         """Per-pixel mixing weights `(B, h, w, M)` in `(0, 1)` on the output grid, from Y `(B, H, W, 1)`."""
-        return ops.sigmoid(self._predict(guide)[..., : self.num_basis])
+        return self._weights(self._predict(guide))
 
     def generate(self, images, guide):
         outputs = self._predict(guide)
-        degraded = self.filter([images, ops.sigmoid(outputs[..., : self.num_basis])])
+        degraded = self.filter([images, self._weights(outputs)])
         if self.tone_offset:
             degraded = degraded + self.max_offset * ops.tanh(outputs[..., self.num_basis :])
         return degraded
@@ -116,5 +126,6 @@ class DegradationModel(DegradationBase):
             tone_offset=self.tone_offset,
             max_offset=self.max_offset,
             weight_init=self.weight_init,
+            unit_sum_kernels=self.unit_sum_kernels,
         )
         return config
