@@ -134,3 +134,19 @@ def test_mirrored_strategy_first_update_equals_one_device():
     assert largest > 1e-4  # the step did change the weights
     for a, b in zip(one, mirrored):
         assert np.abs(a - b).max() <= 1e-5 + 1e-4 * largest  # not doubled, not halved
+
+
+def test_unit_sum_kernels_stay_unit_sum_through_training(tmp_path):
+    model = DegradationModel(num_basis=4, kernel_size=7, basis_initializer="gaussian", tone_offset=True,
+                             unit_sum_kernels=True, seed=0)
+    rng = np.random.default_rng(0)
+    hr = rng.random((4, 24, 24, 1)).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(hr, 0.7 * hr, batch_size=4, epochs=5, verbose=0)  # a target that pulls towards smaller sums
+    sums = np.asarray(model.filter.pixel_kernels(model.predict_weights(hr))).sum(axis=(-1, -2))
+    np.testing.assert_allclose(sums, 1.0, atol=1e-4)
+    assert np.asarray(model.basis_kernels).min() >= 0
+    model.save(tmp_path / "u.keras")
+    reloaded = keras.models.load_model(tmp_path / "u.keras")
+    assert reloaded.unit_sum_kernels and reloaded.basis_constraint == "simplex"
+    np.testing.assert_allclose(reloaded(hr), model(hr), atol=1e-6)
