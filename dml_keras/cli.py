@@ -91,6 +91,8 @@ def _add_later_commands(sub):
     p.add_argument("--synthetic-fraction", type=float, default=0.5,
                    help="share of synthetic pairs when both real pairs and --degradation are given")
     p.add_argument("--noise-sigma", default="5", help="AWGN sigma (0-255 scale) of synthetic LR, or LOW,HIGH")
+    p.add_argument("--noise-resolution", choices=("native", "output"), default="native",
+                   help="draw noise at the capture resolution and enlarge it with same-size LR (default), or white at output size")
     p.add_argument("--channels", choices=("y", "rgb"), default="y")
     _lr_size(p)
     p.add_argument("--patch-size", type=int, default=48, help="HR crop size")
@@ -267,7 +269,8 @@ def _train_sr(args):
         synthetic_fraction=args.synthetic_fraction, arch=args.arch, scale=args.scale, channels=args.channels,
         lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
-        noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), val_pairs=args.val, seed=args.seed,
+        noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), noise_resolution=args.noise_resolution,
+        val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks,
     )

@@ -34,7 +34,8 @@ def _pairs(source, scale):
 
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
              channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
-             learning_rate=1e-4, noise_sigma=5.0, val_pairs=None, seed=0, verbose="auto", callbacks=(), **arch_kwargs):
+             learning_rate=1e-4, noise_sigma=5.0, noise_resolution="native", val_pairs=None, seed=0, verbose="auto",
+             callbacks=(), **arch_kwargs):
     """Train VDSR/RCAN on real pairs, on-the-fly synthetic pairs (`degradation` + `hr_dir`), or a mix.
 
     Resumable (`out_dir/backup`), logged (TensorBoard, `history.csv`), saved as `out_dir/model.keras`.
@@ -56,7 +57,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         streams.append(real_sr_dataset(_pairs(pairs, scale), scale, patch_size, batch_size, lr_size, channels, seed, batch=not mixing))
     if degradation is not None:
         model = load_degradation_model(degradation, scale=scale, lr_size=lr_size) if isinstance(degradation, (str, os.PathLike)) else degradation
-        streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed, batch=not mixing))
+        streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
+                                            batch=not mixing, noise_resolution=noise_resolution))
     train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
     validation = None
     if val_pairs is not None:
@@ -74,6 +76,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
     network(sample[:1])
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, learning_rate=learning_rate, noise_sigma=noise_sigma,
+                    noise_resolution=noise_resolution,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,

@@ -43,7 +43,7 @@ def _degrade_fn(model):
 
 
 def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="y", noise_sigma=5.0, quantize=True,
-                         seed=0, margin=16, batch=True):
+                         seed=0, margin=16, batch=True, noise_resolution="native"):
     """Pairs made on the fly from clean photos in `hr_dir` by a degradation `model`: `(lr, hr)`.
 
     Args:
@@ -52,6 +52,10 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
         quantize: round LR to 8 bits (the authors stored 8-bit LR).
         margin: extra context around each crop for the degradation, cropped away after.
         batch: batch the output (`False` yields single pairs, for mixing).
+        noise_resolution: `"native"` draws the noise at the capture resolution
+            (`1/scale`) and enlarges it with the LR for same-size models, as
+            sensor noise reaches real same-size LR files; `"output"` adds white
+            noise at the output resolution. Same thing for native-size models.
 
     Example:
     >>> from dml_keras.models import BicubicDegradation
@@ -84,7 +88,12 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
         lr = degrade(hr)
         element_seeds = tf.stack([tf.fill(tf.shape(index), tf.constant(seed + 1, tf.int64)), index], axis=1)
         sigma = tf.map_fn(lambda s: tf.random.stateless_uniform([], s, low, high + 1e-9), element_seeds, fn_output_signature=tf.float32)
-        noise = tf.map_fn(lambda s: tf.random.stateless_normal(tf.shape(lr)[1:], s), element_seeds + [0, 7], fn_output_signature=tf.float32)
+        shape = tf.shape(lr)[1:]
+        enlarge = noise_resolution == "native" and stride == 1 and scale > 1
+        noise_shape = tf.concat([shape[:2] // scale, shape[2:]], 0) if enlarge else shape
+        noise = tf.map_fn(lambda s: tf.random.stateless_normal(noise_shape, s), element_seeds + [0, 7], fn_output_signature=tf.float32)
+        if enlarge:
+            noise = tf.image.resize(noise, shape[:2], method="bicubic")
         lr = tf.clip_by_value(lr + noise * sigma[:, None, None, None] / 255.0, 0.0, 1.0)
         if quantize:
             lr = tf.round(lr * 255.0) / 255.0
