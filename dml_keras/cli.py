@@ -74,6 +74,8 @@ def _add_later_commands(sub):
                    help="AWGN sigma on the 0-255 scale (paper: 5), or a range LOW,HIGH drawn per image")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shard", default="0/1", help="I/N: process the I-th of N shards (files at positions i %% N == I)")
+    p.add_argument("--noise-resolution", choices=("native", "output"), default="native",
+                   help="same-size LR: draw noise at the capture resolution and enlarge it (default), or white at LR size")
     p.add_argument("--no-quantize", action="store_true", help="store 16-bit LR instead of 8-bit")
     p.add_argument("--tile", type=int, default=512, help="tile size for large photos")
     _scale(p)
@@ -240,6 +242,7 @@ def _synthesize(args):
     names = synthesize_folder(
         model, args.hr_dir, args.out, noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), seed=args.seed,
         shard=parse_shard(args.shard), quantize=not args.no_quantize, tile_size=args.tile,
+        noise_resolution=args.noise_resolution,
     )
     print(f"{len(names)} pairs in {os.path.abspath(args.out)}")
     return 0

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from dml_keras.data.errors import DataError
 from dml_keras.data.io import is_image_file, read_image, write_image
+from dml_keras.ops.resize import imresize
 
 
 def image_seed(seed, name):
@@ -25,10 +26,13 @@ def image_seed(seed, name):
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def add_noise(image, noise_sigma, seed):
-    """Additive white Gaussian noise with `noise_sigma` on the 0–255 scale, seeded; clipped to `[0, 1]`.
+def add_noise(image, noise_sigma, seed, capture_scale=1):
+    """Additive Gaussian noise with `noise_sigma` on the 0–255 scale, seeded; clipped to `[0, 1]`.
 
     `noise_sigma` may be a number or a `(low, high)` range drawn from per image.
+    With `capture_scale > 1` (same-size LR of a `scale` model) the noise is
+    drawn at the capture resolution and enlarged with MATLAB bicubic, as real
+    same-size LR files carry it; otherwise it is white at the image's size.
 
     Example:
     >>> noisy = add_noise(np.full((64, 64, 3), 0.5, np.float32), 5.0, seed=0)
@@ -38,7 +42,12 @@ def add_noise(image, noise_sigma, seed):
     rng = np.random.default_rng(seed)
     if np.ndim(noise_sigma):
         noise_sigma = rng.uniform(*noise_sigma)
-    noise = rng.normal(0.0, noise_sigma / 255.0, np.shape(image))
+    shape = np.shape(image)
+    if capture_scale > 1:
+        small = rng.normal(0.0, noise_sigma / 255.0, (-(-shape[0] // capture_scale), -(-shape[1] // capture_scale)) + shape[2:])
+        noise = imresize(small, scale=capture_scale)[: shape[0], : shape[1]]
+    else:
+        noise = rng.normal(0.0, noise_sigma / 255.0, shape)
     return np.clip(np.asarray(image, np.float64) + noise, 0.0, 1.0).astype(np.float32)
 
 
@@ -65,7 +74,7 @@ def list_images(folder):
 
 
 def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0, 1), quantize=True,
-                      tile_size=512, progress=True):
+                      tile_size=512, progress=True, noise_resolution="native"):
     """Degrade every photo in `hr_dir` into `out_dir/hr` + `out_dir/lr` (PNG, same names).
 
     Args:
@@ -74,6 +83,8 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
         seed: run seed; per-image seeds derive from it and the file name.
         shard: `(index, count)`: process files whose position `% count == index`.
         quantize: store 8-bit LR (as the authors did); otherwise 16-bit PNG.
+        noise_resolution: `"native"`: for same-size LR, noise drawn at the capture
+            resolution and enlarged (see `add_noise`); `"output"`: white at LR size.
 
     Returns:
         list of the names written or found already done.
@@ -81,6 +92,8 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
     index, count = shard
     files = [f for i, f in enumerate(list_images(hr_dir)) if i % count == index]
     scale = getattr(model, "scale", 1)
+    same_size = getattr(model, "lr_size", "same") == "same"
+    capture_scale = scale if same_size and noise_resolution == "native" else 1
     names = []
     for path in tqdm(files, desc="synthesize", unit="image", disable=not progress):
         name = path.stem + ".png"
@@ -91,7 +104,7 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
         hr = read_image(path)
         hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
         lr = model.degrade(hr, tile_size=tile_size) if _takes_tiles(model) else model.degrade(hr)
-        lr = add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, image_seed(seed, path.name))
+        lr = add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, image_seed(seed, path.name), capture_scale)
         write_image(hr_out, hr)  # HR first: a pair counts as done only once its LR exists
         write_image(lr_out, lr, bit_depth=8 if quantize else 16)
     return names

@@ -7,6 +7,7 @@ from dml_keras.cli import main
 from dml_keras.data import read_image, write_image
 from dml_keras.data.synthesis import add_noise, image_seed, parse_shard, synthesize_folder
 from dml_keras.models import BicubicDegradation, DegradationModel
+from dml_keras.ops import imresize
 
 
 @pytest.fixture
@@ -57,9 +58,19 @@ def test_measured_noise_matches_noise_sigma(hr_dir, tmp_path):
     write_image(tmp_path / "flat" / "flat.png", flat)
     for sigma in (5.0, 10.0):
         synthesize_folder(BicubicDegradation(4), tmp_path / "flat", tmp_path / f"s{sigma}", noise_sigma=sigma,
-                          quantize=False, progress=False)
+                          quantize=False, progress=False, noise_resolution="output")
         lr = read_image(tmp_path / f"s{sigma}" / "lr" / "flat.png")
         assert np.std(lr[4:-4, 4:-4] * 255) == pytest.approx(sigma, rel=0.05)
+
+
+def test_capture_resolution_noise_is_smooth_and_matches_at_capture_size():
+    flat = np.full((256, 256, 3), 0.5, np.float32)
+    noisy = add_noise(flat, 5.0, seed=0, capture_scale=4)
+    residual = (noisy - 0.5)[..., 0] * 255
+    neighbours = np.corrcoef(residual[:, :-1].ravel(), residual[:, 1:].ravel())[0, 1]
+    assert neighbours > 0.8  # enlarged with the image, not white
+    shrunk = imresize(noisy.astype(np.float64), scale=0.25)
+    assert 0.5 * 5.0 < np.std((shrunk - 0.5) * 255) < 1.2 * 5.0
 
 
 def test_noise_range_is_drawn_per_image():
