@@ -74,8 +74,8 @@ def _add_later_commands(sub):
                    help="AWGN sigma on the 0-255 scale (paper: 5), or a range LOW,HIGH drawn per image")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shard", default="0/1", help="I/N: process the I-th of N shards (files at positions i %% N == I)")
-    p.add_argument("--noise-resolution", choices=("native", "output"), default="native",
-                   help="same-size LR: draw noise at the capture resolution and enlarge it (default), or white at LR size")
+    p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
+                   help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--no-quantize", action="store_true", help="store 16-bit LR instead of 8-bit")
     p.add_argument("--tile", type=int, default=512, help="tile size for large photos")
     _scale(p)
@@ -93,8 +93,8 @@ def _add_later_commands(sub):
     p.add_argument("--synthetic-fraction", type=float, default=0.5,
                    help="share of synthetic pairs when both real pairs and --degradation are given")
     p.add_argument("--noise-sigma", default="5", help="AWGN sigma (0-255 scale) of synthetic LR, or LOW,HIGH")
-    p.add_argument("--noise-resolution", choices=("native", "output"), default="native",
-                   help="draw noise at the capture resolution and enlarge it with same-size LR (default), or white at output size")
+    p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
+                   help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--channels", choices=("y", "rgb"), default="y")
     _lr_size(p)
     p.add_argument("--patch-size", type=int, default=48, help="HR crop size")

@@ -70,7 +70,7 @@ def run_demo(out_dir="dml_demo", noise_sigma=5.0, seed=0, models_dir=None, image
     bicubic = BicubicDegradation(4)
     rows = []
     for index, (name, hr) in enumerate(demo_photos().items()):
-        lr = add_noise(np.clip(degradation.degrade(hr), 0, 1), noise_sigma, seed + index, capture_scale=4)
+        lr = add_noise(np.clip(degradation.degrade(hr), 0, 1), noise_sigma, seed + index)
         lr = np.round(lr * 255) / 255
         write_image(os.path.join(out_dir, "degraded", f"{name}_hr_dml_bicubic.png"), _side_by_side(hr, lr, bicubic.degrade(hr)))
         row = {"name": name, "lr_psnr": psnr(lr, hr, 4), "lr_lpips": lpips(lr, hr)}
@@ -107,8 +107,7 @@ def _write_summary(out_dir, summary):
     lines = [
         "# dml demo",
         "",
-        f"Degradation: {summary['degradation']}, then Gaussian noise sigma={summary['noise_sigma']} drawn at the capture "
-        "resolution (1/4) and enlarged with the image, and 8-bit quantization.",
+        f"Degradation: {summary['degradation']}, then white Gaussian noise sigma={summary['noise_sigma']} and 8-bit quantization.",
         "`degraded/NAME_hr_dml_bicubic.png`: clean photo | realistic LR from the learned model | plain bicubic LR.",
         "`upscaled/`: the realistic LR restored by the shipped SR models. `figures/`: what the degradation model learned.",
         "",

@@ -34,7 +34,7 @@ def _pairs(source, scale):
 
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
              channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
-             learning_rate=1e-4, noise_sigma=5.0, noise_resolution="native", val_pairs=None, seed=0, verbose="auto",
+             learning_rate=1e-4, noise_sigma=5.0, noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
              callbacks=(), **arch_kwargs):
     """Train VDSR/RCAN on real pairs, on-the-fly synthetic pairs (`degradation` + `hr_dir`), or a mix.
 

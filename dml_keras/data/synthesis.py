@@ -74,7 +74,7 @@ def list_images(folder):
 
 
 def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0, 1), quantize=True,
-                      tile_size=512, progress=True, noise_resolution="native"):
+                      tile_size=512, progress=True, noise_resolution="output"):
     """Degrade every photo in `hr_dir` into `out_dir/hr` + `out_dir/lr` (PNG, same names).
 
     Args:
@@ -83,8 +83,9 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
         seed: run seed; per-image seeds derive from it and the file name.
         shard: `(index, count)`: process files whose position `% count == index`.
         quantize: store 8-bit LR (as the authors did); otherwise 16-bit PNG.
-        noise_resolution: `"native"`: for same-size LR, noise drawn at the capture
-            resolution and enlarged (see `add_noise`); `"output"`: white at LR size.
+        noise_resolution: `"output"` (default, the paper): white at the LR's size;
+            `"native"`: for same-size LR, drawn at the capture resolution and
+            enlarged (see `add_noise`).
 
     Returns:
         list of the names written or found already done.
