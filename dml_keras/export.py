@@ -17,6 +17,7 @@ dynamic input shape: `interpreter.resize_tensor_input(0, [1, H, W, 3])`.
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -167,7 +168,7 @@ def export_model(model, out, format="savedmodel", quantize="none", check_image=N
         export_savedmodel(model, out)
         served = tf.saved_model.load(os.fspath(out)).signatures["serving_default"]
         errors = [np.abs(served(images=tf.constant(i[None]))["output"].numpy() - keras.ops.convert_to_numpy(forward(i[None]))).max() for i in images]
-        size = sum(f.stat().st_size for f in __import__("pathlib").Path(out).rglob("*") if f.is_file())
+        size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
     elif format == "tflite":
         size = export_tflite(model, out, quantize)
         flex = [op for op in tflite_operators(out) if op.startswith("Flex") or op == "DELEGATE"]

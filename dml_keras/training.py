@@ -131,7 +131,8 @@ def train_degradation(
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
     # A resumed run continues with fresh crops instead of replaying the stream from its start.
-    data_seed = seed if not _resumed_epoch(out_dir) else seed * 1_000_003 + _resumed_epoch(out_dir)
+    resumed = _resumed_epoch(out_dir)
+    data_seed = seed * 1_000_003 + resumed if resumed else seed
     train = paired_dataset(
         pairs, scale, patch_size, batch_size, lr_size, channels, seed=data_seed,
         cache=_can_cache(pairs, scale, lr_size, channels),

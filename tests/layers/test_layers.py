@@ -39,7 +39,6 @@ def test_gaussian_family_is_distinct_and_centred():
     layer = BasisKernels(8, 15, initializer="gaussian")
     layer.build(None)
     k = keras.ops.convert_to_numpy(layer.kernels)
-    assert np.all(k.argmax(axis=0).max(axis=0) >= 0)
     np.testing.assert_allclose(k[7, 7], k.max(axis=(0, 1)), atol=1e-7)  # peak at the centre
     flat = k.reshape(-1, 8)
     assert np.min([np.abs(flat[:, i] - flat[:, j]).sum() for i in range(8) for j in range(i)]) > 0.05
