@@ -95,8 +95,11 @@ def train_step_ms(size):
 result = None
 """
 
+# os._exit: a tf.data iterator over an endless dataset with py functions can
+# deadlock the interpreter's shutdown; the figures are printed by then.
 POSTLUDE = """
-print(json.dumps({"ms": result, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+print(json.dumps({"ms": result, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}), flush=True)
+os._exit(0)
 """
 
 

@@ -7,15 +7,19 @@ parallel, cropped afresh every epoch (a crop of `patch_size + 2 · margin`
 pixels, so the degradation sees real context), degraded in batches by the
 degradation model, given seeded sensor noise (AWGN, `noise_sigma` on the
 0–255 scale or a per-image range), optionally quantized to 8 bits, then
-cropped back to `patch_size`.
+cropped back to `patch_size`. The noise is `sensor_noise` keyed by the file
+name and the epoch, as in `dml synthesize`: a photo the size of one crop
+gives, in the first epoch, exactly the pair `dml synthesize` writes for it.
 """
+
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from dml_keras.data.io import read_image
 from dml_keras.data.pipeline import paired_dataset
-from dml_keras.data.synthesis import list_images
+from dml_keras.data.synthesis import image_seed, list_images, sensor_noise
 from dml_keras.ops.color import rgb_to_y
 
 
@@ -71,32 +75,30 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
         raise ValueError(f"patch_size must be a multiple of scale={scale}. Received: patch_size={patch_size}")
     big = patch_size + 2 * margin
     degrade = _degrade_fn(model)
-    low, high = (noise_sigma, noise_sigma) if np.ndim(noise_sigma) == 0 else noise_sigma
+    capture_scale = scale if noise_resolution == "native" and stride == 1 else 1
 
-    def decode(path):
+    def decode(path, key):
         image = tf.numpy_function(lambda p: read_image(p.decode()), [path], tf.float32, stateful=False)
         image.set_shape([None, None, 3])
-        return image
+        return image, key
 
-    def crop(index, image):
+    def crop(index, example):
+        image, key = example
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
         shape = tf.shape(image)
         tf.debugging.assert_greater_equal(tf.reduce_min(shape[:2]), big, message=f"an HR photo is smaller than {big} px")
         top = tf.random.stateless_uniform([], element_seed, 0, (shape[0] - big) // scale + 1, tf.int32) * scale
         left = tf.random.stateless_uniform([], element_seed + [0, 1], 0, (shape[1] - big) // scale + 1, tf.int32) * scale
-        return index, image[top : top + big, left : left + big]
+        return index // len(files), key, image[top : top + big, left : left + big]
 
-    def synthesize(index, hr):
+    def synthesize(visit, key, hr):
         lr = degrade(hr)
-        element_seeds = tf.stack([tf.fill(tf.shape(index), tf.constant(seed + 1, tf.int64)), index], axis=1)
-        sigma = tf.map_fn(lambda s: tf.random.stateless_uniform([], s, low, high + 1e-9), element_seeds, fn_output_signature=tf.float32)
         shape = tf.shape(lr)[1:]
-        enlarge = noise_resolution == "native" and stride == 1 and scale > 1
-        noise_shape = tf.concat([shape[:2] // scale, shape[2:]], 0) if enlarge else shape
-        noise = tf.map_fn(lambda s: tf.random.stateless_normal(noise_shape, s), element_seeds + [0, 7], fn_output_signature=tf.float32)
-        if enlarge:
-            noise = tf.image.resize(noise, shape[:2], method="bicubic")
-        lr = tf.clip_by_value(lr + noise * sigma[:, None, None, None] / 255.0, 0.0, 1.0)
+        noise = tf.map_fn(
+            lambda element: sensor_noise(shape, noise_sigma, element[0], element[1], capture_scale),
+            (key, visit), fn_output_signature=tf.float32,
+        )
+        lr = tf.clip_by_value(lr + noise, 0.0, 1.0)
         if quantize:
             lr = tf.round(lr * 255.0) / 255.0
         hr = hr[:, margin : margin + patch_size, margin : margin + patch_size]
@@ -106,7 +108,8 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
             hr, lr = rgb_to_y(hr), rgb_to_y(lr)
         return lr, hr
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    keys = [image_seed(seed, os.path.basename(f)) for f in files]
+    dataset = tf.data.Dataset.from_tensor_slices((files, tf.constant(keys, tf.int64)))
     dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).enumerate()
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

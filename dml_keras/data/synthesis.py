@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from dml_keras.data.errors import DataError
 from dml_keras.data.io import is_image_file, read_image, write_image
-from dml_keras.ops.resize import imresize
 
 
 def image_seed(seed, name):
@@ -26,29 +26,45 @@ def image_seed(seed, name):
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def add_noise(image, noise_sigma, seed, capture_scale=1):
-    """Additive Gaussian noise with `noise_sigma` on the 0–255 scale, seeded; clipped to `[0, 1]`.
+def sensor_noise(shape, noise_sigma, key, visit=0, capture_scale=1):
+    """Seeded Gaussian sensor noise of `shape` `(H, W, C)`, on the `[0, 1]` scale (a `tf.Tensor`).
 
-    `noise_sigma` may be a number or a `(low, high)` range drawn from per image.
-    With `capture_scale > 1` (same-size LR of a `scale` model) the noise is
-    drawn at the capture resolution and enlarged with MATLAB bicubic, as real
-    same-size LR files carry it; otherwise it is white at the image's size.
+    The one noise source of both synthesis paths: `dml synthesize` draws it
+    with `key = image_seed(seed, file name)` and `visit = 0`, the on-the-fly
+    pipeline with the same key and `visit` = the epoch, so a photo's first
+    on-the-fly pair carries exactly the offline pair's noise.
+
+    Args:
+        noise_sigma: sigma on the 0–255 scale, or `(low, high)` drawn per call.
+        key, visit: the stateless seed `[key, 2·visit]` draws sigma, `[key, 2·visit + 1]` the noise.
+        capture_scale: > 1 draws the noise at `1/capture_scale` of the size
+            and enlarges it bicubically (noise as a same-size LR file carries it).
+    """
+    low, high = (noise_sigma, noise_sigma) if np.ndim(noise_sigma) == 0 else noise_sigma
+    key, visit = tf.cast(key, tf.int64), tf.cast(visit, tf.int64)
+    fraction = tf.random.stateless_uniform([], tf.stack([key, 2 * visit]))
+    sigma = (low + (high - low) * fraction) / 255.0
+    shape = tf.cast(shape, tf.int32)
+    noise_seed = tf.stack([key, 2 * visit + 1])
+    if capture_scale > 1:
+        small = tf.concat([-(-shape[:2] // capture_scale), shape[2:]], 0)
+        noise = tf.random.stateless_normal(small, noise_seed)
+        noise = tf.image.resize(noise, small[:2] * capture_scale, method="bicubic")[: shape[0], : shape[1]]
+    else:
+        noise = tf.random.stateless_normal(shape, noise_seed)
+    return noise * sigma
+
+
+def add_noise(image, noise_sigma, seed, capture_scale=1):
+    """`image` plus `sensor_noise` keyed by `seed` (see there), clipped to `[0, 1]`; NumPy float32.
 
     Example:
     >>> noisy = add_noise(np.full((64, 64, 3), 0.5, np.float32), 5.0, seed=0)
-    >>> round(float(np.std(noisy) * 255), 1)
-    5.0
+    >>> round(float(np.std(noisy) * 255))
+    5
     """
-    rng = np.random.default_rng(seed)
-    if np.ndim(noise_sigma):
-        noise_sigma = rng.uniform(*noise_sigma)
-    shape = np.shape(image)
-    if capture_scale > 1:
-        small = rng.normal(0.0, noise_sigma / 255.0, (-(-shape[0] // capture_scale), -(-shape[1] // capture_scale)) + shape[2:])
-        noise = imresize(small, scale=capture_scale)[: shape[0], : shape[1]]
-    else:
-        noise = rng.normal(0.0, noise_sigma / 255.0, shape)
-    return np.clip(np.asarray(image, np.float64) + noise, 0.0, 1.0).astype(np.float32)
+    noise = sensor_noise(np.shape(image), noise_sigma, seed, 0, capture_scale).numpy()
+    return np.clip(np.asarray(image, np.float32) + noise, 0.0, 1.0)
 
 
 def parse_shard(text):
