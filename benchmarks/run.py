@@ -13,7 +13,10 @@ the JSON output (all floats):
 - `train_step_192_ms`, `train_step_96_ms`: DegradationModel training step, batch 16, 192² and 96²
 - `degrade_12mp_mps`, `degrade_12mp_peak_mb`: `degrade()` on a 4000×3000 RGB photo
 - `synthesis_pairs_per_s`, `vdsr_step_pairs_per_s`, `synthesis_to_training_ratio`:
-  on-the-fly synthesis (DML, 16×48²) vs the VDSR training step that consumes it
+  on-the-fly synthesis (DML, 16×48²) alone vs the full VDSR training step alone
+- `vdsr_fit_synthetic_ms`, `vdsr_fit_in_memory_ms`, `pipeline_slowdown`: `model.fit` step
+  time fed by on-the-fly synthesis vs by one batch held in memory, sharing the
+  same cores (1.0 = the pipeline is never the bottleneck)
 """
 
 import argparse
@@ -51,14 +54,7 @@ CASES = {
         result = timed(lambda: model.degrade(photo), repeat=1)
     """,
     "synthesis": """
-        import tempfile
-        from dml_keras.data import write_image
-        from dml_keras.data.sr_pipeline import synthetic_sr_dataset
-        folder = tempfile.mkdtemp()
-        rng = np.random.default_rng(0)
-        for i in range(8):
-            write_image(f"{folder}/{i}.png", rng.random((480, 640, 3)))
-        it = iter(synthetic_sr_dataset(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0))
+        it = iter(synthetic_pairs())
         result = timed(lambda: next(it), repeat=20)
     """,
     "vdsr_step": """
@@ -68,6 +64,13 @@ CASES = {
         x = np.random.default_rng(0).random((16, 48, 48, 1)).astype("float32")
         model.train_on_batch(x, x)
         result = timed(lambda: model.train_on_batch(x, x))
+    """,
+    "vdsr_fit_synthetic": """
+        result = vdsr_fit_ms(synthetic_pairs())
+    """,
+    "vdsr_fit_in_memory": """
+        lr, hr = next(iter(synthetic_pairs()))
+        result = vdsr_fit_ms(tf.data.Dataset.from_tensors((lr, hr)).repeat())
     """,
 }
 
@@ -91,6 +94,25 @@ def train_step_ms(size):
     x = np.random.default_rng(0).random((16, size, size, 1)).astype("float32")
     model.train_on_batch(x, x)
     return timed(lambda: model.train_on_batch(x, x))
+
+def synthetic_pairs():
+    import tempfile
+    from dml_keras.data import write_image
+    from dml_keras.data.sr_pipeline import synthetic_sr_dataset
+    folder = tempfile.mkdtemp()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        write_image(f"{folder}/{i}.png", rng.random((480, 640, 3)))
+    return synthetic_sr_dataset(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0)
+
+def vdsr_fit_ms(dataset, steps=10):
+    from dml_keras.models import VDSR
+    model = VDSR()
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    return (time.perf_counter() - start) / steps * 1000.0
 
 result = None
 """
@@ -118,7 +140,7 @@ def main(argv=None):
     parser.add_argument("--only", help="comma-separated groups: filter, train, degrade, synthesis")
     args = parser.parse_args(argv)
     groups = {"filter": ("filter_conv", "filter_patches"), "train": ("train_step_192", "train_step_96"),
-              "degrade": ("degrade_12mp",), "synthesis": ("synthesis", "vdsr_step")}
+              "degrade": ("degrade_12mp",), "synthesis": ("synthesis", "vdsr_step", "vdsr_fit_synthetic", "vdsr_fit_in_memory")}
     wanted = {c for g in args.only.split(",") for c in groups[g]} if args.only else set(CASES)
     names = [n for n in CASES if n in wanted | {"baseline"} and not (args.quick and n in ("degrade_12mp", "train_step_192"))]
     raw = {}
@@ -140,6 +162,10 @@ def main(argv=None):
         figures["synthesis_pairs_per_s"] = 16 / (raw["synthesis"]["ms"] / 1000.0)
         figures["vdsr_step_pairs_per_s"] = 16 / (raw["vdsr_step"]["ms"] / 1000.0)
         figures["synthesis_to_training_ratio"] = figures["synthesis_pairs_per_s"] / figures["vdsr_step_pairs_per_s"]
+    if "vdsr_fit_synthetic" in raw:
+        figures["vdsr_fit_synthetic_ms"] = raw["vdsr_fit_synthetic"]["ms"]
+        figures["vdsr_fit_in_memory_ms"] = raw["vdsr_fit_in_memory"]["ms"]
+        figures["pipeline_slowdown"] = figures["vdsr_fit_synthetic_ms"] / figures["vdsr_fit_in_memory_ms"]
     if "train_step_192" in raw:
         figures["train_step_192_ms"] = raw["train_step_192"]["ms"]
     if "degrade_12mp" in raw:

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
@@ -72,8 +73,9 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         loss="mse" if arch == "vdsr" else "mae",
         metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
     )
-    sample = next(iter(train.take(1)))[0]
-    network(sample[:1])
+    sample_lr, sample_hr = next(iter((validation or train).take(1)))
+    sample_lr, sample_hr = _center_crop_pair(sample_lr.numpy()[:1], sample_hr.numpy()[:1], 256)
+    network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, learning_rate=learning_rate, noise_sigma=noise_sigma,
                     noise_resolution=noise_resolution,
@@ -92,10 +94,20 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
             keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
             keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+            ImageSummaries(os.path.join(out_dir, "logs"), sample_lr, sample_hr, "lr_sr_hr"),
         ],
     )
     network.save(os.path.join(out_dir, "model.keras"))
     return network
+
+
+def _center_crop_pair(lr, hr, size):
+    """The central `size`² of HR (at most) and the LR under it, for example images."""
+    factor = hr.shape[1] // lr.shape[1]
+    size = min(size, hr.shape[1], hr.shape[2]) // (factor * 4) * factor * 4
+    top, left = (hr.shape[1] - size) // 2 // (factor * 4) * factor * 4, (hr.shape[2] - size) // 2 // (factor * 4) * factor * 4
+    return (lr[:, top // factor : (top + size) // factor, left // factor : (left + size) // factor],
+            hr[:, top : top + size, left : left + size])
 
 
 def run_tiled(model, image, tile_size=256, margin=32):

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 
+from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
 
@@ -41,32 +42,6 @@ def build_degradation_model(model="dml", **kwargs):
     cls = DEGRADATION_MODELS[model]
     accepted = cls.__init__.__code__.co_varnames
     return cls(**{k: v for k, v in kwargs.items() if k in accepted})
-
-
-class _ImageSummaries(keras.callbacks.Callback):
-    """TensorBoard images each epoch: basis kernels, and generated vs real LR on one validation crop."""
-
-    def __init__(self, log_dir, sample):
-        super().__init__()
-        self.log_dir = log_dir
-        self.sample = sample
-        self.writer = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
-        if self.writer is None:
-            self.writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "images"))
-        hr, lr = self.sample
-        generated = np.clip(keras.ops.convert_to_numpy(self.model(hr, training=False)), 0, 1)
-        with self.writer.as_default(step=epoch):
-            tf.summary.image("real_lr_vs_generated", np.concatenate([lr, generated], axis=2), max_outputs=1)
-            basis = getattr(self.model, "basis_kernels", None)
-            if basis is not None:
-                from dml_keras.visualization import kernel_grid
-
-                tf.summary.image("basis_kernels", kernel_grid(keras.ops.convert_to_numpy(basis))[None, ..., None])
-        self.writer.flush()
 
 
 def _resumed_epoch(out_dir):
@@ -152,7 +127,7 @@ def train_degradation(
         keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
         keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-        _ImageSummaries(os.path.join(out_dir, "logs"), (sample_hr.numpy()[:1], sample_lr.numpy()[:1])),
+        ImageSummaries(os.path.join(out_dir, "logs"), sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr"),
     ]
     settings = dict(
         model=model, scale=scale, num_basis=num_basis, kernel_size=kernel_size, channels=channels,

@@ -1,0 +1,49 @@
+"""Keras callbacks shared by the training commands."""
+
+import os
+
+import keras
+import numpy as np
+
+
+class ImageSummaries(keras.callbacks.Callback):
+    """TensorBoard images at each epoch end: input | model output | target, side by side.
+
+    Degradation training shows HR | generated LR | real LR and the basis
+    kernels; SR training shows LR | SR | HR. Smaller images (native-size LR)
+    are enlarged by pixel repetition to the largest one's size.
+
+    Args:
+        log_dir: the TensorBoard log folder; images go to `log_dir/images`.
+        inputs, targets: one example each, `(1, H, W, C)` NumPy arrays.
+        tag: the image's name in TensorBoard.
+    """
+
+    def __init__(self, log_dir, inputs, targets, tag):
+        super().__init__()
+        self.log_dir = log_dir
+        self.inputs, self.targets, self.tag = inputs, targets, tag
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "images"))
+        output = keras.ops.convert_to_numpy(self.model(self.inputs, training=False))
+        panels = [np.clip(p[0], 0.0, 1.0) for p in (self.inputs, output, self.targets)]
+        height = max(p.shape[0] for p in panels)
+        panels = [np.repeat(np.repeat(p, height // p.shape[0], 0), height // p.shape[0], 1) for p in panels]
+        with self.writer.as_default(step=epoch):
+            pixels = np.round(np.concatenate(panels, axis=1) * 255.0).astype(np.uint8)  # rounded, not truncated
+            tf.summary.image(self.tag, pixels[None], max_outputs=1)
+            basis = getattr(self.model, "basis_kernels", None)
+            if basis is not None:
+                from dml_keras.visualization import kernel_grid
+
+                tf.summary.image("basis_kernels", kernel_grid(keras.ops.convert_to_numpy(basis))[None, ..., None])
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
