@@ -117,23 +117,10 @@ def run_tiled(model, image, tile_size=256, margin=32):
     centre is kept, so tiles meet without seams; with `margin` at least the
     network's receptive field the result equals the untiled one.
     """
-    image = np.asarray(image, np.float32)
-    height, width = image.shape[:2]
+    from dml_keras.tiling import apply_tiled
+
     factor = model.scale if getattr(model, "lr_size", "same") == "native" else 1
-    if tile_size <= 0:
-        raise ValueError(f"tile_size must be positive. Received: tile_size={tile_size}")
-    out = np.zeros((height * factor, width * factor, image.shape[2]), np.float32)
-    for top in range(0, height, tile_size):
-        for left in range(0, width, tile_size):
-            y0, x0 = max(0, top - margin), max(0, left - margin)
-            y1, x1 = min(height, top + tile_size + margin), min(width, left + tile_size + margin)
-            piece = keras.ops.convert_to_numpy(model(image[None, y0:y1, x0:x1], training=False))[0]
-            rows, cols = min(tile_size, height - top), min(tile_size, width - left)
-            oy, ox = (top - y0) * factor, (left - x0) * factor
-            out[top * factor : (top + rows) * factor, left * factor : (left + cols) * factor] = piece[
-                oy : oy + rows * factor, ox : ox + cols * factor
-            ]
-    return out
+    return apply_tiled(lambda piece: keras.ops.convert_to_numpy(model(piece, training=False)), image, tile_size, margin, factor=factor)
 
 
 def super_resolve(model, lr_rgb, tile_size=256, margin=32, enlarged=False):

@@ -122,25 +122,13 @@ class DegradationBase(keras.Model):
         return out[0] if single else out
 
     def _degrade_one(self, image, tile_size):
-        height, width = image.shape[1:3]
-        step = 2 * self.stride  # tile origins keep the 2×2 pooling and the stride in phase
-        tile = max(step, tile_size - tile_size % step)
-        margin = math.ceil(self.context_margin / step) * step
-        out_h, out_w = math.ceil(height / self.stride), math.ceil(width / self.stride)
-        result = np.zeros((out_h, out_w, image.shape[-1]), np.float32)
-        for top in range(0, height, tile):
-            for left in range(0, width, tile):
-                y0, x0 = max(0, top - margin), max(0, left - margin)
-                y1, x1 = min(height, top + tile + margin), min(width, left + tile + margin)
-                piece = ops.convert_to_numpy(self(image[:, y0:y1, x0:x1], training=False))[0]
-                oy, ox = (top - y0) // self.stride, (left - x0) // self.stride
-                rows = min(tile, height - top)
-                cols = min(tile, width - left)
-                rows_out, cols_out = math.ceil(rows / self.stride), math.ceil(cols / self.stride)
-                result[top // self.stride : top // self.stride + rows_out, left // self.stride : left // self.stride + cols_out] = piece[
-                    oy : oy + rows_out, ox : ox + cols_out
-                ]
-        return result[None]
+        from dml_keras.tiling import apply_tiled
+
+        def run(piece):
+            return ops.convert_to_numpy(self(piece, training=False))
+
+        # tile origins keep the 2×2 pooling and the stride in phase
+        return apply_tiled(run, image[0], tile_size, self.context_margin, stride=self.stride, align=2 * self.stride)[None]
 
     def get_config(self):
         config = super().get_config()
