@@ -17,6 +17,10 @@ the JSON output (all floats):
 - `vdsr_fit_synthetic_ms`, `vdsr_fit_in_memory_ms`, `pipeline_slowdown`: `model.fit` step
   time fed by on-the-fly synthesis vs by one batch held in memory, sharing the
   same cores (1.0 = the pipeline is never the bottleneck)
+- `latency_{dml,vdsr}_{runtime}_ms_per_mp`, `latency_{dml,vdsr}_{runtime}_vs_keras`: one 512² RGB
+  photo through the shipped DML / VDSR model in each runtime (`keras` = tf.function,
+  `savedmodel`, `tflite`, `tflite_float16`, `tflite_dynamic`, `onnx` when installed),
+  ms per megapixel and as a ratio to Keras (< 1 = faster)
 """
 
 import argparse
@@ -72,6 +76,12 @@ CASES = {
         lr, hr = next(iter(synthetic_pairs()))
         result = vdsr_fit_ms(tf.data.Dataset.from_tensors((lr, hr)).repeat())
     """,
+    "latency_dml": """
+        result = export_latency("saved_models/dml_realsr_x4.keras")
+    """,
+    "latency_vdsr": """
+        result = export_latency("saved_models/vdsr_x4_real_syndml.keras")
+    """,
 }
 
 PRELUDE = """
@@ -114,6 +124,26 @@ def vdsr_fit_ms(dataset, steps=10):
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
     return (time.perf_counter() - start) / steps * 1000.0
 
+def export_latency(keras_file, size=512):
+    # ms per megapixel of one RGB photo through each runtime, measured side by side
+    import importlib.util, tempfile
+    import dml_keras.models
+    from dml_keras.export import ExportedModel, export_model, rgb_forward
+    model = keras.models.load_model(keras_file)
+    photo = np.random.default_rng(0).random((1, size, size, 3)).astype("float32")
+    forward = tf.function(rgb_forward(model))
+    runners = {"keras": lambda x: forward(x).numpy()}
+    folder = tempfile.mkdtemp()
+    formats = [("savedmodel", "none", "sm"), ("tflite", "none", "f.tflite"), ("tflite", "float16", "h.tflite"),
+               ("tflite", "dynamic", "d.tflite")]
+    if importlib.util.find_spec("tf2onnx") and importlib.util.find_spec("onnxruntime"):
+        formats.append(("onnx", "none", "m.onnx"))
+    for fmt, quantize, name in formats:
+        export_model(model, f"{folder}/{name}", fmt, quantize)
+        runners[fmt if quantize == "none" else f"{fmt}_{quantize}"] = ExportedModel(f"{folder}/{name}")
+    megapixels = size * size / 1e6
+    return {key: timed(lambda: run(photo), repeat=3) / megapixels for key, run in runners.items()}
+
 result = None
 """
 
@@ -137,10 +167,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="FILE", help="write every figure under its key")
     parser.add_argument("--quick", action="store_true", help="skip the 12-megapixel and 192² training cases")
-    parser.add_argument("--only", help="comma-separated groups: filter, train, degrade, synthesis")
+    parser.add_argument("--only", help="comma-separated groups: filter, train, degrade, synthesis, latency")
     args = parser.parse_args(argv)
     groups = {"filter": ("filter_conv", "filter_patches"), "train": ("train_step_192", "train_step_96"),
-              "degrade": ("degrade_12mp",), "synthesis": ("synthesis", "vdsr_step", "vdsr_fit_synthetic", "vdsr_fit_in_memory")}
+              "degrade": ("degrade_12mp",), "synthesis": ("synthesis", "vdsr_step", "vdsr_fit_synthetic", "vdsr_fit_in_memory"),
+              "latency": ("latency_dml", "latency_vdsr")}
     wanted = {c for g in args.only.split(",") for c in groups[g]} if args.only else set(CASES)
     names = [n for n in CASES if n in wanted | {"baseline"} and not (args.quick and n in ("degrade_12mp", "train_step_192"))]
     raw = {}
@@ -166,14 +197,20 @@ def main(argv=None):
         figures["vdsr_fit_synthetic_ms"] = raw["vdsr_fit_synthetic"]["ms"]
         figures["vdsr_fit_in_memory_ms"] = raw["vdsr_fit_in_memory"]["ms"]
         figures["pipeline_slowdown"] = figures["vdsr_fit_synthetic_ms"] / figures["vdsr_fit_in_memory_ms"]
+    for model in ("dml", "vdsr"):
+        if f"latency_{model}" in raw:
+            per_runtime = raw[f"latency_{model}"]["ms"]
+            for runtime, ms in per_runtime.items():
+                figures[f"latency_{model}_{runtime}_ms_per_mp"] = ms
+                figures[f"latency_{model}_{runtime}_vs_keras"] = ms / per_runtime["keras"]
     if "train_step_192" in raw:
         figures["train_step_192_ms"] = raw["train_step_192"]["ms"]
     if "degrade_12mp" in raw:
         figures["degrade_12mp_mps"] = 12.0 / (raw["degrade_12mp"]["ms"] / 1000.0)
         figures["degrade_12mp_peak_mb"] = raw["degrade_12mp"]["peak_mb"] - base
-    print(f"{'figure':36s} value")
+    print(f"{"figure":44s} value")
     for key in sorted(figures):
-        print(f"{key:36s} {figures[key]:.3f}")
+        print(f"{key:44s} {figures[key]:.3f}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(figures, handle, indent=2, sort_keys=True)

@@ -5,8 +5,6 @@ import json
 import os
 import sys
 
-NOT_YET = "is not available in this version of dml-keras yet"
-
 
 def _scale(parser):
     parser.add_argument("--scale", type=int, default=4, help="SR factor of the pairs (default 4)")
@@ -67,7 +65,8 @@ def _add_evaluate_degradation(sub):
 
 def _add_later_commands(sub):
     p = sub.add_parser("synthesize", help="degrade clean HR photos into realistic LR, to disk")
-    p.add_argument("model", help="a saved degradation model, or a built-in baseline: identity, bicubic")
+    p.add_argument("model", help="a saved degradation model (.keras, or exported: SavedModel folder, .tflite, .onnx), "
+                                 "or a built-in baseline: identity, bicubic")
     p.add_argument("hr_dir", help="folder of clean photos (any size)")
     p.add_argument("--out", required=True, help="writes OUT/hr and OUT/lr with the same file names")
     p.add_argument("--noise-sigma", default="5",
@@ -112,7 +111,7 @@ def _add_later_commands(sub):
     p.set_defaults(handler=_train_sr)
 
     p = sub.add_parser("evaluate-sr", help="PSNR/SSIM/LPIPS of an SR model on real test pairs")
-    p.add_argument("model", help="a saved SR model (.keras or its training folder)")
+    p.add_argument("model", help="a saved SR model (.keras or its training folder), or an exported one (SavedModel, .tflite, .onnx)")
     p.add_argument("pairs")
     _scale(p)
     p.add_argument("--crop-border", type=int, default=None, help="default: scale")
@@ -122,7 +121,7 @@ def _add_later_commands(sub):
     p.set_defaults(handler=_evaluate_sr)
 
     p = sub.add_parser("upscale", help="super-resolve real photos of any size")
-    p.add_argument("model", help="a saved SR model (.keras or its training folder)")
+    p.add_argument("model", help="a saved SR model (.keras or its training folder), or an exported one (SavedModel, .tflite, .onnx)")
     p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True)
     p.add_argument("--tile", type=int, default=256)
@@ -131,7 +130,7 @@ def _add_later_commands(sub):
     p = sub.add_parser("export", help="write a SavedModel, TFLite or ONNX file")
     p.add_argument("model", help="a saved degradation or SR model (.keras or its training folder)")
     p.add_argument("--format", choices=("savedmodel", "tflite", "onnx"), required=True)
-    p.add_argument("--out", required=True, help="folder (savedmodel) or file (tflite)")
+    p.add_argument("--out", required=True, help="folder (savedmodel) or file (.tflite, .onnx)")
     p.add_argument("--quantize", choices=("none", "float16", "dynamic"), default="none", help="TFLite weights")
     p.set_defaults(handler=_export)
 
@@ -183,11 +182,6 @@ def build_parser():
     _add_later_commands(sub)
     _add_demo(sub)
     return parser
-
-
-def _not_yet(command):
-    print(f"dml {command} {NOT_YET}.", file=sys.stderr)
-    return 2
 
 
 def _print_scores(scores, json_path):
@@ -248,12 +242,21 @@ def _synthesize(args):
     return 0
 
 
-def _load_sr(path):  # any saved model of ours (SR or degradation)
+def _load_sr(path, exported_ok=True):
+    """A saved SR model: `.keras` (or a training folder), or with `exported_ok` an exported SavedModel/TFLite/ONNX."""
     import keras
 
     import dml_keras.models  # noqa: F401  (registers the classes)
     from dml_keras.data.errors import DataError
+    from dml_keras.export import ExportedModel, exported_format
 
+    if exported_format(path):
+        if not exported_ok:
+            raise DataError(f"'{path}' is already an exported model; give the .keras file it was exported from.")
+        model = ExportedModel(path)
+        if model.kind != "sr":
+            raise DataError(f"'{path}' is an exported {model.kind} model, not an SR model.")
+        return model
     path = os.path.join(path, "model.keras") if os.path.isdir(path) else path
     if not os.path.isfile(path):
         raise DataError(f"SR model '{path}' does not exist. Give a .keras file written by `dml train-sr` (or its --out folder).")
@@ -314,9 +317,7 @@ def _upscale(args):
 def _export(args):
     from dml_keras.export import export_model
 
-    model = _load_sr(args.model)
-    if args.format == "onnx":
-        return _not_yet("export --format onnx")
+    model = _load_sr(args.model, exported_ok=False)
     report = export_model(model, args.out, args.format, args.quantize)
     print(json.dumps(report, indent=2))
     return 0

@@ -11,7 +11,7 @@ from dml_keras.ops.color import rgb_to_y
 
 
 def load_degradation_model(model, scale=4, lr_size="same"):
-    """A built-in baseline by name (`"identity"`, `"bicubic"`) or a saved `.keras` degradation model.
+    """A built-in baseline by name (`"identity"`, `"bicubic"`), a saved `.keras` degradation model, or an exported one.
 
     Raises:
         DataError: the path does not exist or is not a degradation model.
@@ -19,9 +19,16 @@ def load_degradation_model(model, scale=4, lr_size="same"):
     from dml_keras.data.errors import DataError
     from dml_keras.models import BUILTIN_BASELINES, DegradationBase
 
+    from dml_keras.export import ExportedModel, exported_format
+
     if model in BUILTIN_BASELINES:
         return BUILTIN_BASELINES[model](scale=scale, lr_size=lr_size)
     path = os.fspath(model)
+    if exported_format(path):
+        exported = ExportedModel(path)
+        if exported.kind != "degradation":
+            raise DataError(f"'{path}' is an exported {exported.kind} model, not a degradation model.")
+        return exported
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
         path = os.path.join(path, "model.keras")
     if not os.path.isfile(path):

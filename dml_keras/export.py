@@ -14,8 +14,17 @@ to run, not this package.
 
 TFLite files use builtin operators only (no Flex/Select ops) and keep a
 dynamic input shape: `interpreter.resize_tensor_input(0, [1, H, W, 3])`.
+ONNX files (`pip install dml-keras[onnx]`) take `images` float32
+`(B, H, W, 3)` and return `output`, with every dimension but channels dynamic.
+
+Every exported file records what it is (`kind`: `degradation` or `sr`,
+`scale`, `lr_size`, ...) — in `assets.extra/dml_keras.json` of a SavedModel,
+in the `dml_keras` metadata entry of a TFLite file, in the metadata
+properties of an ONNX file — so `ExportedModel(path)` (and `dml upscale`,
+`dml synthesize`, `dml evaluate-sr`) can run it like the Keras model.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -25,6 +34,9 @@ import tensorflow as tf
 from dml_keras.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 
 QUANTIZE = ("none", "float16", "dynamic")
+FORMATS = ("savedmodel", "tflite", "onnx")
+METADATA_NAME = "dml_keras"
+ONNX_OPSET = 17
 
 
 def _is_degradation(model):
@@ -53,6 +65,23 @@ def rgb_forward(model):
         return ycbcr_to_rgb(tf.concat([y, chroma], axis=-1))
 
     return forward_y
+
+
+def model_metadata(model):
+    """What an exported file needs to be run like `model`: kind, scale, LR size and how far a pixel reaches."""
+    import dml_keras
+
+    degradation = _is_degradation(model)
+    return {
+        "kind": "degradation" if degradation else "sr",
+        "architecture": type(model).__name__,
+        "scale": int(model.scale),
+        "lr_size": getattr(model, "lr_size", "same"),
+        "trained_channels": "y" if getattr(model, "channels", 3) in (1, "y") else "rgb",
+        "context_margin": int(getattr(model, "context_margin", 32)),
+        "tile_align": int(2 * model.stride) if degradation else 1,
+        "dml_keras_version": dml_keras.__version__,
+    }
 
 
 def _check_images(images):
@@ -101,6 +130,9 @@ def export_savedmodel(model, path):
     if _is_degradation(model):
         signatures["degrade_with_noise"] = servable.degrade_with_noise
     tf.saved_model.save(servable, os.fspath(path), signatures=signatures)
+    extra = Path(path) / "assets.extra"  # ignored by TF Serving, kept with the model
+    extra.mkdir(exist_ok=True)
+    (extra / f"{METADATA_NAME}.json").write_text(json.dumps(model_metadata(model), indent=2))
     return path
 
 
@@ -120,18 +152,176 @@ def export_tflite(model, path, quantize="none"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    flatbuffer = converter.convert()
+    flatbuffer = _with_tflite_metadata(converter.convert(), model_metadata(model))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as handle:
         handle.write(flatbuffer)
     return len(flatbuffer)
 
 
+def _with_tflite_metadata(flatbuffer, metadata):
+    """The TFLite flatbuffer with `metadata` (JSON) added as the `dml_keras` metadata entry."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    tflite_model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+    tflite_model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, len(tflite_model.buffers) - 1
+    tflite_model.metadata = (tflite_model.metadata or []) + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(tflite_model))
+
+
+def export_onnx(model, path, opset=ONNX_OPSET):
+    """Write an ONNX file (via `tf2onnx`, `pip install dml-keras[onnx]`) with dynamic batch, height and width.
+
+    Returns its size in bytes.
+    """
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ImportError("ONNX export needs tf2onnx: pip install 'dml-keras[onnx]'") from None
+    forward = rgb_forward(model)
+    spec = [tf.TensorSpec([None, None, None, 3], tf.float32, name="images")]
+    function = tf.function(lambda images: {"output": forward(images)}, input_signature=spec)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=opset)
+    for key, value in model_metadata(model).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = f"{METADATA_NAME}.{key}", json.dumps(value)
+    data = proto.SerializeToString()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return len(data)
+
+
+def exported_format(path):
+    """`"savedmodel"`, `"tflite"` or `"onnx"` for an exported file or folder, else `None`."""
+    path = Path(path)
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return "savedmodel"
+    if path.is_file() and path.suffix.lower() in (".tflite", ".onnx"):
+        return path.suffix.lower()[1:]
+    return None
+
+
+def read_metadata(path):
+    """The metadata an exported file carries (see `model_metadata`).
+
+    Raises:
+        DataError: the path is not an exported model, or it carries no dml_keras metadata.
+    """
+    from dml_keras.data.errors import DataError
+
+    kind = exported_format(path)
+    if kind == "savedmodel":
+        file = Path(path) / "assets.extra" / f"{METADATA_NAME}.json"
+        metadata = json.loads(file.read_text()) if file.exists() else None
+    elif kind == "tflite":
+        from tensorflow.lite.tools import flatbuffer_utils
+
+        tflite_model = flatbuffer_utils.read_model(os.fspath(path))
+        entries = [m for m in tflite_model.metadata or [] if _text(m.name) == METADATA_NAME]
+        metadata = json.loads(bytes(tflite_model.buffers[entries[0].buffer].data)) if entries else None
+    elif kind == "onnx":
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(os.fspath(path), load_external_data=False).metadata_props}
+        prefix = METADATA_NAME + "."
+        metadata = {k[len(prefix):]: json.loads(v) for k, v in props.items() if k.startswith(prefix)} or None
+    else:
+        raise DataError(f"'{path}' is not an exported model: expected a SavedModel folder, a .tflite or an .onnx file.")
+    if metadata is None:
+        raise DataError(f"'{path}' carries no dml_keras metadata; export it again with `dml export`.")
+    return metadata
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class ExportedModel:
+    """An exported file (SavedModel folder, `.tflite`, `.onnx`) run like the Keras model it came from.
+
+    Takes and returns RGB (exported files do, whatever the network's
+    channels), so `super_resolve`, `synthesize_folder` and `evaluate_sr`
+    accept it, in tiles for photos of any size.
+
+    Example:
+    >>> sr = ExportedModel("vdsr_x4.tflite")  # doctest: +SKIP
+    >>> super_resolve(sr, photo)  # doctest: +SKIP
+    """
+
+    channels = 3
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.format = exported_format(path)
+        self.metadata = read_metadata(path)
+        self.kind = self.metadata["kind"]
+        self.scale = self.metadata["scale"]
+        self.lr_size = self.metadata["lr_size"]
+        self.context_margin = self.metadata["context_margin"]
+        self.stride = self.scale if self.kind == "degradation" and self.lr_size == "native" else 1
+        self._run = getattr(self, f"_{self.format}_runner")()
+
+    def _savedmodel_runner(self):
+        served = tf.saved_model.load(self.path).signatures["serving_default"]
+        return lambda images: served(images=tf.constant(images))["output"].numpy()
+
+    def _tflite_runner(self):
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=self.path, num_threads=os.cpu_count())
+        index = interpreter.get_input_details()[0]["index"]
+        shape = [None]
+
+        def run(images):
+            outputs = []
+            for image in images:  # the TFLite input is one image
+                if shape[0] != image.shape:
+                    interpreter.resize_tensor_input(index, [1, *image.shape])
+                    interpreter.allocate_tensors()
+                    shape[0] = image.shape
+                interpreter.set_tensor(index, image[None])
+                interpreter.invoke()
+                outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+            return np.stack(outputs)
+
+        return run
+
+    def _onnx_runner(self):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ImportError("Running ONNX files needs onnxruntime: pip install 'dml-keras[onnx]'") from None
+        session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda images: session.run(None, {name: images})[0]
+
+    def __call__(self, images, training=False):
+        """RGB float32 `(B, H, W, 3)` in `[0, 1]` → the model's RGB output (NumPy)."""
+        return self._run(np.ascontiguousarray(images, np.float32))
+
+    def degrade(self, images, tile_size=512):
+        """Like `DegradationBase.degrade`: LR for `(H, W, 3)` or `(N, H, W, 3)` photos of any size, in tiles."""
+        from dml_keras.tiling import apply_tiled
+
+        if self.kind != "degradation":
+            raise ValueError(f"'{self.path}' is an SR model, not a degradation model.")
+        array = np.asarray(images, np.float32)
+        tiled = [apply_tiled(self, image, tile_size, self.context_margin, stride=self.stride, align=self.metadata["tile_align"])
+                 for image in (array[None] if array.ndim == 3 else array)]
+        return tiled[0] if array.ndim == 3 else np.stack(tiled)
+
+
 def run_tflite(path, image):
     """Run a TFLite file exported above on one RGB image `(H, W, 3)` with LiteRT; returns the output `(h, w, 3)`."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=os.fspath(path))
+    interpreter = Interpreter(model_path=os.fspath(path), num_threads=os.cpu_count())
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, [1, *np.shape(image)[:2], 3])
     interpreter.allocate_tensors()
@@ -176,7 +366,15 @@ def export_model(model, out, format="savedmodel", quantize="none", check_image=N
             raise RuntimeError(f"{out} uses Flex/Select ops {flex}; it would not run in plain LiteRT.")
         errors = [np.abs(run_tflite(out, i) - keras.ops.convert_to_numpy(forward(i[None]))[0]).max() for i in images]
     elif format == "onnx":
-        raise NotImplementedError("ONNX export (tf2onnx) is not available in this version; use savedmodel or tflite.")
+        if quantize != "none":
+            raise ValueError("Quantization applies to TFLite only; use --format tflite.")
+        size = export_onnx(model, out)
+        try:
+            runner = ExportedModel(out)
+        except ImportError:  # onnxruntime not installed: written, not checked
+            errors = [float("nan")]
+        else:
+            errors = [np.abs(runner(i[None]) - keras.ops.convert_to_numpy(forward(i[None]))).max() for i in images]
     else:
-        raise ValueError(f"format must be savedmodel, tflite or onnx. Received: format={format!r}")
+        raise ValueError(f"format must be one of {FORMATS}. Received: format={format!r}")
     return {"format": format, "quantize": quantize, "path": os.fspath(out), "bytes": int(size), "max_abs_error": float(max(errors))}

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import subprocess
 import sys
@@ -6,7 +7,10 @@ import numpy as np
 import pytest
 
 from dml_keras.cli import main
-from dml_keras.export import export_model, export_savedmodel, rgb_forward, run_tflite, tflite_operators
+from dml_keras.data import read_image, write_image
+from dml_keras.export import (ExportedModel, export_model, export_savedmodel, model_metadata, read_metadata, rgb_forward,
+                              run_tflite, tflite_operators)
+from dml_keras.sr import super_resolve
 from dml_keras.models import VDSR, DegradationModel, DirectKPN, DirectNet, GlobalKernel
 
 
@@ -109,3 +113,58 @@ def test_cli_export_reports_size_and_error(tmp_path, photos):
     assert main(["export", str(tmp_path / "g.keras"), "--format", "tflite", "--quantize", "float16", "--out", str(tmp_path / "g.tflite")]) == 0
     assert main(["export", str(tmp_path / "g.keras"), "--format", "savedmodel", "--out", str(tmp_path / "g_sm")]) == 0
     assert (tmp_path / "g_sm" / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_onnx_any_size_and_batch_matches_keras(name, tmp_path, photos):
+    pytest.importorskip("tf2onnx", reason="ONNX export is the optional extra: pip install 'dml-keras[onnx]'")
+    pytest.importorskip("onnxruntime", reason="checking ONNX files needs onnxruntime (the [onnx] extra)")
+    model = MODELS[name]
+    report = export_model(model, tmp_path / "m.onnx", "onnx")
+    assert report["max_abs_error"] <= 1e-4
+    exported = ExportedModel(tmp_path / "m.onnx")
+    a, b = _photos(photos)
+    forward = rgb_forward(model)
+    for batch in (b[None], np.stack([a, a[::-1], a[:, ::-1]])):
+        assert np.abs(exported(batch) - np.asarray(forward(batch))).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["dml_native", "vdsr_y"])
+def test_every_format_carries_metadata_and_runs_tiled_like_keras(name, tmp_path, photos):
+    model = MODELS[name]
+    formats = [("savedmodel", "sm"), ("tflite", "m.tflite")]
+    if importlib.util.find_spec("tf2onnx") and importlib.util.find_spec("onnxruntime"):
+        formats.append(("onnx", "m.onnx"))
+    photo = photos["astronaut"][:90, :110]
+    for fmt, target in formats:
+        export_model(model, tmp_path / target, fmt)
+        exported = ExportedModel(tmp_path / target)
+        assert read_metadata(tmp_path / target) == model_metadata(model) == exported.metadata
+        if name == "dml_native":
+            assert np.abs(exported.degrade(photo, tile_size=32) - model.degrade(photo)).max() <= 1e-4
+        else:
+            small = photo[:44, :54]
+            assert np.abs(super_resolve(exported, small, tile_size=16) - super_resolve(model, small)).max() <= 1e-4
+
+
+def test_cli_runs_exported_files_directly(tmp_path, photos):
+    clean = tmp_path / "clean"
+    for key in ("coffee", "chelsea"):
+        write_image(clean / f"{key}.png", photos[key][:60, :72])
+    MODELS["dml"].save(tmp_path / "dml.keras")
+    MODELS["vdsr_y"].save(tmp_path / "vdsr.keras")
+    assert main(["export", str(tmp_path / "dml.keras"), "--format", "savedmodel", "--out", str(tmp_path / "dml_sm")]) == 0
+    assert main(["export", str(tmp_path / "vdsr.keras"), "--format", "tflite", "--out", str(tmp_path / "vdsr.tflite")]) == 0
+    for source, out in ((tmp_path / "dml.keras", "keras"), (tmp_path / "dml_sm", "exported")):
+        assert main(["synthesize", str(source), str(clean), "--out", str(tmp_path / f"syn_{out}"), "--scale", "2"]) == 0
+    for source, out in ((tmp_path / "vdsr.keras", "keras"), (tmp_path / "vdsr.tflite", "exported")):
+        assert main(["upscale", str(source), str(clean / "coffee.png"), "--out", str(tmp_path / f"up_{out}")]) == 0
+    for folder in ("syn_{}/lr/chelsea.png", "syn_{}/lr/coffee.png", "up_{}/coffee.png"):
+        keras_file = read_image(tmp_path / folder.format("keras"))
+        exported_file = read_image(tmp_path / folder.format("exported"))
+        assert keras_file.shape == exported_file.shape
+        assert np.abs(keras_file - exported_file).max() <= 1 / 255 + 1e-6  # 8-bit files: at most one rounding step
+        assert np.mean(keras_file == exported_file) > 0.99
+    # the wrong kind of model, or exporting an export, says so
+    assert main(["upscale", str(tmp_path / "dml_sm"), str(clean / "coffee.png"), "--out", str(tmp_path / "x")]) == 2
+    assert main(["export", str(tmp_path / "vdsr.tflite"), "--format", "onnx", "--out", str(tmp_path / "y.onnx")]) == 2
