@@ -208,7 +208,7 @@ def main(argv=None):
     if "degrade_12mp" in raw:
         figures["degrade_12mp_mps"] = 12.0 / (raw["degrade_12mp"]["ms"] / 1000.0)
         figures["degrade_12mp_peak_mb"] = raw["degrade_12mp"]["peak_mb"] - base
-    print(f"{"figure":44s} value")
+    print(f"{'figure':44s} value")
     for key in sorted(figures):
         print(f"{key:44s} {figures[key]:.3f}")
     if args.json:
