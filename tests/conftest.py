@@ -8,6 +8,18 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# `DML_TEST_WITHOUT_TENSORFLOW=1` (with KERAS_BACKEND=jax) runs the tests as on a
+# machine that has Keras and JAX but no TensorFlow: importing it fails, and the
+# tests that need it (tf.data, tf.distribute, export, comparisons with tf.image)
+# are skipped. tests/test_backends.py runs ops/layers/models this way.
+WITHOUT_TENSORFLOW = os.environ.get("DML_TEST_WITHOUT_TENSORFLOW") == "1"
+if WITHOUT_TENSORFLOW:
+    import sys
+
+    sys.modules["tensorflow"] = None
+
+needs_tensorflow = pytest.mark.skipif(WITHOUT_TENSORFLOW, reason="needs TensorFlow (running as on a machine without it)")
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

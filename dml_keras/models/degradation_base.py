@@ -2,8 +2,10 @@
 
 Geometry (`scale`, `lr_size`, `channels`, `kernel_size`), the loss (L2 on the
 interior, crop `kernel_size // 2`, in `compute_loss`), a custom TensorFlow
-`train_step`/`test_step` that is correct under `tf.distribute`, loss and PSNR
-trackers, and `degrade()` for RGB photos of any size in tiles.
+`train_step`/`test_step` that is correct under `tf.distribute` (other
+backends train with Keras's default steps through `compute_loss` and
+`compute_metrics`), loss and PSNR trackers, and `degrade()` for RGB photos of
+any size in tiles.
 """
 
 import math
@@ -81,6 +83,13 @@ class DegradationBase(keras.Model):
         )
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Loss and PSNR trackers; what the default (JAX, torch) `train_step`/`test_step` call."""
+        return self._track(self.compute_loss(x=x, y=y, y_pred=y_pred), y, y_pred)
+
+    # TensorFlow: our own steps, so the update under `tf.distribute` is the
+    # mean over replicas. Other backends use Keras's default steps, which call
+    # `compute_loss` and `compute_metrics` above.
     if keras.backend.backend() == "tensorflow":
 
         def train_step(self, data):

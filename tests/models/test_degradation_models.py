@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dml_keras.models import DegradationModel, DirectKPN, DirectNet, GlobalKernel
+from tests.conftest import needs_tensorflow
 
 MODELS = [DegradationModel, DirectNet, DirectKPN, GlobalKernel]
 
@@ -128,6 +129,7 @@ print(json.dumps(results))
 """
 
 
+@needs_tensorflow
 def test_mirrored_strategy_first_update_equals_one_device():
     out = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -9,6 +9,7 @@ from dml_keras.data import write_image
 from dml_keras.models import RCAN, VDSR, BicubicDegradation
 from dml_keras.ops import imresize
 from dml_keras.sr import evaluate_sr, run_tiled, super_resolve, train_sr
+from tests.conftest import needs_tensorflow
 from tests.data.test_pairs import make_hr_lr
 
 
@@ -82,6 +83,7 @@ def test_short_training_on_real_crops_beats_bicubic(tmp_path, photos):
     assert ours > bicubic + 0.15  # measured: 37.63 vs 37.34 dB
 
 
+@needs_tensorflow
 def test_cli_train_evaluate_upscale(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos)  # native 16 px LR of 64 px HR
     assert main(["train-sr", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--depth", "3", "--filters", "4",
@@ -98,6 +100,7 @@ def test_cli_train_evaluate_upscale(tmp_path, photos):
     assert read_image(tmp_path / "up" / "a.png").shape == (84, 132, 3)
 
 
+@needs_tensorflow
 def test_cli_train_sr_on_the_fly_and_mixed(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     for name, photo in photos.items():
@@ -110,6 +113,7 @@ def test_cli_train_sr_on_the_fly_and_mixed(tmp_path, photos):
     assert main(["train-sr", "--out", str(tmp_path / "c")] + common) == 2
 
 
+@needs_tensorflow
 def test_bad_inputs_give_clear_errors(tmp_path, photos, capsys):
     assert main(["evaluate-sr", str(tmp_path / "none.keras"), str(tmp_path)]) == 2
     assert "none.keras" in capsys.readouterr().err

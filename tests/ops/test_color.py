@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from dml_keras.ops import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from tests.conftest import needs_tensorflow
 
 
 def test_y_matches_matlab_formula(photos):
@@ -26,6 +27,7 @@ def test_ycbcr_y_equals_rgb_to_y(photos):
     np.testing.assert_allclose(np.asarray(rgb_to_ycbcr(rgb))[..., :1], rgb_to_y(rgb), atol=1e-12)
 
 
+@needs_tensorflow
 def test_works_on_tf_tensors_inside_graph(photos):
     import tensorflow as tf
 

@@ -1,0 +1,26 @@
+"""The layers and models under the JAX backend, on a machine as if it had no TensorFlow."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (pip install 'dml-keras[jax]')")
+def test_ops_layers_models_tests_pass_under_jax_without_tensorflow():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "1", "DML_TEST_WITHOUT_TENSORFLOW": "1",
+           "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+               "tests/ops", "tests/layers", "tests/models"]
+    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stdout[-4000:]
+    passed = int(re.search(r"(\d+) passed", out.stdout).group(1))
+    skipped = re.search(r"(\d+) skipped", out.stdout)
+    assert passed >= 60 and (int(skipped.group(1)) if skipped else 0) <= 8, out.stdout[-2000:]
