@@ -6,6 +6,14 @@ import os
 import sys
 
 
+def _scale_out(parser):
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                        help="mirrored: all local GPUs (or logical CPUs); multiworker: across machines via TF_CONFIG. "
+                             "--batch-size is the global batch")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
+
+
 def _scale(parser):
     parser.add_argument("--scale", type=int, default=4, help="SR factor of the pairs (default 4)")
 
@@ -49,6 +57,7 @@ def _add_train_degradation(sub):
                    help="dml: also learn a bounded per-pixel exposure offset (see README)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    _scale_out(p)
     p.set_defaults(handler=_train_degradation)
 
 
@@ -108,6 +117,7 @@ def _add_later_commands(sub):
     p.add_argument("--val", metavar="PAIRS", help="real validation pairs (PSNR/SSIM each epoch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
+    _scale_out(p)
     p.set_defaults(handler=_train_sr)
 
     p = sub.add_parser("evaluate-sr", help="PSNR/SSIM/LPIPS of an SR model on real test pairs")
@@ -210,7 +220,8 @@ def _train_degradation(args):
         patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
         val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
-        verbose=2 if args.quiet else "auto", **model_kwargs,
+        verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
+        **model_kwargs,
     )
     print(f"Saved {os.path.join(args.out, 'model.keras')}")
     return 0
@@ -278,7 +289,7 @@ def _train_sr(args):
         noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), noise_resolution=args.noise_resolution,
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
-        num_blocks=args.blocks,
+        num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,
     )
     print(f"Saved {os.path.join(args.out, 'model.keras')}")
     return 0

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
+from dml_keras.distribute import float32_copy, training_scope
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
 from dml_keras.ops.resize import imresize
@@ -36,11 +37,12 @@ def _pairs(source, scale):
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
              channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
              learning_rate=1e-4, noise_sigma=5.0, noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
-             callbacks=(), **arch_kwargs):
+             callbacks=(), strategy=None, mixed_precision=False, **arch_kwargs):
     """Train VDSR/RCAN on real pairs, on-the-fly synthetic pairs (`degradation` + `hr_dir`), or a mix.
 
     Resumable (`out_dir/backup`), logged (TensorBoard, `history.csv`), saved as `out_dir/model.keras`.
     Defaults follow the paper: Adam 1e-4, batch 16 (VDSR) or 2 (RCAN), L2 loss for VDSR and L1 for RCAN.
+    `strategy` and `mixed_precision` as in `train_degradation` (`dml_keras.distribute`).
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
     from dml_keras.evaluation import load_degradation_model
@@ -67,22 +69,24 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
 
         validation = paired_eval_dataset(_pairs(val_pairs, scale), scale, lr_size, channels)
         validation = validation.map(lambda hr, lr, name: (lr, hr)).batch(1)
-    network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
-    network.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="mse" if arch == "vdsr" else "mae",
-        metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
-    )
     sample_lr, sample_hr = next(iter((validation or train).take(1)))
     sample_lr, sample_hr = _center_crop_pair(sample_lr.numpy()[:1], sample_hr.numpy()[:1], 256)
-    network(sample_lr)  # build before BackupAndRestore restores weights into it
+    with training_scope(strategy, mixed_precision) as (strategy, policy):
+        network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
+        network.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="mse" if arch == "vdsr" else "mae",
+            metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
+        )
+        network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, learning_rate=learning_rate, noise_sigma=noise_sigma,
                     noise_resolution=noise_resolution,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,
-                    hr_dir=str(hr_dir) if hr_dir else None, **arch_kwargs)
+                    hr_dir=str(hr_dir) if hr_dir else None, replicas=strategy.num_replicas_in_sync, precision=policy,
+                    **arch_kwargs)
     with open(os.path.join(out_dir, "training.json"), "w") as handle:
         json.dump(settings, handle, indent=2)
     steps_per_epoch = min(steps_per_epoch, steps)
@@ -97,6 +101,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
             ImageSummaries(os.path.join(out_dir, "logs"), sample_lr, sample_hr, "lr_sr_hr"),
         ],
     )
+    network = float32_copy(network, sample_lr)
     network.save(os.path.join(out_dir, "model.keras"))
     return network
 

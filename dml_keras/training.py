@@ -10,6 +10,7 @@ import numpy as np
 from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
+from dml_keras.distribute import float32_copy, training_scope
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -77,6 +78,8 @@ def train_degradation(
     seed=0,
     verbose="auto",
     callbacks=(),
+    strategy=None,
+    mixed_precision=False,
     **model_kwargs,
 ):
     """Fit a degradation model on real pairs; resumable, logged, saved as `out_dir/model.keras`.
@@ -93,6 +96,10 @@ def train_degradation(
             epoch (the unit of logging, validation and checkpointing).
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
         callbacks: extra Keras callbacks.
+        strategy: `"default"`, `"mirrored"`, `"multiworker"` or a `tf.distribute.Strategy`
+            (`dml_keras.distribute`); `batch_size` is the global batch.
+        mixed_precision: `True` for mixed float16 (GPU) / bfloat16 (CPU), or a policy name;
+            the saved model is float32.
         Others: as `DegradationModel` and `paired_dataset` (paper defaults).
 
     Returns:
@@ -115,13 +122,14 @@ def train_degradation(
     validation = None
     if val_pairs:
         validation = paired_eval_dataset(val_pairs, scale, lr_size, channels).map(lambda hr, lr, name: (hr, lr)).batch(1)
-    degradation = build_degradation_model(
-        model, num_basis=num_basis, kernel_size=kernel_size, scale=scale, channels=channels,
-        lr_size=lr_size, seed=seed, **model_kwargs,
-    )
-    degradation.compile(optimizer=keras.optimizers.Adam(learning_rate))
     sample_hr, sample_lr = next(iter((validation or train).take(1)))
-    degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
+    with training_scope(strategy, mixed_precision) as (strategy, policy):
+        degradation = build_degradation_model(
+            model, num_basis=num_basis, kernel_size=kernel_size, scale=scale, channels=channels,
+            lr_size=lr_size, seed=seed, **model_kwargs,
+        )
+        degradation.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
     callbacks = list(callbacks) + [
         keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
         keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
@@ -133,7 +141,8 @@ def train_degradation(
         model=model, scale=scale, num_basis=num_basis, kernel_size=kernel_size, channels=channels,
         lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, seed=seed,
-        train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []], **model_kwargs,
+        train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
+        replicas=strategy.num_replicas_in_sync, precision=policy, **model_kwargs,
     )
     with open(os.path.join(out_dir, "training.json"), "w") as handle:
         json.dump(settings, handle, indent=2)
@@ -147,5 +156,6 @@ def train_degradation(
         verbose=verbose,
         shuffle=False,  # the pipeline shuffles, seeded
     )
+    degradation = float32_copy(degradation, sample_hr[:1])
     degradation.save(os.path.join(out_dir, "model.keras"))
     return degradation

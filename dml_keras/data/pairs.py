@@ -199,16 +199,18 @@ def pair_geometry(pair, scale, lr_size="same"):
     )
 
 
-def load_pair(pair, scale, lr_size="same"):
+def load_pair(pair, scale, lr_size="same", geometry=None):
     """Read a pair as float32 RGB arrays with the geometry of `lr_size`.
 
     `"same"`: LR smaller than HR is enlarged to HR size with MATLAB bicubic (the
     paper's geometry). `"native"`: LR stays `1/scale` of HR.
 
+    `geometry`: `pair_geometry(pair, scale, lr_size)` if already known (saves reading the headers).
+
     Returns:
         `(hr, lr)`: `(H, W, 3)` and `(H, W, 3)` or `(H/scale, W/scale, 3)`.
     """
-    (hr_h, hr_w), (lr_h, lr_w) = pair_geometry(pair, scale, lr_size)
+    (hr_h, hr_w), (lr_h, lr_w) = geometry or pair_geometry(pair, scale, lr_size)
     hr, lr = read_image(pair.hr)[:hr_h, :hr_w], read_image(pair.lr)
     if lr.shape[:2] != (lr_h, lr_w):
         lr = np.clip(imresize(lr, output_size=(lr_h, lr_w)), 0.0, 1.0)

@@ -3,8 +3,9 @@
 Training: `paired_dataset` yields `(hr, lr)` batches of aligned random crops
 (HR crop of `patch_size` ↔ LR crop of `patch_size` or `patch_size / scale` at
 the same place), with the same random flip/90° rotation applied to both. All
-randomness is stateless and derived from `(seed, element index)`, so a seed
-gives the same stream every time, and every epoch draws fresh crops.
+randomness — the order of pairs in each pass included — is stateless and
+derived from `(seed, element index)`, so a seed gives the same stream every
+time (under `tf.distribute` too), and every epoch draws fresh crops.
 
 Evaluation: `paired_eval_dataset` yields whole images `(hr, lr, name)`.
 """
@@ -13,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from dml_keras.data.errors import DataError
-from dml_keras.data.pairs import ImagePair, discover_pairs, load_pair, pair_geometry
+from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
 from dml_keras.ops.color import rgb_to_y
 
 CHANNELS = ("y", "rgb")
@@ -37,17 +38,47 @@ def _check_args(scale, lr_size, channels, patch_size=None):
         raise ValueError(f"patch_size must be a multiple of scale for native LR. Received: patch_size={patch_size}, scale={scale}")
 
 
-def _decoder(scale, lr_size, channels):
-    def load(hr_path, lr_path, name):
-        return load_pair(ImagePair(name.decode(), hr_path.decode(), lr_path.decode()), scale, lr_size)
+def index_stream(count, seed, shuffle=True, repeat=True):
+    """Indices `0 … count-1` pass after pass, each pass in a fresh order drawn statelessly from `(seed, pass)`.
 
-    def decode(hr_path, lr_path, name):
-        hr, lr = tf.numpy_function(load, [hr_path, lr_path, name], [tf.float32, tf.float32], stateful=False)
-        hr.set_shape([None, None, 3])
-        lr.set_shape([None, None, 3])
-        if channels == "y":
-            hr, lr = rgb_to_y(hr), rgb_to_y(lr)
-        return hr, lr, name
+    Unlike `Dataset.shuffle`, the order survives `tf.distribute`'s rewriting of
+    the pipeline (a mirrored run sees exactly the single-device stream).
+    """
+    passes = tf.data.Dataset.range(2**62 if repeat else 1)
+
+    def one_pass(number):
+        order = tf.range(count, dtype=tf.int64)
+        if shuffle:
+            keys = tf.random.stateless_uniform([count], tf.stack([tf.cast(seed, tf.int64), number]))
+            order = tf.gather(order, tf.argsort(keys))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return passes.flat_map(one_pass)
+
+
+def _decoder(pairs, scale, lr_size, channels, geometry, cache=False):
+    """Index → `(hr, lr, name)` tensors; with `cache`, each pair is read once and kept in memory."""
+    memory = {}
+
+    def load(index):
+        index = int(index)
+        if index not in memory:
+            hr, lr = load_pair(pairs[index], scale, lr_size, geometry[index])
+            if channels == "y":
+                hr, lr = (np.asarray(rgb_to_y(x), np.float32) for x in (hr, lr))
+            if not cache:
+                return hr, lr
+            memory[index] = (hr, lr)
+        return memory[index]
+
+    names = tf.constant([p.name for p in pairs])
+    depth = 1 if channels == "y" else 3
+
+    def decode(index):
+        hr, lr = tf.numpy_function(load, [index], [tf.float32, tf.float32], stateful=False)
+        hr.set_shape([None, None, depth])
+        lr.set_shape([None, None, depth])
+        return hr, lr, tf.gather(names, index)
 
     return decode
 
@@ -68,12 +99,6 @@ def _crop_and_augment(seed, patch_size, lr_patch, factor, augment):
         return hr, lr
 
     return apply
-
-
-def _file_dataset(pairs):
-    return tf.data.Dataset.from_tensor_slices(
-        ([p.hr for p in pairs], [p.lr for p in pairs], [p.name for p in pairs])
-    )
 
 
 def paired_dataset(
@@ -118,8 +143,8 @@ def paired_dataset(
     pairs = _resolve_pairs(pairs, scale)
     factor = scale if lr_size == "native" else 1
     lr_patch = patch_size // factor
-    for pair in pairs:
-        (hr_h, hr_w), _ = pair_geometry(pair, scale, lr_size)
+    geometry = [pair_geometry(pair, scale, lr_size) for pair in pairs]
+    for pair, ((hr_h, hr_w), _) in zip(pairs, geometry):
         if min(hr_h, hr_w) < patch_size:
             raise DataError(
                 f"hr image '{pair.hr}' is {hr_h}×{hr_w}, smaller than patch_size={patch_size}. "
@@ -127,16 +152,9 @@ def paired_dataset(
             )
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-    decode = _decoder(scale, lr_size, channels)
-    dataset = _file_dataset(pairs)
-    if cache:
-        dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
-    if shuffle:
-        dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    if not cache:
-        dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    decode = _decoder(pairs, scale, lr_size, channels, geometry, cache)
+    dataset = index_stream(len(pairs), seed, shuffle, repeat)
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.enumerate().map(
         _crop_and_augment(seed, patch_size, lr_patch, factor, augment),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -157,7 +175,7 @@ def paired_eval_dataset(pairs, scale=4, lr_size="same", channels="y"):
     """
     _check_args(scale, lr_size, channels)
     pairs = _resolve_pairs(pairs, scale)
-    for pair in pairs:
-        pair_geometry(pair, scale, lr_size)
-    dataset = _file_dataset(pairs).map(_decoder(scale, lr_size, channels), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    geometry = [pair_geometry(pair, scale, lr_size) for pair in pairs]
+    decode = _decoder(pairs, scale, lr_size, channels, geometry)
+    dataset = tf.data.Dataset.range(len(pairs)).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)

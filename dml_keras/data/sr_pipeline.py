@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from dml_keras.data.io import read_image
-from dml_keras.data.pipeline import paired_dataset
+from dml_keras.data.pipeline import index_stream, paired_dataset
 from dml_keras.data.synthesis import image_seed, list_images, sensor_noise
 from dml_keras.ops.color import rgb_to_y
 
@@ -77,10 +77,13 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
     degrade = _degrade_fn(model)
     capture_scale = scale if noise_resolution == "native" and stride == 1 else 1
 
-    def decode(path, key):
-        image = tf.numpy_function(lambda p: read_image(p.decode()), [path], tf.float32, stateful=False)
+    paths = tf.constant(files)
+    keys = tf.constant([image_seed(seed, os.path.basename(f)) for f in files], tf.int64)
+
+    def decode(index):
+        image = tf.numpy_function(lambda p: read_image(p.decode()), [tf.gather(paths, index)], tf.float32, stateful=False)
         image.set_shape([None, None, 3])
-        return image, key
+        return image, tf.gather(keys, index)
 
     def crop(index, example):
         image, key = example
@@ -108,9 +111,7 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
             hr, lr = rgb_to_y(hr), rgb_to_y(lr)
         return lr, hr
 
-    keys = [image_seed(seed, os.path.basename(f)) for f in files]
-    dataset = tf.data.Dataset.from_tensor_slices((files, tf.constant(keys, tf.int64)))
-    dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = index_stream(len(files), seed)
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).enumerate()
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=True).map(synthesize, num_parallel_calls=2, deterministic=True)
@@ -123,7 +124,9 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
 
 def mixed_sr_dataset(real, synthetic, synthetic_fraction=0.5, batch_size=16, seed=0):
     """Mix unbatched real and synthetic `(lr, hr)` streams at `synthetic_fraction` (the paper's "RealSR + Syn-DML")."""
-    mixed = tf.data.Dataset.sample_from_datasets(
-        [real, synthetic], weights=[1.0 - synthetic_fraction, synthetic_fraction], seed=seed
+    # stateless choices: the same mix under tf.distribute's rewriting as on one device
+    choices = tf.data.Dataset.range(2**62).map(
+        lambda i: tf.cast(tf.random.stateless_uniform([], tf.stack([tf.constant(seed, tf.int64), i])) < synthetic_fraction, tf.int64)
     )
+    mixed = tf.data.Dataset.choose_from_datasets([real, synthetic], choices)
     return mixed.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -9,8 +9,8 @@ the NumPy-facing functions run it in float64, the Keras metrics in the
 model's float type inside `fit()`.
 """
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 from dml_keras.ops.color import rgb_to_y
@@ -26,6 +26,9 @@ def _gaussian_window(size=11, sigma=1.5):
 
 
 def _crop_and_y(images, crop_border, y_channel):
+    # float64 stays (reference comparisons); anything else (float16/bfloat16 under mixed precision) is scored in float32
+    wide = keras.backend.standardize_dtype(getattr(images, "dtype", "float32")) == "float64"
+    images = ops.cast(images, "float64" if wide else "float32")
     if crop_border:
         images = images[:, crop_border:-crop_border, crop_border:-crop_border, :]
     if y_channel and images.shape[-1] == 3:
