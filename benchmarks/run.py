@@ -1,88 +1,95 @@
 """Benchmarks that print ratios measured side by side in one run.
 
-    python -m benchmarks [--quick] [--json FILE]
+    python -m benchmarks [--quick] [--only GROUP,...] [--json FILE]
 
 Each case runs in a fresh subprocess so its peak memory (ru_maxrss) is its
-own; times are the median of several repetitions after a warm-up. Keys of
-the JSON output (all floats):
+own; times are the median of several repetitions after a warm-up. Groups:
+filter, filter2048, train, flops, degrade, synthesis, sr, latency (`--quick`
+leaves out the 2048² filter, the 192² training step, the patches-form
+training step and the 12-megapixel photo). Keys of the JSON output (floats):
 
-- `filter_forward_conv_ms`, `filter_forward_patches_ms`, `filter_forward_speedup`:
-  basis filter (conv form) vs extract_patches form, forward, 16×192²×1, M=8, K=15
-- `filter_forward_conv_peak_mb`, `filter_forward_patches_peak_mb`, `filter_forward_memory_ratio`:
-  peak resident memory above the process baseline for the same
-- `train_step_192_ms`, `train_step_96_ms`: DegradationModel training step, batch 16, 192² and 96²
+- `filter_{forward,train}_{conv,patches}_ms`, `..._peak_mb`: the spatially variant filter
+  (M = 8, K = 15) on 16×192²×1, conv form vs extract_patches form; `train` = forward
+  + gradients for the image and the weights; peak resident memory above the process baseline
+- `filter_{forward,train}_speedup`, `filter_{forward,train}_memory_ratio`: patches / conv
+- `filter_forward_{conv,patches}_2048_ms` (+ `_peak_mb`), `filter_forward_2048_speedup`,
+  `filter_forward_2048_memory_ratio`: the same on one 2048² image
+- `filter_train_conv_2048_ms`, `filter_train_conv_16x512_ms`, `filter_train_2048_tiles_speedup`:
+  gradient on one 2048² image vs the same pixels as a batch of 16 tiles of 512²
+- `train_step_192_ms`, `train_step_96_ms`, `train_step_96_xla_ms`: DegradationModel (paper
+  settings) training step, batch 16, 192² and 96², and 96² with `jit_compile=True`
+- `predictor_flops_per_pixel`, `filter_flops_per_pixel`: forward FLOPs per HR pixel (TF's
+  profiler: a multiply-add counts 2) of the weight predictor and of the filter
+- `machine_conv_gflops`: this machine's measured throughput on a plain 3×3, 64→64 convolution
+- `train_step_gflops`, `train_step_fraction_of_machine`: the 192² (or, with --quick, 96²)
+  training step's arithmetic rate (forward × 3 for forward + backward) and its share of the above
 - `degrade_12mp_mps`, `degrade_12mp_peak_mb`: `degrade()` on a 4000×3000 RGB photo
 - `synthesis_pairs_per_s`, `vdsr_step_pairs_per_s`, `synthesis_to_training_ratio`:
   on-the-fly synthesis (DML, 16×48²) alone vs the full VDSR training step alone
 - `vdsr_fit_synthetic_ms`, `vdsr_fit_in_memory_ms`, `pipeline_slowdown`: `model.fit` step
   time fed by on-the-fly synthesis vs by one batch held in memory, sharing the
   same cores (1.0 = the pipeline is never the bottleneck)
+- `sr_untiled_mps`, `sr_tiled_mps`, `sr_tiled_vs_untiled`: the shipped VDSR on a 1024² Y image
+  in one call vs in tiles of 256 (32 px context)
 - `latency_{dml,vdsr}_{runtime}_ms_per_mp`, `latency_{dml,vdsr}_{runtime}_vs_keras`: one 512² RGB
   photo through the shipped DML / VDSR model in each runtime (`keras` = tf.function,
   `savedmodel`, `tflite`, `tflite_float16`, `tflite_dynamic`, `onnx` when installed),
   ms per megapixel and as a ratio to Keras (< 1 = faster)
+
+GPU figures (JAX backend, no TensorFlow needed) come from `benchmarks/gpu_jax.py`.
 """
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import textwrap
 
 CASES = {
-    "baseline": "",
-    "filter_conv": """
-        x = np.random.default_rng(0).random((16, 192, 192, 1)).astype("float32")
-        basis = np.random.default_rng(1).random((15, 15, 8)).astype("float32")
-        w = np.random.default_rng(2).random((16, 192, 192, 8)).astype("float32")
-        f = tf.function(lambda x, w: basis_filter(x, basis, w))
-        result = timed(lambda: f(x, w).numpy())
-    """,
-    "filter_patches": """
-        x = np.random.default_rng(0).random((16, 192, 192, 1)).astype("float32")
-        basis = np.random.default_rng(1).random((15, 15, 8)).astype("float32")
-        w = np.random.default_rng(2).random((16, 192, 192, 8)).astype("float32")
-        f = tf.function(lambda x, w: per_pixel_filter(x, basis_to_pixel_kernels(basis, w), 15))
-        result = timed(lambda: f(x, w).numpy())
-    """,
-    "train_step_192": """
-        result = train_step_ms(192)
-    """,
-    "train_step_96": """
-        result = train_step_ms(96)
-    """,
-    "degrade_12mp": """
+    "baseline": ("", ""),
+    "filter_forward_conv": ("filter", "result = filter_case('conv', 16, 192, train=False)"),
+    "filter_forward_patches": ("filter", "result = filter_case('patches', 16, 192, train=False)"),
+    "filter_train_conv": ("filter", "result = filter_case('conv', 16, 192, train=True)"),
+    "filter_train_patches": ("filter", "result = filter_case('patches', 16, 192, train=True)"),
+    "filter_forward_conv_2048": ("filter2048", "result = filter_case('conv', 1, 2048, train=False, repeat=3)"),
+    "filter_forward_patches_2048": ("filter2048", "result = filter_case('patches', 1, 2048, train=False, repeat=1)"),
+    "filter_train_conv_2048": ("filter2048", "result = filter_case('conv', 1, 2048, train=True, repeat=1)"),
+    "filter_train_conv_16x512": ("filter2048", "result = filter_case('conv', 16, 512, train=True, repeat=1)"),
+    "train_step_192": ("train", "result = train_step_ms(192)"),
+    "train_step_96": ("train", "result = train_step_ms(96)"),
+    "train_step_96_xla": ("train", "result = train_step_ms(96, jit_compile=True)"),
+    "flops": ("flops", "result = flops_case()"),
+    "degrade_12mp": ("degrade", """
         model = DegradationModel(seed=0)
         photo = np.random.default_rng(0).random((3000, 4000, 3)).astype("float32")
         result = timed(lambda: model.degrade(photo), repeat=1)
-    """,
-    "synthesis": """
+    """),
+    "synthesis": ("synthesis", """
         it = iter(synthetic_pairs())
         result = timed(lambda: next(it), repeat=20)
-    """,
-    "vdsr_step": """
+    """),
+    "vdsr_step": ("synthesis", """
         from dml_keras.models import VDSR
         model = VDSR()
         model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
         x = np.random.default_rng(0).random((16, 48, 48, 1)).astype("float32")
         model.train_on_batch(x, x)
         result = timed(lambda: model.train_on_batch(x, x))
-    """,
-    "vdsr_fit_synthetic": """
-        result = vdsr_fit_ms(synthetic_pairs())
-    """,
-    "vdsr_fit_in_memory": """
+    """),
+    "vdsr_fit_synthetic": ("synthesis", "result = vdsr_fit_ms(synthetic_pairs())"),
+    "vdsr_fit_in_memory": ("synthesis", """
         lr, hr = next(iter(synthetic_pairs()))
         result = vdsr_fit_ms(tf.data.Dataset.from_tensors((lr, hr)).repeat())
-    """,
-    "latency_dml": """
-        result = export_latency("saved_models/dml_realsr_x4.keras")
-    """,
-    "latency_vdsr": """
-        result = export_latency("saved_models/vdsr_x4_real_syndml.keras")
-    """,
+    """),
+    "sr_untiled": ("sr", "result = sr_case(tile_size=4096)"),
+    "sr_tiled": ("sr", "result = sr_case(tile_size=256)"),
+    "latency_dml": ("latency", "result = export_latency('saved_models/dml_realsr_x4.keras')"),
+    "latency_vdsr": ("latency", "result = export_latency('saved_models/vdsr_x4_real_syndml.keras')"),
 }
+SLOW = {"filter_forward_conv_2048", "filter_forward_patches_2048", "filter_train_conv_2048", "filter_train_conv_16x512",
+        "filter_train_patches", "train_step_192", "degrade_12mp"}
 
 PRELUDE = """
 import json, os, resource, statistics, time
@@ -98,12 +105,55 @@ def timed(fn, repeat=5):
         start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
 
-def train_step_ms(size):
+def filter_case(form, batch, size, train, repeat=5):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((batch, size, size, 1)).astype("float32"))
+    basis = tf.constant(rng.random((15, 15, 8)).astype("float32"))
+    w = tf.constant(rng.random((batch, size, size, 8)).astype("float32"))
+    if form == "conv":
+        apply = lambda x, w: basis_filter(x, basis, w)
+    else:
+        apply = lambda x, w: per_pixel_filter(x, basis_to_pixel_kernels(basis, w), 15)
+    if not train:
+        f = tf.function(apply)
+        return timed(lambda: f(x, w).numpy(), repeat)
+    @tf.function
+    def step(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            loss = tf.reduce_sum(apply(x, w) ** 2)
+        return tape.gradient(loss, [x, w])
+    return timed(lambda: [g.numpy() for g in step(x, w)], repeat)
+
+def train_step_ms(size, jit_compile=False):
     model = DegradationModel(seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit_compile)
     x = np.random.default_rng(0).random((16, size, size, 1)).astype("float32")
     model.train_on_batch(x, x)
     return timed(lambda: model.train_on_batch(x, x))
+
+def graph_flops(fn, spec):
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    frozen = convert_variables_to_constants_v2(tf.function(fn).get_concrete_function(spec))
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=frozen.graph, options=options).total_float_ops
+
+def flops_case():
+    model = DegradationModel(seed=0)
+    model(np.zeros((1, 192, 192, 1), "float32"))
+    spec = tf.TensorSpec([1, 192, 192, 1], tf.float32)
+    pixels = 192 * 192
+    predictor = graph_flops(lambda x: model.predictor(x), spec) / pixels
+    weights = tf.TensorSpec([1, 192, 192, 8], tf.float32)
+    basis = model.basis_kernels
+    filt = graph_flops(lambda x: basis_filter(x, basis, tf.ones([1, 192, 192, 8])), spec) / pixels
+    x = tf.constant(np.random.default_rng(0).random((16, 96, 96, 64)).astype("float32"))
+    k = tf.constant(np.random.default_rng(1).random((3, 3, 64, 64)).astype("float32"))
+    conv = tf.function(lambda x: tf.nn.conv2d(x, k, 1, "SAME"))
+    ms = timed(lambda: conv(x).numpy())
+    machine = 2 * 16 * 96 * 96 * 64 * 64 * 9 / (ms / 1000.0) / 1e9
+    return {"predictor": predictor, "filter": filt, "machine_gflops": machine}
 
 def synthetic_pairs():
     import tempfile
@@ -123,6 +173,13 @@ def vdsr_fit_ms(dataset, steps=10):
     start = time.perf_counter()
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
     return (time.perf_counter() - start) / steps * 1000.0
+
+def sr_case(tile_size, size=1024):
+    import dml_keras.models
+    from dml_keras.sr import run_tiled
+    model = keras.models.load_model("saved_models/vdsr_x4_real_syndml.keras")
+    image = np.random.default_rng(0).random((size, size, 1)).astype("float32")
+    return timed(lambda: run_tiled(model, image, tile_size=tile_size), repeat=3)
 
 def export_latency(keras_file, size=512):
     # ms per megapixel of one RGB photo through each runtime, measured side by side
@@ -156,61 +213,96 @@ os._exit(0)
 
 
 def run_case(name):
-    code = PRELUDE + textwrap.dedent(CASES[name]) + POSTLUDE
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    code = PRELUDE + textwrap.dedent(CASES[name][1]) + POSTLUDE
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if out.returncode != 0:
-        raise RuntimeError(f"benchmark case {name} failed:\n{out.stderr[-3000:]}")
+        print(f"  case {name} failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]} ", file=sys.stderr)
+        return None
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def figures_from(raw):
+    """Every figure that the measured cases allow, under the keys documented above."""
+    base = raw["baseline"]["peak_mb"]
+    figures = {}
+
+    def ms(name):
+        return raw[name]["ms"] if raw.get(name) else math.nan
+
+    def peak(name):
+        return raw[name]["peak_mb"] - base if raw.get(name) else math.nan
+
+    for kind in ("forward", "train"):
+        for form in ("conv", "patches"):
+            if f"filter_{kind}_{form}" in raw:
+                figures[f"filter_{kind}_{form}_ms"] = ms(f"filter_{kind}_{form}")
+                figures[f"filter_{kind}_{form}_peak_mb"] = peak(f"filter_{kind}_{form}")
+        if f"filter_{kind}_patches" in raw and f"filter_{kind}_conv" in raw:
+            figures[f"filter_{kind}_speedup"] = figures[f"filter_{kind}_patches_ms"] / figures[f"filter_{kind}_conv_ms"]
+            figures[f"filter_{kind}_memory_ratio"] = figures[f"filter_{kind}_patches_peak_mb"] / max(figures[f"filter_{kind}_conv_peak_mb"], 1.0)
+    if "filter_forward_conv_2048" in raw:
+        for form in ("conv", "patches"):
+            figures[f"filter_forward_{form}_2048_ms"] = ms(f"filter_forward_{form}_2048")
+            figures[f"filter_forward_{form}_2048_peak_mb"] = peak(f"filter_forward_{form}_2048")
+        figures["filter_forward_2048_speedup"] = figures["filter_forward_patches_2048_ms"] / figures["filter_forward_conv_2048_ms"]
+        figures["filter_forward_2048_memory_ratio"] = figures["filter_forward_patches_2048_peak_mb"] / max(figures["filter_forward_conv_2048_peak_mb"], 1.0)
+        figures["filter_train_conv_2048_ms"] = ms("filter_train_conv_2048")
+        figures["filter_train_conv_16x512_ms"] = ms("filter_train_conv_16x512")
+        figures["filter_train_2048_tiles_speedup"] = figures["filter_train_conv_2048_ms"] / figures["filter_train_conv_16x512_ms"]
+    for name in ("train_step_192", "train_step_96", "train_step_96_xla"):
+        if name in raw:
+            figures[f"{name}_ms"] = ms(name)
+    if raw.get("flops"):
+        flops = raw["flops"]["ms"]
+        figures["predictor_flops_per_pixel"] = flops["predictor"]
+        figures["filter_flops_per_pixel"] = flops["filter"]
+        figures["machine_conv_gflops"] = flops["machine_gflops"]
+        size, step = (192, figures.get("train_step_192_ms")) if "train_step_192" in raw else (96, figures.get("train_step_96_ms"))
+        if step:
+            per_step = 3 * 16 * size * size * (flops["predictor"] + flops["filter"])
+            figures["train_step_gflops"] = per_step / (step / 1000.0) / 1e9
+            figures["train_step_fraction_of_machine"] = figures["train_step_gflops"] / flops["machine_gflops"]
+    if "degrade_12mp" in raw:
+        figures["degrade_12mp_mps"] = 12.0 / (ms("degrade_12mp") / 1000.0)
+        figures["degrade_12mp_peak_mb"] = peak("degrade_12mp")
+    if "synthesis" in raw:
+        figures["synthesis_pairs_per_s"] = 16 / (ms("synthesis") / 1000.0)
+        figures["vdsr_step_pairs_per_s"] = 16 / (ms("vdsr_step") / 1000.0)
+        figures["synthesis_to_training_ratio"] = figures["synthesis_pairs_per_s"] / figures["vdsr_step_pairs_per_s"]
+        figures["vdsr_fit_synthetic_ms"] = ms("vdsr_fit_synthetic")
+        figures["vdsr_fit_in_memory_ms"] = ms("vdsr_fit_in_memory")
+        figures["pipeline_slowdown"] = figures["vdsr_fit_synthetic_ms"] / figures["vdsr_fit_in_memory_ms"]
+    if "sr_tiled" in raw:
+        figures["sr_untiled_mps"] = 1024 * 1024 / 1e6 / (ms("sr_untiled") / 1000.0)
+        figures["sr_tiled_mps"] = 1024 * 1024 / 1e6 / (ms("sr_tiled") / 1000.0)
+        figures["sr_tiled_vs_untiled"] = figures["sr_tiled_mps"] / figures["sr_untiled_mps"]
+    for model in ("dml", "vdsr"):
+        if raw.get(f"latency_{model}"):
+            per_runtime = raw[f"latency_{model}"]["ms"]
+            for runtime, value in per_runtime.items():
+                figures[f"latency_{model}_{runtime}_ms_per_mp"] = value
+                figures[f"latency_{model}_{runtime}_vs_keras"] = value / per_runtime["keras"]
+    return figures
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="FILE", help="write every figure under its key")
-    parser.add_argument("--quick", action="store_true", help="skip the 12-megapixel and 192² training cases")
-    parser.add_argument("--only", help="comma-separated groups: filter, train, degrade, synthesis, latency")
+    parser.add_argument("--quick", action="store_true", help="leave out the slowest cases (see above)")
+    parser.add_argument("--only", help="comma-separated groups: filter, filter2048, train, flops, degrade, synthesis, sr, latency")
     args = parser.parse_args(argv)
-    groups = {"filter": ("filter_conv", "filter_patches"), "train": ("train_step_192", "train_step_96"),
-              "degrade": ("degrade_12mp",), "synthesis": ("synthesis", "vdsr_step", "vdsr_fit_synthetic", "vdsr_fit_in_memory"),
-              "latency": ("latency_dml", "latency_vdsr")}
-    wanted = {c for g in args.only.split(",") for c in groups[g]} if args.only else set(CASES)
-    names = [n for n in CASES if n in wanted | {"baseline"} and not (args.quick and n in ("degrade_12mp", "train_step_192"))]
+    groups = set(args.only.split(",")) if args.only else None
+    names = [n for n, (group, _) in CASES.items()
+             if n == "baseline" or ((groups is None or group in groups) and not (args.quick and n in SLOW))]
     raw = {}
     for name in names:
         raw[name] = run_case(name)
         print(f"  measured {name}: {raw[name]}", file=sys.stderr)
-    base = raw["baseline"]["peak_mb"]
-    figures = {}
-    if "filter_conv" in raw:
-        figures["filter_forward_conv_ms"] = raw["filter_conv"]["ms"]
-        figures["filter_forward_patches_ms"] = raw["filter_patches"]["ms"]
-        figures["filter_forward_conv_peak_mb"] = raw["filter_conv"]["peak_mb"] - base
-        figures["filter_forward_patches_peak_mb"] = raw["filter_patches"]["peak_mb"] - base
-        figures["filter_forward_speedup"] = figures["filter_forward_patches_ms"] / figures["filter_forward_conv_ms"]
-        figures["filter_forward_memory_ratio"] = figures["filter_forward_patches_peak_mb"] / max(figures["filter_forward_conv_peak_mb"], 1.0)
-    if "train_step_96" in raw:
-        figures["train_step_96_ms"] = raw["train_step_96"]["ms"]
-    if "synthesis" in raw:
-        figures["synthesis_pairs_per_s"] = 16 / (raw["synthesis"]["ms"] / 1000.0)
-        figures["vdsr_step_pairs_per_s"] = 16 / (raw["vdsr_step"]["ms"] / 1000.0)
-        figures["synthesis_to_training_ratio"] = figures["synthesis_pairs_per_s"] / figures["vdsr_step_pairs_per_s"]
-    if "vdsr_fit_synthetic" in raw:
-        figures["vdsr_fit_synthetic_ms"] = raw["vdsr_fit_synthetic"]["ms"]
-        figures["vdsr_fit_in_memory_ms"] = raw["vdsr_fit_in_memory"]["ms"]
-        figures["pipeline_slowdown"] = figures["vdsr_fit_synthetic_ms"] / figures["vdsr_fit_in_memory_ms"]
-    for model in ("dml", "vdsr"):
-        if f"latency_{model}" in raw:
-            per_runtime = raw[f"latency_{model}"]["ms"]
-            for runtime, ms in per_runtime.items():
-                figures[f"latency_{model}_{runtime}_ms_per_mp"] = ms
-                figures[f"latency_{model}_{runtime}_vs_keras"] = ms / per_runtime["keras"]
-    if "train_step_192" in raw:
-        figures["train_step_192_ms"] = raw["train_step_192"]["ms"]
-    if "degrade_12mp" in raw:
-        figures["degrade_12mp_mps"] = 12.0 / (raw["degrade_12mp"]["ms"] / 1000.0)
-        figures["degrade_12mp_peak_mb"] = raw["degrade_12mp"]["peak_mb"] - base
-    print(f"{'figure':44s} value")
+    figures = figures_from(raw)
+    print(f"{'figure':46s} value")
     for key in sorted(figures):
-        print(f"{key:44s} {figures[key]:.3f}")
+        print(f"{key:46s} {figures[key]:.4g}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(figures, handle, indent=2, sort_keys=True)

@@ -126,7 +126,7 @@ def _add_later_commands(sub):
     _scale(p)
     p.add_argument("--crop-border", type=int, default=None, help="default: scale")
     p.add_argument("--lpips", choices=("alex", "vgg", "none"), default="alex")
-    p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels (each runs with 32 px of context)")
     _json_out(p)
     p.set_defaults(handler=_evaluate_sr)
 
@@ -134,7 +134,7 @@ def _add_later_commands(sub):
     p.add_argument("model", help="a saved SR model (.keras or its training folder), or an exported one (SavedModel, .tflite, .onnx)")
     p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True)
-    p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels (each runs with 32 px of context)")
     p.set_defaults(handler=_upscale)
 
     p = sub.add_parser("export", help="write a SavedModel, TFLite or ONNX file")

@@ -115,7 +115,7 @@ def _center_crop_pair(lr, hr, size):
             hr[:, top : top + size, left : left + size])
 
 
-def run_tiled(model, image, tile_size=256, margin=32):
+def run_tiled(model, image, tile_size=512, margin=32):
     """Apply an SR `model` to one `(H, W, C)` image in tiles with `margin` pixels of context (seamless).
 
     Each tile is computed with real neighbouring pixels around it and only its
@@ -128,7 +128,7 @@ def run_tiled(model, image, tile_size=256, margin=32):
     return apply_tiled(lambda piece: keras.ops.convert_to_numpy(model(piece, training=False)), image, tile_size, margin, factor=factor)
 
 
-def super_resolve(model, lr_rgb, tile_size=256, margin=32, enlarged=False):
+def super_resolve(model, lr_rgb, tile_size=512, margin=32, enlarged=False):
     """Super-resolve an RGB photo in `[0, 1]`; returns RGB `scale` times larger (or the same size if `enlarged`), clipped.
 
     Args:
@@ -156,7 +156,7 @@ def super_resolve(model, lr_rgb, tile_size=256, margin=32, enlarged=False):
     return np.clip(np.asarray(ycbcr_to_rgb(ycbcr)), 0, 1).astype(np.float32)
 
 
-def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", tile_size=256, progress=True):
+def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", tile_size=512, progress=True):
     """PSNR/SSIM (Y, crop = `scale`) and LPIPS of an SR model on real test pairs (DESIGN.md §5 JSON).
 
     The input is each pair's LR file as stored (small, or already enlarged);
