@@ -16,8 +16,9 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
   `filter_forward_2048_memory_ratio`: the same on one 2048² image
 - `filter_train_conv_2048_ms`, `filter_train_conv_16x512_ms`, `filter_train_2048_tiles_speedup`:
   gradient on one 2048² image vs the same pixels as a batch of 16 tiles of 512²
-- `train_step_192_ms`, `train_step_96_ms`, `train_step_96_xla_ms`: DegradationModel (paper
-  settings) training step, batch 16, 192² and 96², and 96² with `jit_compile=True`
+- `train_step_192_ms`, `train_step_96_ms`, `train_step_96_xla_ms`, `train_step_96_jax_ms`:
+  DegradationModel (paper settings) training step, batch 16, 192² and 96²; 96² with
+  `jit_compile=True` (XLA), and under `KERAS_BACKEND=jax` (jit; when JAX is installed)
 - `predictor_flops_per_pixel`, `filter_flops_per_pixel`: forward FLOPs per HR pixel (TF's
   profiler: a multiply-add counts 2) of the weight predictor and of the filter
 - `machine_conv_gflops`: this machine's measured throughput on a plain 3×3, 64→64 convolution
@@ -40,6 +41,7 @@ GPU figures (JAX backend, no TensorFlow needed) come from `benchmarks/gpu_jax.py
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -60,6 +62,7 @@ CASES = {
     "train_step_192": ("train", "result = train_step_ms(192)"),
     "train_step_96": ("train", "result = train_step_ms(96)"),
     "train_step_96_xla": ("train", "result = train_step_ms(96, jit_compile=True)"),
+    "train_step_96_jax": ("train", "result = train_step_ms(96, jit_compile=True)"),  # run with KERAS_BACKEND=jax
     "flops": ("flops", "result = flops_case()"),
     "degrade_12mp": ("degrade", """
         model = DegradationModel(seed=0)
@@ -214,8 +217,12 @@ os._exit(0)
 
 def run_case(name):
     code = PRELUDE + textwrap.dedent(CASES[name][1]) + POSTLUDE
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if name.endswith("_jax"):
+        if importlib.util.find_spec("jax") is None:
+            return None
+        env["KERAS_BACKEND"] = "jax"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         print(f"  case {name} failed (exit {out.returncode}): {out.stderr.strip().splitlines()[-1:]} ", file=sys.stderr)
         return None
@@ -250,7 +257,7 @@ def figures_from(raw):
         figures["filter_train_conv_2048_ms"] = ms("filter_train_conv_2048")
         figures["filter_train_conv_16x512_ms"] = ms("filter_train_conv_16x512")
         figures["filter_train_2048_tiles_speedup"] = figures["filter_train_conv_2048_ms"] / figures["filter_train_conv_16x512_ms"]
-    for name in ("train_step_192", "train_step_96", "train_step_96_xla"):
+    for name in ("train_step_192", "train_step_96", "train_step_96_xla", "train_step_96_jax"):
         if name in raw:
             figures[f"{name}_ms"] = ms(name)
     if raw.get("flops"):
