@@ -26,12 +26,14 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
   training step's arithmetic rate (forward × 3 for forward + backward) and its share of the above
 - `degrade_12mp_mps`, `degrade_12mp_peak_mb`: `degrade()` on a 4000×3000 RGB photo
 - `synthesis_pairs_per_s`, `vdsr_step_pairs_per_s`, `synthesis_to_training_ratio`:
-  on-the-fly synthesis (DML, 16×48²) alone vs the full VDSR training step alone
+  on-the-fly synthesis (DML, 16×48², from 16 full-HD PNGs) alone vs the full VDSR training
+  step alone; `synthesis_4crops_*`: the same with `crops_per_image=4`
 - `vdsr_fit_synthetic_ms`, `vdsr_fit_in_memory_ms`, `pipeline_slowdown`: `model.fit` step
   time fed by on-the-fly synthesis vs by one batch held in memory, sharing the
-  same cores (1.0 = the pipeline is never the bottleneck)
+  same cores (1.0 = the pipeline is never the bottleneck); `vdsr_fit_synthetic_4crops_ms`,
+  `pipeline_slowdown_4crops`: the same with `crops_per_image=4`
 - `sr_untiled_mps`, `sr_tiled_mps`, `sr_tiled_vs_untiled`: the shipped VDSR on a 1024² Y image
-  in one call vs in tiles of 256 (32 px context)
+  in one call vs in tiles of 512 (the default; 32 px context)
 - `latency_{dml,vdsr}_{runtime}_ms_per_mp`, `latency_{dml,vdsr}_{runtime}_vs_keras`: one 512² RGB
   photo through the shipped DML / VDSR model in each runtime (`keras` = tf.function,
   `savedmodel`, `tflite`, `tflite_float16`, `tflite_dynamic`, `onnx` when installed),
@@ -82,12 +84,17 @@ CASES = {
         result = timed(lambda: model.train_on_batch(x, x))
     """),
     "vdsr_fit_synthetic": ("synthesis", "result = vdsr_fit_ms(synthetic_pairs())"),
+    "vdsr_fit_synthetic_4crops": ("synthesis", "result = vdsr_fit_ms(synthetic_pairs(crops_per_image=4))"),
+    "synthesis_4crops": ("synthesis", """
+        it = iter(synthetic_pairs(crops_per_image=4))
+        result = timed(lambda: next(it), repeat=20)
+    """),
     "vdsr_fit_in_memory": ("synthesis", """
         lr, hr = next(iter(synthetic_pairs()))
         result = vdsr_fit_ms(tf.data.Dataset.from_tensors((lr, hr)).repeat())
     """),
     "sr_untiled": ("sr", "result = sr_case(tile_size=4096)"),
-    "sr_tiled": ("sr", "result = sr_case(tile_size=256)"),
+    "sr_tiled": ("sr", "result = sr_case(tile_size=512)"),
     "latency_dml": ("latency", "result = export_latency('saved_models/dml_realsr_x4.keras')"),
     "latency_vdsr": ("latency", "result = export_latency('saved_models/vdsr_x4_real_syndml.keras')"),
 }
@@ -108,7 +115,7 @@ def timed(fn, repeat=5):
         start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
 
-def filter_case(form, batch, size, train, repeat=5):
+def filter_case(form, batch, size, train, repeat=15):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((batch, size, size, 1)).astype("float32"))
     basis = tf.constant(rng.random((15, 15, 8)).astype("float32"))
@@ -158,15 +165,16 @@ def flops_case():
     machine = 2 * 16 * 96 * 96 * 64 * 64 * 9 / (ms / 1000.0) / 1e9
     return {"predictor": predictor, "filter": filt, "machine_gflops": machine}
 
-def synthetic_pairs():
+def synthetic_pairs(crops_per_image=1, size=(1080, 1920)):
     import tempfile
     from dml_keras.data import write_image
     from dml_keras.data.sr_pipeline import synthetic_sr_dataset
     folder = tempfile.mkdtemp()
     rng = np.random.default_rng(0)
-    for i in range(8):
-        write_image(f"{folder}/{i}.png", rng.random((480, 640, 3)))
-    return synthetic_sr_dataset(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0)
+    for i in range(16):  # full-HD photos, as clean HR sets (DIV2K, Flickr2K) are
+        write_image(f"{folder}/{i}.png", rng.random(size + (3,)))
+    return synthetic_sr_dataset(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0,
+                                crops_per_image=crops_per_image)
 
 def vdsr_fit_ms(dataset, steps=10):
     from dml_keras.models import VDSR
@@ -280,6 +288,10 @@ def figures_from(raw):
         figures["vdsr_fit_synthetic_ms"] = ms("vdsr_fit_synthetic")
         figures["vdsr_fit_in_memory_ms"] = ms("vdsr_fit_in_memory")
         figures["pipeline_slowdown"] = figures["vdsr_fit_synthetic_ms"] / figures["vdsr_fit_in_memory_ms"]
+        figures["synthesis_4crops_pairs_per_s"] = 16 / (ms("synthesis_4crops") / 1000.0)
+        figures["synthesis_4crops_to_training_ratio"] = figures["synthesis_4crops_pairs_per_s"] / figures["vdsr_step_pairs_per_s"]
+        figures["vdsr_fit_synthetic_4crops_ms"] = ms("vdsr_fit_synthetic_4crops")
+        figures["pipeline_slowdown_4crops"] = figures["vdsr_fit_synthetic_4crops_ms"] / figures["vdsr_fit_in_memory_ms"]
     if "sr_tiled" in raw:
         figures["sr_untiled_mps"] = 1024 * 1024 / 1e6 / (ms("sr_untiled") / 1000.0)
         figures["sr_tiled_mps"] = 1024 * 1024 / 1e6 / (ms("sr_tiled") / 1000.0)

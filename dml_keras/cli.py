@@ -103,6 +103,8 @@ def _add_later_commands(sub):
     p.add_argument("--noise-sigma", default="5", help="AWGN sigma (0-255 scale) of synthetic LR, or LOW,HIGH")
     p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
+    p.add_argument("--crops-per-image", type=int, default=4,
+                   help="on-the-fly synthesis: crops cut from each decoded HR photo (decoding dominates with large photos)")
     p.add_argument("--channels", choices=("y", "rgb"), default="y")
     _lr_size(p)
     p.add_argument("--patch-size", type=int, default=48, help="HR crop size")
@@ -290,6 +292,7 @@ def _train_sr(args):
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,
+        crops_per_image=args.crops_per_image,
     )
     print(f"Saved {os.path.join(args.out, 'model.keras')}")
     return 0

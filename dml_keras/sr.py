@@ -37,7 +37,7 @@ def _pairs(source, scale):
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
              channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
              learning_rate=1e-4, noise_sigma=5.0, noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
-             callbacks=(), strategy=None, mixed_precision=False, **arch_kwargs):
+             callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, **arch_kwargs):
     """Train VDSR/RCAN on real pairs, on-the-fly synthetic pairs (`degradation` + `hr_dir`), or a mix.
 
     Resumable (`out_dir/backup`), logged (TensorBoard, `history.csv`), saved as `out_dir/model.keras`.
@@ -61,7 +61,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
     if degradation is not None:
         model = load_degradation_model(degradation, scale=scale, lr_size=lr_size) if isinstance(degradation, (str, os.PathLike)) else degradation
         streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
-                                            batch=not mixing, noise_resolution=noise_resolution))
+                                            batch=not mixing, noise_resolution=noise_resolution,
+                                            crops_per_image=crops_per_image))
     train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
     validation = None
     if val_pairs is not None:
@@ -81,7 +82,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, learning_rate=learning_rate, noise_sigma=noise_sigma,
-                    noise_resolution=noise_resolution,
+                    noise_resolution=noise_resolution, crops_per_image=crops_per_image if degradation is not None else None,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,

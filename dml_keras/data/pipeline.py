@@ -38,8 +38,10 @@ def _check_args(scale, lr_size, channels, patch_size=None):
         raise ValueError(f"patch_size must be a multiple of scale for native LR. Received: patch_size={patch_size}, scale={scale}")
 
 
-def index_stream(count, seed, shuffle=True, repeat=True):
+def index_stream(count, seed, shuffle=True, repeat=True, with_pass=False):
     """Indices `0 … count-1` pass after pass, each pass in a fresh order drawn statelessly from `(seed, pass)`.
+
+    With `with_pass`, elements are `(pass, index)`.
 
     Unlike `Dataset.shuffle`, the order survives `tf.distribute`'s rewriting of
     the pipeline (a mirrored run sees exactly the single-device stream).
@@ -51,7 +53,8 @@ def index_stream(count, seed, shuffle=True, repeat=True):
         if shuffle:
             keys = tf.random.stateless_uniform([count], tf.stack([tf.cast(seed, tf.int64), number]))
             order = tf.gather(order, tf.argsort(keys))
-        return tf.data.Dataset.from_tensor_slices(order)
+        indices = tf.data.Dataset.from_tensor_slices(order)
+        return indices.map(lambda index: (number, index)) if with_pass else indices
 
     return passes.flat_map(one_pass)
 

@@ -47,7 +47,7 @@ def _degrade_fn(model):
 
 
 def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="y", noise_sigma=5.0, quantize=True,
-                         seed=0, margin=16, batch=True, noise_resolution="output"):
+                         seed=0, margin=16, batch=True, noise_resolution="output", crops_per_image=4):
     """Pairs made on the fly from clean photos in `hr_dir` by a degradation `model`: `(lr, hr)`.
 
     Args:
@@ -62,6 +62,12 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
             trained with white sigma=5 scored better on real pairs (LPIPS 0.388
             vs 0.437 for native 0–3): the stronger, whiter noise teaches the
             network not to amplify what real LR carries.
+        crops_per_image: crops cut from each decoded photo (at independent random
+            places, with independent noise) before it is let go. Decoding a
+            large photo for one small crop dominates the pipeline's cost with
+            full-HD photos (measured: 28 pairs/s with 1 crop per decode, 73
+            with 4, on 2 CPU cores). A batch still mixes `batch_size` photos:
+            their crops are interleaved, so 4 successive batches share photos.
 
     Example:
     >>> from dml_keras.models import BicubicDegradation
@@ -80,19 +86,23 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
     paths = tf.constant(files)
     keys = tf.constant([image_seed(seed, os.path.basename(f)) for f in files], tf.int64)
 
-    def decode(index):
+    def decode(number, index):
         image = tf.numpy_function(lambda p: read_image(p.decode()), [tf.gather(paths, index)], tf.float32, stateful=False)
         image.set_shape([None, None, 3])
-        return image, tf.gather(keys, index)
+        return image, tf.gather(keys, index), number
+
+    def crops_of(image, key, number):  # visit = which crop of this photo, over all passes
+        visits = tf.data.Dataset.range(crops_per_image).map(lambda j: number * crops_per_image + j)
+        return visits.map(lambda visit: (image, key, visit))
 
     def crop(index, example):
-        image, key = example
+        image, key, visit = example
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
         shape = tf.shape(image)
         tf.debugging.assert_greater_equal(tf.reduce_min(shape[:2]), big, message=f"an HR photo is smaller than {big} px")
         top = tf.random.stateless_uniform([], element_seed, 0, (shape[0] - big) // scale + 1, tf.int32) * scale
         left = tf.random.stateless_uniform([], element_seed + [0, 1], 0, (shape[1] - big) // scale + 1, tf.int32) * scale
-        return index // len(files), key, image[top : top + big, left : left + big]
+        return visit, key, image[top : top + big, left : left + big]
 
     def synthesize(visit, key, hr):
         lr = degrade(hr)
@@ -111,8 +121,11 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
             hr, lr = rgb_to_y(hr), rgb_to_y(lr)
         return lr, hr
 
-    dataset = index_stream(len(files), seed)
-    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).enumerate()
+    if crops_per_image < 1:
+        raise ValueError(f"crops_per_image must be at least 1. Received: crops_per_image={crops_per_image}")
+    dataset = index_stream(len(files), seed, with_pass=True)
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.interleave(crops_of, cycle_length=batch_size, block_length=1).enumerate()
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=True).map(synthesize, num_parallel_calls=2, deterministic=True)
     if not batch:

@@ -19,7 +19,7 @@ def crop_sized_dir(tmp_path, photos):
     return folder
 
 
-def _first_epoch(model, folder, count, **kwargs):
+def _first_batch(model, folder, count, **kwargs):
     dataset = synthetic_sr_dataset(model, folder, patch_size=PATCH, batch_size=count, channels="rgb", margin=MARGIN, **kwargs)
     lr, hr = next(iter(dataset))
     return lr.numpy(), hr.numpy()
@@ -37,7 +37,8 @@ def test_on_the_fly_pairs_equal_offline_pairs_for_the_same_seed(model, crop_size
     for quantize in (False, True):
         out = tmp_path / f"offline-{quantize}"
         synthesize_folder(model, crop_sized_dir, out, noise_sigma=(3.0, 8.0), seed=5, quantize=quantize, progress=False)
-        lr, hr = _first_epoch(model, crop_sized_dir, 4, noise_sigma=(3.0, 8.0), seed=5, quantize=quantize)
+        crops = 3 if quantize else 1  # the first crop of each photo is the offline pair, however many follow
+        lr, hr = _first_batch(model, crop_sized_dir, 4, noise_sigma=(3.0, 8.0), seed=5, quantize=quantize, crops_per_image=crops)
         offline = {}
         for path in sorted((out / "hr").glob("*.png")):
             offline_hr = read_image(path)[MARGIN : MARGIN + PATCH, MARGIN : MARGIN + PATCH]
@@ -61,7 +62,8 @@ def test_stream_is_seeded_and_each_epoch_draws_fresh_crops_and_noise(tmp_path, p
     model = BicubicDegradation(4)
 
     def take(seed, count):
-        dataset = synthetic_sr_dataset(model, folder, patch_size=PATCH, batch_size=4, channels="y", seed=seed)
+        dataset = synthetic_sr_dataset(model, folder, patch_size=PATCH, batch_size=4, channels="y", seed=seed,
+                                       crops_per_image=1)
         return [tuple(t.numpy() for t in batch) for batch in dataset.take(count)]
 
     first, again, other = take(0, 2), take(0, 2), take(1, 1)
@@ -78,5 +80,33 @@ def test_on_the_fly_noise_level_matches_noise_sigma(tmp_path):
     for i in range(4):
         write_image(folder / f"{i}.png", np.full((64, 64, 3), 0.5, np.float32))
     for sigma in (5.0, 10.0):
-        lr, _ = _first_epoch(BicubicDegradation(4), folder, 4, noise_sigma=sigma, quantize=False)
+        lr, _ = _first_batch(BicubicDegradation(4), folder, 4, noise_sigma=sigma, quantize=False)
         assert np.std(lr * 255) == pytest.approx(sigma, rel=0.05)
+
+
+def test_several_crops_per_decoded_photo_are_interleaved_and_independent(tmp_path, photos):
+    folder = tmp_path / "big"
+    for name, photo in photos.items():
+        write_image(folder / f"{name}.png", photo[:160, :160])
+    dataset = synthetic_sr_dataset(BicubicDegradation(4), folder, patch_size=PATCH, batch_size=4, channels="rgb",
+                                   seed=2, crops_per_image=3, quantize=False)
+    batches = [tuple(t.numpy() for t in batch) for batch in dataset.take(4)]
+    sources = {}
+    for name in photos:
+        sources[name] = read_image(folder / f"{name}.png")
+
+    def source_of(hr):  # which photo a crop was cut from, found by exhaustive search
+        for name, image in sources.items():
+            for top in range(0, 160 - PATCH + 1, 4):
+                for left in range(0, 160 - PATCH + 1, 4):
+                    if np.array_equal(image[top : top + PATCH, left : left + PATCH], hr):
+                        return name, top, left
+        raise AssertionError("crop not found in any photo")
+
+    found = [[source_of(hr) for hr in batch[1]] for batch in batches]
+    for batch in found[:3]:  # the 3 crops of the same 4 photos, one per batch
+        assert sorted(name for name, _, _ in batch) == sorted(photos)
+    for position in range(4):
+        places = {found[b][position] for b in range(3)}
+        assert len({name for name, _, _ in places}) == 1 and len(places) == 3  # same photo, 3 places
+    assert {name for name, _, _ in found[3]} == set(photos)  # then the next pass
