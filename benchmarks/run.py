@@ -10,7 +10,8 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
 
 - `filter_{forward,train}_{conv,patches}_ms`, `..._peak_mb`: the spatially variant filter
   (M = 8, K = 15) on 16×192²×1, conv form vs extract_patches form; `train` = forward
-  + gradients for the image and the weights; peak resident memory above the process baseline
+  + gradients for the image and the weights. Times: the four run alternately in one
+  process (medians of 9); peak resident memory above the process baseline: each alone
 - `filter_{forward,train}_speedup`, `filter_{forward,train}_memory_ratio`: patches / conv
 - `filter_forward_{conv,patches}_2048_ms` (+ `_peak_mb`), `filter_forward_2048_speedup`,
   `filter_forward_2048_memory_ratio`: the same on one 2048² image
@@ -53,6 +54,7 @@ import textwrap
 
 CASES = {
     "baseline": ("", ""),
+    "filter_side_by_side": ("filter", "result = filter_side_by_side()"),
     "filter_forward_conv": ("filter", "result = filter_case('conv', 16, 192, train=False)"),
     "filter_forward_patches": ("filter", "result = filter_case('patches', 16, 192, train=False)"),
     "filter_train_conv": ("filter", "result = filter_case('conv', 16, 192, train=True)"),
@@ -116,6 +118,9 @@ def timed(fn, repeat=5):
     return statistics.median(times) * 1000.0
 
 def filter_case(form, batch, size, train, repeat=15):
+    return timed(filter_fn(form, batch, size, train), repeat)
+
+def filter_fn(form, batch, size, train):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((batch, size, size, 1)).astype("float32"))
     basis = tf.constant(rng.random((15, 15, 8)).astype("float32"))
@@ -126,14 +131,25 @@ def filter_case(form, batch, size, train, repeat=15):
         apply = lambda x, w: per_pixel_filter(x, basis_to_pixel_kernels(basis, w), 15)
     if not train:
         f = tf.function(apply)
-        return timed(lambda: f(x, w).numpy(), repeat)
+        return lambda: f(x, w).numpy()
     @tf.function
     def step(x, w):
         with tf.GradientTape() as tape:
             tape.watch([x, w])
             loss = tf.reduce_sum(apply(x, w) ** 2)
         return tape.gradient(loss, [x, w])
-    return timed(lambda: [g.numpy() for g in step(x, w)], repeat)
+    return lambda: [g.numpy() for g in step(x, w)]
+
+def filter_side_by_side(repeat=9):
+    # both forms alternately in one process, so a noisy neighbour slows both alike
+    runs = {(kind, form): filter_fn(form, 16, 192, kind == "train") for kind in ("forward", "train") for form in ("conv", "patches")}
+    times = {key: [] for key in runs}
+    for fn in runs.values():
+        fn()
+    for _ in range(repeat):
+        for key, fn in runs.items():
+            start = time.perf_counter(); fn(); times[key].append(time.perf_counter() - start)
+    return {f"{kind}_{form}": statistics.median(t) * 1000.0 for (kind, form), t in times.items()}
 
 def train_step_ms(size, jit_compile=False):
     model = DegradationModel(seed=0)
@@ -248,10 +264,11 @@ def figures_from(raw):
     def peak(name):
         return raw[name]["peak_mb"] - base if raw.get(name) else math.nan
 
+    side = raw.get("filter_side_by_side") or {}
     for kind in ("forward", "train"):
         for form in ("conv", "patches"):
             if f"filter_{kind}_{form}" in raw:
-                figures[f"filter_{kind}_{form}_ms"] = ms(f"filter_{kind}_{form}")
+                figures[f"filter_{kind}_{form}_ms"] = side.get("ms", {}).get(f"{kind}_{form}", math.nan)
                 figures[f"filter_{kind}_{form}_peak_mb"] = peak(f"filter_{kind}_{form}")
         if f"filter_{kind}_patches" in raw and f"filter_{kind}_conv" in raw:
             figures[f"filter_{kind}_speedup"] = figures[f"filter_{kind}_patches_ms"] / figures[f"filter_{kind}_conv_ms"]
