@@ -11,9 +11,17 @@ One run of a few minutes prints:
   call (`predict_on_batch`, jit-compiled); `degrade_4k_tiled_mps`: the same with `degrade()`
   in tiles of 1024 (bounded memory)
 
-`--quick` uses small sizes so the script can be checked on a CPU. On the device machine
-(PyTorch + JAX, no TensorFlow): carry the keras wheel and this checkout, then
-`pip install keras-*.whl && KERAS_BACKEND=jax python benchmarks/gpu_jax.py --json $OUT/gpu.json`.
+`--quick` uses small sizes so the script can be checked on a CPU (it runs with only keras,
+its own dependencies, JAX and NumPy importable: checked with TensorFlow, OpenCV, Pillow,
+scikit-image and tqdm blocked). On a GPU machine that has JAX but not Keras, bring Keras as
+wheels and those of its dependencies the machine lacks (from this repository's root):
+
+    echo /.whl/ >> .git/info/exclude
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+        --platform manylinux2014_x86_64 -d .whl keras==3.15.1 namex optree rich markdown-it-py mdurl pygments absl-py h5py
+    # there, with .whl carried:
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
+        PYTHONPATH=/tmp/site KERAS_BACKEND=jax python3 benchmarks/gpu_jax.py --json $OUT/gpu.json
 """
 
 import argparse

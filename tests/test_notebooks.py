@@ -17,8 +17,6 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
     # Run from a copy in tmp_path so outputs land there; ../shared/data is reached through a link.
     shared = path.parents[2] / "shared"
-    if shared.exists():
-        (tmp_path.parent / "shared").mkdir(exist_ok=True) if False else None
     workdir = tmp_path / "notebooks"
     workdir.mkdir()
     if shared.exists():
