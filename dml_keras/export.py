@@ -79,6 +79,7 @@ def model_metadata(model):
         "lr_size": getattr(model, "lr_size", "same"),
         "trained_channels": "y" if getattr(model, "channels", 3) in (1, "y") else "rgb",
         "context_margin": int(getattr(model, "context_margin", 32)),
+        "kernel_size": int(model.kernel_size) if degradation else None,
         "tile_align": int(2 * model.stride) if degradation else 1,
         "dml_keras_version": dml_keras.__version__,
     }
@@ -264,6 +265,8 @@ class ExportedModel:
         self.scale = self.metadata["scale"]
         self.lr_size = self.metadata["lr_size"]
         self.context_margin = self.metadata["context_margin"]
+        if self.metadata.get("kernel_size"):
+            self.kernel_size = self.metadata["kernel_size"]  # the default crop of evaluate-degradation
         self.stride = self.scale if self.kind == "degradation" and self.lr_size == "native" else 1
         self._run = getattr(self, f"_{self.format}_runner")()
 

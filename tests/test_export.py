@@ -8,9 +8,11 @@ import pytest
 
 from dml_keras.cli import main
 from dml_keras.data import read_image, write_image
+from dml_keras.evaluation import evaluate_degradation
 from dml_keras.export import (ExportedModel, export_model, export_savedmodel, model_metadata, read_metadata, rgb_forward,
                               run_tflite, tflite_operators)
 from dml_keras.sr import super_resolve
+from tests.data.test_pairs import make_hr_lr
 from dml_keras.models import VDSR, DegradationModel, DirectKPN, DirectNet, GlobalKernel
 
 
@@ -165,6 +167,17 @@ def test_cli_runs_exported_files_directly(tmp_path, photos):
         assert keras_file.shape == exported_file.shape
         assert np.abs(keras_file - exported_file).max() <= 1 / 255 + 1e-6  # 8-bit files: at most one rounding step
         assert np.mean(keras_file == exported_file) > 0.99
+    # evaluate-degradation scores what the file computes: RGB in, each channel filtered, Y of the result
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    out = tmp_path / "exported.json"
+    assert main(["evaluate-degradation", str(tmp_path / "dml_sm"), str(tmp_path / "pairs"), "--json", str(out)]) == 0
+
+    class RGBPath:
+        channels = "rgb"
+        degrade = staticmethod(MODELS["dml"].degrade)
+
+    expected = evaluate_degradation(RGBPath(), tmp_path / "pairs", crop_border=MODELS["dml"].kernel_size // 2, progress=False)
+    assert json.loads(out.read_text())["psnr"] == pytest.approx(expected["psnr"], abs=1e-3)
     # the wrong kind of model, or exporting an export, says so
     assert main(["upscale", str(tmp_path / "dml_sm"), str(clean / "coffee.png"), "--out", str(tmp_path / "x")]) == 2
     assert main(["export", str(tmp_path / "vdsr.tflite"), "--format", "onnx", "--out", str(tmp_path / "y.onnx")]) == 2
