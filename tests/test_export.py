@@ -87,6 +87,11 @@ try:
 except Exception as e:
     out["zero"] = type(e).__name__ + ": " + str(e)[:200]
 try:
+    f(images=tf.zeros([8, 8, 3]))
+    out["rank"] = "accepted"
+except Exception as e:
+    out["rank"] = type(e).__name__ + ": " + str(e)[:300]
+try:
     f(images=tf.zeros([1, 8, 8, 4]))
     out["channels"] = "accepted"
 except Exception as e:
@@ -107,6 +112,7 @@ print(json.dumps(out))
     assert "serve_uint8" in out["signatures"] and ("degrade_with_noise" in out["signatures"]) == name.startswith(("dml", "direct"))
     assert "height must be positive" in out["zero"]
     assert out["channels"] != "accepted", out["channels"]
+    assert out["rank"] != "accepted" and "shape" in out["rank"].lower(), out["rank"]  # says what it expected
 
 
 def test_cli_export_reports_size_and_error(tmp_path, photos):
