@@ -12,6 +12,8 @@ def _scale_out(parser):
                              "--batch-size is the global batch")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the training step with XLA (slower on CPU here; try it on GPU)")
 
 
 def _scale(parser):
@@ -223,7 +225,7 @@ def _train_degradation(args):
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
         val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
-        **model_kwargs,
+        jit_compile=True if args.jit_compile else "auto", **model_kwargs,
     )
     print(f"Saved {os.path.join(args.out, 'model.keras')}")
     return 0
@@ -292,7 +294,7 @@ def _train_sr(args):
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,
-        crops_per_image=args.crops_per_image,
+        crops_per_image=args.crops_per_image, jit_compile=True if args.jit_compile else "auto",
     )
     print(f"Saved {os.path.join(args.out, 'model.keras')}")
     return 0

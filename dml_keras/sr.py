@@ -37,12 +37,12 @@ def _pairs(source, scale):
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
              channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
              learning_rate=1e-4, noise_sigma=5.0, noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
-             callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, **arch_kwargs):
+             callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", **arch_kwargs):
     """Train VDSR/RCAN on real pairs, on-the-fly synthetic pairs (`degradation` + `hr_dir`), or a mix.
 
     Resumable (`out_dir/backup`), logged (TensorBoard, `history.csv`), saved as `out_dir/model.keras`.
     Defaults follow the paper: Adam 1e-4, batch 16 (VDSR) or 2 (RCAN), L2 loss for VDSR and L1 for RCAN.
-    `strategy` and `mixed_precision` as in `train_degradation` (`dml_keras.distribute`).
+    `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
     from dml_keras.evaluation import load_degradation_model
@@ -78,6 +78,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
             optimizer=keras.optimizers.Adam(learning_rate),
             loss="mse" if arch == "vdsr" else "mae",
             metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
+            jit_compile=jit_compile,
         )
         network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
@@ -87,6 +88,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,
                     hr_dir=str(hr_dir) if hr_dir else None, replicas=strategy.num_replicas_in_sync, precision=policy,
+                    jit_compile=bool(network.jit_compile),
                     **arch_kwargs)
     with open(os.path.join(out_dir, "training.json"), "w") as handle:
         json.dump(settings, handle, indent=2)

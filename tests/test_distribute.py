@@ -1,4 +1,4 @@
-"""`strategy="mirrored"` on two logical CPU devices, and mixed precision, for both training commands."""
+"""`strategy="mirrored"` on two logical CPU devices, mixed precision and XLA, for the training commands."""
 
 import json
 import subprocess
@@ -96,3 +96,13 @@ def test_mixed_precision_trains_like_float32_and_saves_float32(command, pairs, t
     agreement = np.corrcoef(update_full, update_mixed)[0, 1]
     print(command, "update agreement", agreement)
     assert agreement > 0.8
+
+
+@needs_tensorflow
+@pytest.mark.slow
+def test_jit_compiled_training_gives_the_same_result(pairs, tmp_path):
+    plain, w_plain = _run(pairs, tmp_path / "plain", "degradation")
+    xla, w_xla = _run(pairs, tmp_path / "xla", "degradation", jit_compile=True)
+    assert xla["settings"]["jit_compile"] is True and plain["settings"]["jit_compile"] is False
+    moved = np.abs(w_plain["end"] - w_plain["start"]).max()
+    assert moved > 1e-2 and np.abs(w_plain["end"] - w_xla["end"]).max() <= 1e-3 * moved
