@@ -407,6 +407,11 @@ def main(argv=None):
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ImportError as error:  # an optional extra that is not installed says how to get it
+        if "pip install" not in str(error):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except Exception as error:  # a DataError raised inside a tf.data pipeline arrives wrapped
         message = _wrapped_data_error(error)
         if message is None:

@@ -187,3 +187,11 @@ def test_cli_runs_exported_files_directly(tmp_path, photos):
     # the wrong kind of model, or exporting an export, says so
     assert main(["upscale", str(tmp_path / "dml_sm"), str(clean / "coffee.png"), "--out", str(tmp_path / "x")]) == 2
     assert main(["export", str(tmp_path / "vdsr.tflite"), "--format", "onnx", "--out", str(tmp_path / "y.onnx")]) == 2
+
+
+def test_onnx_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    MODELS["global"].save(tmp_path / "g.keras")
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as if the [onnx] extra were not installed
+    assert main(["export", str(tmp_path / "g.keras"), "--format", "onnx", "--out", str(tmp_path / "g.onnx")]) == 2
+    assert "pip install 'dml-keras[onnx]'" in capsys.readouterr().err
+    assert not (tmp_path / "g.onnx").exists()
