@@ -8,8 +8,8 @@ import sys
 
 def _scale_out(parser):
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
-                        help="mirrored: all local GPUs (or logical CPUs); multiworker: across machines via TF_CONFIG. "
-                             "--batch-size is the global batch")
+                        help="mirrored: all local GPUs (or logical CPUs); --batch-size is the global batch. "
+                             "multiworker is refused with the reason: Keras 3's fit fails under it")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
     parser.add_argument("--jit-compile", action="store_true",

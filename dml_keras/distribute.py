@@ -3,8 +3,9 @@
 - `"mirrored"`: every local GPU (or, without GPUs, every logical CPU device),
   one model copy each, gradients averaged: the same update as one device
   with the same global batch.
-- `"multiworker"`: the same across machines; each worker runs the same command
-  with its `TF_CONFIG` (cluster and task index), see the README.
+- `"multiworker"`: across machines — accepted, but refused with an explanation:
+  Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585;
+  we reproduced it on a two-process local cluster).
 - `mixed_precision`: `mixed_float16` on GPU (Keras adds loss scaling) or
   `mixed_bfloat16` on CPU; variables stay float32 and the loss is computed in float32.
 """
@@ -12,6 +13,8 @@
 import contextlib
 
 import keras
+
+from dml_keras.data.errors import DataError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -29,7 +32,14 @@ def resolve_strategy(strategy=None):
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"strategy={strategy!r} needs KERAS_BACKEND=tensorflow; under JAX use keras.distribution.")
     if strategy == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # Tried on a two-process local cluster: Keras 3's fit reduces the first distributed
+        # batch eagerly and then reduces scalar logs along axis 0, and both fail under
+        # MultiWorkerMirroredStrategy. Fail before any worker waits for the others.
+        raise DataError(
+            f"strategy='multiworker' does not work with Keras {keras.__version__}'s fit "
+            "(keras-team/keras#20585). Use --strategy mirrored for the GPUs of one machine; "
+            "split offline synthesis across machines with `dml synthesize --shard I/N`."
+        )
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
@@ -74,3 +84,4 @@ def float32_copy(model, sample):
     copy(sample)
     copy.set_weights(model.get_weights())
     return copy
+

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
-from dml_keras.distribute import float32_copy, training_scope
+from dml_keras.distribute import float32_copy, resolve_strategy, training_scope
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
 from dml_keras.ops.resize import imresize
@@ -51,6 +51,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
+    # before any TensorFlow op: a multi-worker strategy must configure collectives at startup
+    strategy = resolve_strategy(strategy)
     batch_size = batch_size or (16 if arch == "vdsr" else 2)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)

@@ -10,7 +10,7 @@ import numpy as np
 from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
-from dml_keras.distribute import float32_copy, training_scope
+from dml_keras.distribute import float32_copy, resolve_strategy, training_scope
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -97,8 +97,8 @@ def train_degradation(
             epoch (the unit of logging, validation and checkpointing).
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
         callbacks: extra Keras callbacks.
-        strategy: `"default"`, `"mirrored"`, `"multiworker"` or a `tf.distribute.Strategy`
-            (`dml_keras.distribute`); `batch_size` is the global batch.
+        strategy: `"default"`, `"mirrored"` or a `tf.distribute.Strategy`; `batch_size` is the
+            global batch. `"multiworker"` is refused with the reason (`dml_keras.distribute`).
         mixed_precision: `True` for mixed float16 (GPU) / bfloat16 (CPU), or a policy name;
             the saved model is float32.
         jit_compile: XLA for the training step (`"auto"`: Keras decides; off on
@@ -108,6 +108,8 @@ def train_degradation(
     Returns:
         the trained model.
     """
+    # before any TensorFlow op: a multi-worker strategy must configure collectives at startup
+    strategy = resolve_strategy(strategy)
     pairs = discover_pairs(pairs, scale=scale) if isinstance(pairs, (str, os.PathLike)) else list(pairs)
     if val_pairs is None:
         pairs, val_pairs = split_pairs(pairs, val_fraction)

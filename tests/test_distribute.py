@@ -106,3 +106,13 @@ def test_jit_compiled_training_gives_the_same_result(pairs, tmp_path):
     assert xla["settings"]["jit_compile"] is True and plain["settings"]["jit_compile"] is False
     moved = np.abs(w_plain["end"] - w_plain["start"]).max()
     assert moved > 1e-2 and np.abs(w_plain["end"] - w_xla["end"]).max() <= 1e-3 * moved
+
+
+@needs_tensorflow
+def test_multiworker_is_refused_with_the_reason_before_waiting_for_workers(pairs, tmp_path, capsys):
+    from dml_keras.cli import main
+
+    status = main(["train-degradation", str(pairs), "--out", str(tmp_path / "run"), "--steps", "1", "--strategy", "multiworker"])
+    assert status == 2
+    assert "keras-team/keras#20585" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before any work
