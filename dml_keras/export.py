@@ -86,11 +86,16 @@ def model_metadata(model):
 
 
 def _check_images(images):
+    # rank and channels first (a clear "expected shape [?,?,?,3]" message), then the sizes;
+    # the data and control dependencies make the checks run before the network, not race it
+    images = tf.ensure_shape(images, [None, None, None, 3])
     shape = tf.shape(images)
-    tf.debugging.assert_positive(shape[1], message="image height must be positive")
-    tf.debugging.assert_positive(shape[2], message="image width must be positive")
-    tf.debugging.assert_equal(shape[3], 3, message="images must be RGB with 3 channels")
-    return tf.ensure_shape(images, [None, None, None, 3])
+    checks = [
+        tf.debugging.assert_positive(shape[1], message="image height must be positive"),
+        tf.debugging.assert_positive(shape[2], message="image width must be positive"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(images)
 
 
 class _Servable(tf.Module):
