@@ -268,10 +268,7 @@ def _load_sr(path, exported_ok=True):
     if exported_format(path):
         if not exported_ok:
             raise DataError(f"'{path}' is already an exported model; give the .keras file it was exported from.")
-        model = ExportedModel(path)
-        if model.kind != "sr":
-            raise DataError(f"'{path}' is an exported {model.kind} model, not an SR model.")
-        return model
+        return ExportedModel(path, kind="sr")
     path = os.path.join(path, "model.keras") if os.path.isdir(path) else path
     if not os.path.isfile(path):
         raise DataError(f"SR model '{path}' does not exist. Give a .keras file written by `dml train-sr` (or its --out folder).")

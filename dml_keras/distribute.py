@@ -84,4 +84,3 @@ def float32_copy(model, sample):
     copy(sample)
     copy.set_weights(model.get_weights())
     return copy
-

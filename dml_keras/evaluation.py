@@ -17,18 +17,14 @@ def load_degradation_model(model, scale=4, lr_size="same"):
         DataError: the path does not exist or is not a degradation model.
     """
     from dml_keras.data.errors import DataError
-    from dml_keras.models import BUILTIN_BASELINES, DegradationBase
-
     from dml_keras.export import ExportedModel, exported_format
+    from dml_keras.models import BUILTIN_BASELINES, DegradationBase
 
     if model in BUILTIN_BASELINES:
         return BUILTIN_BASELINES[model](scale=scale, lr_size=lr_size)
     path = os.fspath(model)
     if exported_format(path):
-        exported = ExportedModel(path)
-        if exported.kind != "degradation":
-            raise DataError(f"'{path}' is an exported {exported.kind} model, not a degradation model.")
-        return exported
+        return ExportedModel(path, kind="degradation")
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
         path = os.path.join(path, "model.keras")
     if not os.path.isfile(path):

@@ -262,11 +262,16 @@ class ExportedModel:
 
     channels = 3
 
-    def __init__(self, path):
+    def __init__(self, path, kind=None):
+        """`kind`: `"degradation"` or `"sr"` to refuse the other kind with a `DataError`."""
+        from dml_keras.data.errors import DataError
+
         self.path = os.fspath(path)
         self.format = exported_format(path)
         self.metadata = read_metadata(path)
         self.kind = self.metadata["kind"]
+        if kind is not None and self.kind != kind:
+            raise DataError(f"'{path}' is an exported {self.kind} model, not {'an SR' if kind == 'sr' else 'a degradation'} model.")
         self.scale = self.metadata["scale"]
         self.lr_size = self.metadata["lr_size"]
         self.context_margin = self.metadata["context_margin"]
@@ -280,25 +285,7 @@ class ExportedModel:
         return lambda images: served(images=tf.constant(images))["output"].numpy()
 
     def _tflite_runner(self):
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(model_path=self.path, num_threads=os.cpu_count())
-        index = interpreter.get_input_details()[0]["index"]
-        shape = [None]
-
-        def run(images):
-            outputs = []
-            for image in images:  # the TFLite input is one image
-                if shape[0] != image.shape:
-                    interpreter.resize_tensor_input(index, [1, *image.shape])
-                    interpreter.allocate_tensors()
-                    shape[0] = image.shape
-                interpreter.set_tensor(index, image[None])
-                interpreter.invoke()
-                outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
-            return np.stack(outputs)
-
-        return run
+        return _tflite_runner(self.path)
 
     def _onnx_runner(self):
         try:
@@ -325,17 +312,32 @@ class ExportedModel:
         return tiled[0] if array.ndim == 3 else np.stack(tiled)
 
 
-def run_tflite(path, image):
-    """Run a TFLite file exported above on one RGB image `(H, W, 3)` with LiteRT; returns the output `(h, w, 3)`."""
+def _tflite_runner(path):
+    """LiteRT on a TFLite file exported above: `(B, H, W, 3)` → outputs, one image at a time (its input is `(1, H, W, 3)`)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=os.fspath(path), num_threads=os.cpu_count())
     index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [1, *np.shape(image)[:2], 3])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, np.asarray(image, np.float32)[None])
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+    allocated = [None]
+
+    def run(images):
+        outputs = []
+        for image in images:
+            if allocated[0] != image.shape:
+                interpreter.resize_tensor_input(index, [1, *image.shape])
+                interpreter.allocate_tensors()
+                allocated[0] = image.shape
+            interpreter.set_tensor(index, image[None])
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+        return np.stack(outputs)
+
+    return run
+
+
+def run_tflite(path, image):
+    """Run a TFLite file exported above on one RGB image `(H, W, 3)` with LiteRT; returns the output `(h, w, 3)`."""
+    return _tflite_runner(path)(np.asarray(image, np.float32)[None])[0]
 
 
 def tflite_operators(path):
@@ -359,30 +361,25 @@ def export_model(model, out, format="savedmodel", quantize="none", check_image=N
         np.random.default_rng(0).random((64, 64, 3)).astype(np.float32),
         np.random.default_rng(1).random((197, 233, 3)).astype(np.float32),
     ]
-    forward = rgb_forward(model)
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}. Received: format={format!r}")
+    if quantize != "none" and format != "tflite":
+        raise ValueError("Quantization applies to TFLite only; use --format tflite.")
     if format == "savedmodel":
-        if quantize != "none":
-            raise ValueError("Quantization applies to TFLite only; use --format tflite.")
         export_savedmodel(model, out)
-        served = tf.saved_model.load(os.fspath(out)).signatures["serving_default"]
-        errors = [np.abs(served(images=tf.constant(i[None]))["output"].numpy() - keras.ops.convert_to_numpy(forward(i[None]))).max() for i in images]
         size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
     elif format == "tflite":
         size = export_tflite(model, out, quantize)
         flex = [op for op in tflite_operators(out) if op.startswith("Flex") or op == "DELEGATE"]
         if flex:
             raise RuntimeError(f"{out} uses Flex/Select ops {flex}; it would not run in plain LiteRT.")
-        errors = [np.abs(run_tflite(out, i) - keras.ops.convert_to_numpy(forward(i[None]))[0]).max() for i in images]
-    elif format == "onnx":
-        if quantize != "none":
-            raise ValueError("Quantization applies to TFLite only; use --format tflite.")
-        size = export_onnx(model, out)
-        try:
-            runner = ExportedModel(out)
-        except ImportError:  # onnxruntime not installed: written, not checked
-            errors = [float("nan")]
-        else:
-            errors = [np.abs(runner(i[None]) - keras.ops.convert_to_numpy(forward(i[None]))).max() for i in images]
     else:
-        raise ValueError(f"format must be one of {FORMATS}. Received: format={format!r}")
+        size = export_onnx(model, out)
+    try:
+        exported = ExportedModel(out)
+    except ImportError:  # ONNX without onnxruntime: written, not checked
+        errors = [float("nan")]
+    else:
+        forward = rgb_forward(model)
+        errors = [np.abs(exported(i[None]) - keras.ops.convert_to_numpy(forward(i[None]))).max() for i in images]
     return {"format": format, "quantize": quantize, "path": os.fspath(out), "bytes": int(size), "max_abs_error": float(max(errors))}

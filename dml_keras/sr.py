@@ -51,7 +51,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
-    # before any TensorFlow op: a multi-worker strategy must configure collectives at startup
+    # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     batch_size = batch_size or (16 if arch == "vdsr" else 2)
     keras.utils.set_random_seed(seed)
@@ -114,8 +114,12 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
 def _center_crop_pair(lr, hr, size):
     """The central `size`² of HR (at most) and the LR under it, for example images."""
     factor = hr.shape[1] // lr.shape[1]
-    size = min(size, hr.shape[1], hr.shape[2]) // (factor * 4) * factor * 4
-    top, left = (hr.shape[1] - size) // 2 // (factor * 4) * factor * 4, (hr.shape[2] - size) // 2 // (factor * 4) * factor * 4
+
+    def on_lr_grid(pixels):
+        return pixels // factor * factor
+
+    size = on_lr_grid(min(size, hr.shape[1], hr.shape[2]))
+    top, left = on_lr_grid((hr.shape[1] - size) // 2), on_lr_grid((hr.shape[2] - size) // 2)
     return (lr[:, top // factor : (top + size) // factor, left // factor : (left + size) // factor],
             hr[:, top : top + size, left : left + size])
 

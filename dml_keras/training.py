@@ -108,7 +108,7 @@ def train_degradation(
     Returns:
         the trained model.
     """
-    # before any TensorFlow op: a multi-worker strategy must configure collectives at startup
+    # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     pairs = discover_pairs(pairs, scale=scale) if isinstance(pairs, (str, os.PathLike)) else list(pairs)
     if val_pairs is None:

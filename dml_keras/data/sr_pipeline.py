@@ -79,6 +79,8 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
     margin = int(np.ceil(margin / (2 * scale))) * 2 * scale
     if patch_size % scale:
         raise ValueError(f"patch_size must be a multiple of scale={scale}. Received: patch_size={patch_size}")
+    if crops_per_image < 1:
+        raise ValueError(f"crops_per_image must be at least 1. Received: crops_per_image={crops_per_image}")
     big = patch_size + 2 * margin
     degrade = _degrade_fn(model)
     capture_scale = scale if noise_resolution == "native" and stride == 1 else 1
@@ -121,8 +123,6 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
             hr, lr = rgb_to_y(hr), rgb_to_y(lr)
         return lr, hr
 
-    if crops_per_image < 1:
-        raise ValueError(f"crops_per_image must be at least 1. Received: crops_per_image={crops_per_image}")
     dataset = index_stream(len(files), seed, with_pass=True)
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.interleave(crops_of, cycle_length=batch_size, block_length=1).enumerate()
