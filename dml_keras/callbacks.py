@@ -47,3 +47,47 @@ class ImageSummaries(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.writer is not None:
             self.writer.close()
+
+
+class RestoreOnly(keras.callbacks.BackupAndRestore):
+    """Resume from the backup in `backup_dir` like `BackupAndRestore`, but never write or delete it.
+
+    For the workers of a multi-worker run other than the first: all resume
+    from the first worker's backup (on a filesystem they share), which only
+    the first worker writes.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class OneDeviceValidation(keras.callbacks.Callback):
+    """Add `val_*` logs at each epoch end, scored by a one-device copy of the model.
+
+    For training on several replicas: Keras splits every validation batch over
+    the replicas, and validation photos differ in size, so a batch holds one
+    photo and all replicas but one get an empty batch, which the models cannot
+    take. Here each worker scores the whole validation set on one device, so
+    all workers see the same `val_*` logs as a one-device run. Put it before
+    the callbacks that read the logs.
+
+    Args:
+        copy: a compiled model like the trained one, built outside the strategy.
+        data: the validation dataset.
+    """
+
+    def __init__(self, copy, data):
+        super().__init__()
+        self.copy, self.data = copy, data
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.copy.set_weights(self.model.get_weights())
+        scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
+        if logs is not None:
+            logs.update({f"val_{name}": value for name, value in scores.items()})

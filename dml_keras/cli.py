@@ -9,7 +9,7 @@ import sys
 def _scale_out(parser):
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                         help="mirrored: all local GPUs (or logical CPUs); --batch-size is the global batch. "
-                             "multiworker is refused with the reason: Keras 3's fit fails under it")
+                             "multiworker: several machines, cluster in TF_CONFIG (README: Scaling out)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
     parser.add_argument("--jit-compile", action="store_true",

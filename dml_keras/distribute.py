@@ -3,14 +3,17 @@
 - `"mirrored"`: every local GPU (or, without GPUs, every logical CPU device),
   one model copy each, gradients averaged: the same update as one device
   with the same global batch.
-- `"multiworker"`: across machines — accepted, but refused with an explanation:
-  Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585;
-  we reproduced it on a two-process local cluster).
+- `"multiworker"`: across machines (`MultiWorkerMirroredStrategy`, cluster from
+  `TF_CONFIG`): every worker runs the same command; the global batch is split
+  over all workers' devices. Keras 3.15's `fit` fails there as it is
+  (keras-team/keras#20585); `fit_across_workers` makes it run.
 - `mixed_precision`: `mixed_float16` on GPU (Keras adds loss scaling) or
   `mixed_bfloat16` on CPU; variables stay float32 and the loss is computed in float32.
 """
 
 import contextlib
+import json
+import os
 
 import keras
 
@@ -32,17 +35,95 @@ def resolve_strategy(strategy=None):
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"strategy={strategy!r} needs KERAS_BACKEND=tensorflow; under JAX use keras.distribution.")
     if strategy == "multiworker":
-        # Tried on a two-process local cluster: Keras 3's fit reduces the first distributed
-        # batch eagerly and then reduces scalar logs along axis 0, and both fail under
-        # MultiWorkerMirroredStrategy. Fail before any worker waits for the others.
-        raise DataError(
-            f"strategy='multiworker' does not work with Keras {keras.__version__}'s fit "
-            "(keras-team/keras#20585). Use --strategy mirrored for the GPUs of one machine; "
-            "split offline synthesis across machines with `dml synthesize --shard I/N`."
-        )
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
+
+
+_TF_CONFIG_EXAMPLE = (
+    'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\' '
+    "on the first machine, index 1 on the second"
+)
+
+
+def _check_tf_config():
+    """Refuse a multi-worker run whose cluster is not described, before any worker waits for the others."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise DataError(f"strategy='multiworker' needs the cluster in the TF_CONFIG environment variable, e.g. {_TF_CONFIG_EXAMPLE}.")
+    try:
+        config = json.loads(text)
+        task = config["task"]
+        hosts = config["cluster"][task["type"]]
+        hosts[task["index"]]
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise DataError(f"TF_CONFIG is not a usable cluster description ({error!r}); expected e.g. {_TF_CONFIG_EXAMPLE}.") from None
+
+
+def worker_role(strategy):
+    """`(index, count)` of this process among the workers `strategy` trains on; `(0, 1)` on one machine.
+
+    Index 0 (the `chief` task, or else worker 0) writes the outputs.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 0, 1
+    jobs = resolver.cluster_spec().as_dict()
+    chiefs, workers = len(jobs.get("chief", [])), len(jobs.get("worker", []))
+    if chiefs + workers <= 1:
+        return 0, 1
+    index = resolver.task_id + (chiefs if resolver.task_type == "worker" else 0)
+    return index, chiefs + workers
+
+
+@contextlib.contextmanager
+def fit_across_workers(model, strategy):
+    """Inside, `model.fit` runs under a `MultiWorkerMirroredStrategy` spanning several workers.
+
+    Keras 3.15's `fit` fails there twice (keras-team/keras#20585): it reduces the
+    first distributed batch as one nested value to learn the input shapes, and it
+    reduces each scalar log along axis 0. Inside this context the model learns
+    its input shapes from this worker's part of the batch and its steps return
+    logs of shape `(1,)`, which the cross-worker mean turns into scalars. The
+    changes are on this model object only and undone on exit; with one worker
+    nothing changes.
+    """
+    if worker_role(strategy)[1] == 1:
+        yield model
+        return
+    import tensorflow as tf
+
+    def local_part(value):
+        return strategy.experimental_local_results(value)[0] if isinstance(value, tf.distribute.DistributedValues) else value
+
+    def symbolic_build_from_local_batch(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(local_part, next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    def with_vector_logs(step):
+        def step_with_vector_logs(data):
+            return keras.tree.map_structure(lambda log: tf.reshape(log, [1]), step(data))
+
+        return step_with_vector_logs
+
+    overrides = {
+        "_maybe_symbolic_build": symbolic_build_from_local_batch,
+        "train_step": with_vector_logs(model.train_step),
+        "test_step": with_vector_logs(model.test_step),
+    }
+    for name, function in overrides.items():
+        object.__setattr__(model, name, function)
+    try:
+        yield model
+    finally:
+        for name in overrides:
+            object.__delattr__(model, name)
 
 
 def precision_policy(mixed_precision):
@@ -74,9 +155,12 @@ def training_scope(strategy=None, mixed_precision=False):
         keras.config.set_dtype_policy(previous)
 
 
-def float32_copy(model, sample):
-    """`model` rebuilt in float32 with the same weights (what to save after mixed-precision training)."""
-    if model.dtype_policy.name == "float32":
+def float32_copy(model, sample, always=False):
+    """`model` rebuilt in float32 with the same weights (what to save after mixed-precision training).
+
+    A float32 model is returned as is, unless `always` (then: a new model outside any strategy).
+    """
+    if model.dtype_policy.name == "float32" and not always:
         return model
     config = model.get_config()
     config["dtype"] = "float32"

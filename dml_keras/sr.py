@@ -1,19 +1,17 @@
 """Training, evaluating and applying SR networks (VDSR, RCAN) on real photos."""
 
-import json
-import math
 import os
 
 import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from dml_keras.callbacks import ImageSummaries
 from dml_keras.data.pairs import discover_pairs, pair_geometry
-from dml_keras.distribute import float32_copy, resolve_strategy, training_scope
+from dml_keras.distribute import resolve_strategy, training_scope
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
 from dml_keras.ops.resize import imresize
+from dml_keras.training import fit_and_save
 
 ARCHITECTURES = ("vdsr", "rcan")
 
@@ -84,30 +82,15 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         )
         network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
-                    batch_size=batch_size, steps=steps, learning_rate=learning_rate, noise_sigma=noise_sigma,
-                    noise_resolution=noise_resolution, crops_per_image=crops_per_image if degradation is not None else None,
+                    batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
+                    noise_sigma=noise_sigma, noise_resolution=noise_resolution,
+                    crops_per_image=crops_per_image if degradation is not None else None,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,
-                    hr_dir=str(hr_dir) if hr_dir else None, replicas=strategy.num_replicas_in_sync, precision=policy,
-                    jit_compile=bool(network.jit_compile),
-                    **arch_kwargs)
-    with open(os.path.join(out_dir, "training.json"), "w") as handle:
-        json.dump(settings, handle, indent=2)
-    steps_per_epoch = min(steps_per_epoch, steps)
-    network.fit(
-        train, epochs=math.ceil(steps / steps_per_epoch), steps_per_epoch=steps_per_epoch, validation_data=validation,
-        verbose=verbose, shuffle=False,
-        callbacks=list(callbacks) + [
-            keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
-            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
-            keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
-            keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-            ImageSummaries(os.path.join(out_dir, "logs"), sample_lr, sample_hr, "lr_sr_hr"),
-        ],
-    )
-    network = float32_copy(network, sample_lr)
-    network.save(os.path.join(out_dir, "model.keras"))
+                    hr_dir=str(hr_dir) if hr_dir else None, **arch_kwargs)
+    network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,
+                           (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose)
     return network
 
 

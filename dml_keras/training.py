@@ -7,10 +7,10 @@ import os
 import keras
 import numpy as np
 
-from dml_keras.callbacks import ImageSummaries
+from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly
 from dml_keras.data.pairs import discover_pairs, pair_geometry
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
-from dml_keras.distribute import float32_copy, resolve_strategy, training_scope
+from dml_keras.distribute import fit_across_workers, float32_copy, resolve_strategy, training_scope, worker_role
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -52,6 +52,60 @@ def _resumed_epoch(out_dir):
         return 0
     with open(path) as handle:
         return int(json.load(handle).get("epoch", 0))
+
+
+def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
+                 callbacks=(), verbose="auto"):
+    """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
+
+    Writes `training.json` (`settings` plus how it ran), `backup/` (resume),
+    `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
+    (`(inputs, targets, tag)`) shown each epoch. With several workers only the
+    first writes; the others resume from its `backup/`, so `out_dir` must be on
+    a filesystem they share. Returns the trained float32 model.
+    """
+    index, workers = worker_role(strategy)
+    backup = os.path.join(out_dir, "backup")
+    if index == 0:
+        settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
+                        jit_compile=bool(model.jit_compile))
+        with open(os.path.join(out_dir, "training.json"), "w") as handle:
+            json.dump(settings, handle, indent=2)
+        outputs = [
+            keras.callbacks.BackupAndRestore(backup),
+            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
+            keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+            ImageSummaries(os.path.join(out_dir, "logs"), *example),
+        ]
+    else:
+        outputs = [RestoreOnly(backup)]
+    if workers > 1:  # say what auto-sharding would fall back to (with a warning): each worker keeps its share of every batch
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train = train.with_options(options)
+    scoring = []
+    if validation is not None and strategy.num_replicas_in_sync > 1:
+        copy = float32_copy(model, example[0], always=True)
+        copy.compile_from_config(model.get_compile_config())
+        scoring, validation = [OneDeviceValidation(copy, validation)], None
+    steps_per_epoch = min(steps_per_epoch, steps)
+    with fit_across_workers(model, strategy):
+        model.fit(
+            train,
+            epochs=math.ceil(steps / steps_per_epoch),
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation,
+            callbacks=scoring + list(callbacks) + outputs,
+            verbose=verbose if index == 0 else 0,
+            shuffle=False,  # the pipelines shuffle, seeded
+        )
+    model = float32_copy(model, example[0])
+    if index == 0:
+        model.save(os.path.join(out_dir, "model.keras"))
+    return model
 
 
 def _can_cache(pairs, scale, lr_size, channels):
@@ -135,33 +189,13 @@ def train_degradation(
         )
         degradation.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
         degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
-    callbacks = list(callbacks) + [
-        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
-        keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
-        keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-        ImageSummaries(os.path.join(out_dir, "logs"), sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr"),
-    ]
     settings = dict(
         model=model, scale=scale, num_basis=num_basis, kernel_size=kernel_size, channels=channels,
         lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, seed=seed,
         train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
-        replicas=strategy.num_replicas_in_sync, precision=policy, jit_compile=bool(degradation.jit_compile),
         **model_kwargs,
     )
-    with open(os.path.join(out_dir, "training.json"), "w") as handle:
-        json.dump(settings, handle, indent=2)
-    steps_per_epoch = min(steps_per_epoch, steps)
-    degradation.fit(
-        train,
-        epochs=math.ceil(steps / steps_per_epoch),
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles, seeded
-    )
-    degradation = float32_copy(degradation, sample_hr[:1])
-    degradation.save(os.path.join(out_dir, "model.keras"))
-    return degradation
+    example = (sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr")
+    return fit_and_save(degradation, strategy, policy, out_dir, settings, train, validation, steps,
+                        steps_per_epoch, example, callbacks, verbose)

@@ -1,6 +1,8 @@
 """`strategy="mirrored"` on two logical CPU devices, mixed precision and XLA, for the training commands."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,46 +15,96 @@ from tests.data.test_pairs import make_hr_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A fresh process: logical devices must be configured before TensorFlow starts.
+# A fresh process: logical devices must be configured before TensorFlow starts. A worker of
+# a multi-worker cluster (TF_CONFIG set) keeps its one CPU device.
 SCRIPT = r"""
 import json, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+if "TF_CONFIG" not in os.environ:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
 from dml_keras.cli import main
 
-class Start(keras.callbacks.Callback):
+class Record(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.weights = [w.tolist() for w in self.model.get_weights()]
+        self.history = []
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append({k: float(v) for k, v in logs.items()})
 
 pairs, out, command, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-start = Start()
-common = dict(pairs=pairs, steps=4, steps_per_epoch=4, learning_rate=0.01, patch_size=24, batch_size=4, verbose=0,
-              callbacks=[start], **options)
+record = Record()
+common = dict(pairs=pairs, steps=4, steps_per_epoch=2, learning_rate=0.01, patch_size=24, batch_size=4, verbose=0,
+              callbacks=[record], **options)
+trained = None
 if command == "cli":
     main(["train-degradation", pairs, "--out", out, "--basis", "4", "--kernel-size", "7", "--patch-size", "24",
           "--batch-size", "4", "--steps", "2", "--steps-per-epoch", "2", "--quiet", "--strategy", "mirrored"])
 elif command == "degradation":
     from dml_keras.training import train_degradation
-    train_degradation(out_dir=out, num_basis=4, kernel_size=7, **common)
+    trained = train_degradation(out_dir=out, num_basis=4, kernel_size=7, val_fraction=1 / 3, **common)
 else:
     from dml_keras.sr import train_sr
-    train_sr(out, depth=3, filters=8, **common)
-model = keras.models.load_model(os.path.join(out, "model.keras"))
-print(json.dumps({"start": getattr(start, "weights", None), "end": [w.tolist() for w in model.get_weights()],
-                  "dtype": model.dtype_policy.name, "settings": json.load(open(os.path.join(out, "training.json")))}))
+    trained = train_sr(out, depth=3, filters=8, val_pairs=pairs, **common)
+saved = os.path.join(out, "model.keras")
+model = keras.models.load_model(saved) if os.path.exists(saved) else trained
+print(json.dumps({"start": getattr(record, "weights", None), "end": [w.tolist() for w in model.get_weights()],
+                  "trained": trained is not None and [w.tolist() for w in trained.get_weights()],
+                  "history": getattr(record, "history", None), "dtype": model.dtype_policy.name,
+                  "settings": json.load(open(os.path.join(out, "training.json")))}))
 """
 
 
-def _run(pairs, out, command, **options):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(pairs), str(out), command, json.dumps(options)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+def _command(pairs, out, command, options):
+    return [sys.executable, "-c", SCRIPT, str(pairs), str(out), command, json.dumps(options)]
+
+
+def _parse(result):
     assert result.returncode == 0, result.stderr[-3000:]
     run = json.loads(result.stdout.strip().splitlines()[-1])
-    flat = {k: np.concatenate([np.ravel(w) for w in run[k]]) for k in ("start", "end") if run[k] is not None}
+    flat = {k: np.concatenate([np.ravel(w) for w in run[k]]) for k in ("start", "end", "trained") if run[k]}
     return run, flat
+
+
+def _run(pairs, out, command, **options):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    return _parse(subprocess.run(_command(pairs, out, command, options), cwd=ROOT, env=env, capture_output=True,
+                                 text=True, timeout=600))
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _run_cluster(pairs, out, command, workers=2, **options):
+    """The same run as `_run`, by `workers` processes forming a TF_CONFIG cluster on this machine."""
+    hosts = [f"localhost:{port}" for port in _free_ports(workers)]
+    processes = []
+    for index in range(workers):
+        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        processes.append(subprocess.Popen(
+            _command(pairs, out, command, dict(options, strategy="multiworker")), cwd=ROOT, text=True,
+            env=dict(os.environ, TF_CONFIG=json.dumps(config)), stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    results = []
+    for process in processes:
+        try:
+            stdout, stderr = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            raise
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    failed = [f"worker {i}: {r.stderr[-2000:]}" for i, r in enumerate(results) if r.returncode]
+    assert not failed, "\n".join(failed)
+    return [_parse(result) for result in results]
 
 
 @pytest.fixture
@@ -72,6 +124,16 @@ def test_mirrored_on_two_devices_gives_the_one_device_result(command, pairs, tmp
     moved = np.abs(w1["end"] - w1["start"]).max()
     assert moved > 1e-2  # 4 Adam steps of 0.01: the comparison below is not vacuous
     assert np.abs(w1["end"] - w2["end"]).max() <= 1e-3 * moved
+    _assert_same_logs(one, two)
+
+
+def _assert_same_logs(one, other, epochs=2):
+    """Per-epoch logs, validation included, agree with the one-device run's."""
+    assert len(one["history"]) == len(other["history"]) == epochs
+    assert set(one["history"][0]) == set(other["history"][0]) and any(k.startswith("val_") for k in one["history"][0])
+    for epoch_one, epoch_other in zip(one["history"], other["history"]):
+        for key, value in epoch_one.items():
+            assert abs(epoch_other[key] - value) <= 1e-3 * max(1.0, abs(value)), (key, epoch_other, epoch_one)
 
 
 @needs_tensorflow
@@ -109,10 +171,54 @@ def test_jit_compiled_training_gives_the_same_result(pairs, tmp_path):
 
 
 @needs_tensorflow
-def test_multiworker_is_refused_with_the_reason_before_waiting_for_workers(pairs, tmp_path, capsys):
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["degradation", "sr"])
+def test_two_workers_give_the_one_device_result_and_only_the_first_writes(command, pairs, tmp_path):
+    one, w1 = _run(pairs, tmp_path / "one", command)
+    (chief, w_chief), (other, w_other) = _run_cluster(pairs, tmp_path / "cluster", command)
+    assert chief["settings"]["workers"] == 2 and chief["settings"]["replicas"] == 2
+    np.testing.assert_array_equal(w1["start"], w_chief["start"])
+    np.testing.assert_array_equal(w_chief["start"], w_other["start"])
+    moved = np.abs(w1["end"] - w1["start"]).max()
+    assert moved > 1e-2  # 4 Adam steps of 0.01: the comparisons below are not vacuous
+    assert np.abs(w1["end"] - w_chief["end"]).max() <= 1e-3 * moved  # the saved model
+    np.testing.assert_array_equal(w_chief["trained"], w_other["trained"])  # the workers stayed in step
+    _assert_same_logs(one, chief)  # cross-worker means: scalars, as on one device
+    history = (tmp_path / "cluster" / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 2  # one writer: a header and one row per epoch
+
+
+@needs_tensorflow
+@pytest.mark.slow
+def test_all_workers_resume_from_the_first_workers_backup(pairs, tmp_path):
+    import shutil
+
+    from dml_keras.training import train_degradation
+    from tests.test_training import _Interrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the one-device run of SCRIPT, stopped after its first epoch
+        train_degradation(pairs=pairs, out_dir=tmp_path / "one", num_basis=4, kernel_size=7, val_fraction=1 / 3,
+                          steps=4, steps_per_epoch=2, learning_rate=0.01, patch_size=24, batch_size=4, verbose=0,
+                          callbacks=[_Interrupt(1)])
+    shutil.copytree(tmp_path / "one", tmp_path / "cluster")
+    one, w1 = _run(pairs, tmp_path / "one", "degradation")
+    (chief, w_chief), (other, w_other) = _run_cluster(pairs, tmp_path / "cluster", "degradation")
+    np.testing.assert_array_equal(w_chief["start"], w_other["start"])  # the second worker restored the backup too
+    np.testing.assert_allclose(w_chief["start"], w1["start"], atol=1e-6)
+    moved = np.abs(w1["end"] - w1["start"]).max()
+    assert moved > 1e-3 and np.abs(w1["end"] - w_chief["end"]).max() <= 1e-3 * moved
+    _assert_same_logs(one, chief, epochs=1)  # only the second epoch ran
+
+
+@needs_tensorflow
+def test_multiworker_without_a_cluster_is_refused_with_an_example(pairs, tmp_path, capsys, monkeypatch):
     from dml_keras.cli import main
 
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     status = main(["train-degradation", str(pairs), "--out", str(tmp_path / "run"), "--steps", "1", "--strategy", "multiworker"])
     assert status == 2
-    assert "keras-team/keras#20585" in capsys.readouterr().err
+    assert "TF_CONFIG" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before any work
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}')
+    assert main(["train-sr", str(pairs), "--out", str(tmp_path / "run"), "--steps", "1", "--strategy", "multiworker"]) == 2
+    assert "not a usable cluster description" in capsys.readouterr().err
