@@ -227,8 +227,15 @@ def _train_degradation(args):
         verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
         jit_compile=True if args.jit_compile else "auto", **model_kwargs,
     )
-    print(f"Saved {os.path.join(args.out, 'model.keras')}")
+    _report_saved(args)
     return 0
+
+
+def _report_saved(args):
+    from dml_keras.distribute import writes_outputs
+
+    path = os.path.join(args.out, "model.keras")
+    print(f"Saved {path}" if writes_outputs(args.strategy) else f"Done; the first worker saves {path}")
 
 
 def _evaluate_degradation(args):
@@ -293,7 +300,7 @@ def _train_sr(args):
         num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,
         crops_per_image=args.crops_per_image, jit_compile=True if args.jit_compile else "auto",
     )
-    print(f"Saved {os.path.join(args.out, 'model.keras')}")
+    _report_saved(args)
     return 0
 
 

@@ -78,6 +78,16 @@ def worker_role(strategy):
     return index, chiefs + workers
 
 
+def writes_outputs(strategy):
+    """Whether this process writes the training outputs under `strategy` (a name from `STRATEGIES`)."""
+    if strategy != "multiworker":
+        return True
+    config = json.loads(os.environ["TF_CONFIG"])
+    task = config["task"]
+    first = "chief" if config["cluster"].get("chief") else "worker"
+    return task["type"] == first and task["index"] == 0
+
+
 @contextlib.contextmanager
 def fit_across_workers(model, strategy):
     """Inside, `model.fit` runs under a `MultiWorkerMirroredStrategy` spanning several workers.

@@ -222,3 +222,20 @@ def test_multiworker_without_a_cluster_is_refused_with_an_example(pairs, tmp_pat
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}')
     assert main(["train-sr", str(pairs), "--out", str(tmp_path / "run"), "--steps", "1", "--strategy", "multiworker"]) == 2
     assert "not a usable cluster description" in capsys.readouterr().err
+
+
+def test_the_first_worker_writes(monkeypatch):
+    from dml_keras.distribute import writes_outputs
+
+    def config(jobs, task_type, index):
+        cluster = {job: [f"host{job}{i}:1" for i in range(count)] for job, count in jobs.items()}
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}}))
+
+    config({"worker": 2}, "worker", 0)
+    assert writes_outputs("multiworker") and writes_outputs("mirrored")
+    config({"worker": 2}, "worker", 1)
+    assert not writes_outputs("multiworker") and writes_outputs("default")
+    config({"chief": 1, "worker": 2}, "worker", 0)
+    assert not writes_outputs("multiworker")
+    config({"chief": 1, "worker": 2}, "chief", 0)
+    assert writes_outputs("multiworker")
