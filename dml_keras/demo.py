@@ -16,7 +16,7 @@ import numpy as np
 
 from dml_keras.data.io import read_image, write_image
 from dml_keras.data.synthesis import add_noise
-from dml_keras.metrics import lpips, psnr, ssim
+from dml_keras.metrics import lpips, psnr
 from dml_keras.models import BicubicDegradation
 
 DEMO_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")

@@ -46,7 +46,7 @@ def map_grid(maps, columns=4, gap=4):
 def pixel_kernel_grid(kernels, positions=6):
     """Kernels sampled on a `positions × positions` grid across the image: `(H, W, K, K)` → grey image."""
     kernels = np.asarray(kernels)
-    height, width, size = kernels.shape[0], kernels.shape[1], kernels.shape[2]
+    height, width = kernels.shape[:2]
     rows = np.linspace(0, height - 1, positions + 2)[1:-1].round().astype(int)
     cols = np.linspace(0, width - 1, positions + 2)[1:-1].round().astype(int)
     picked = np.stack([kernels[r, c] for r in rows for c in cols], axis=-1)

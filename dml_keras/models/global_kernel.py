@@ -1,7 +1,6 @@
 """`GlobalKernel`: one learned K×K kernel for the whole image (the authors' "uniform" baseline)."""
 
 import keras
-from keras import ops
 
 from dml_keras.layers.basis_kernels import BasisKernels
 from dml_keras.models.degradation_base import DegradationBase

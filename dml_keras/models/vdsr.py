@@ -1,7 +1,7 @@
 """`VDSR` (Kim et al., CVPR 2016): 20 convolutions of 64 channels with a global residual."""
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from dml_keras.ops.pixel_shuffle import depth_to_space, upsample_nearest
 
