@@ -11,7 +11,6 @@ from dml_keras.distribute import resolve_strategy, training_scope
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
 from dml_keras.ops.resize import imresize
-from dml_keras.training import fit_and_save
 
 ARCHITECTURES = ("vdsr", "rcan")
 
@@ -44,6 +43,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
     from dml_keras.evaluation import load_degradation_model
+    from dml_keras.training import fit_and_save
 
     if pairs is None and degradation is None:
         raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
