@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from dml_keras.layers.basis_kernels import BasisKernels
-from dml_keras.ops.filtering import basis_to_pixel_kernels
+from dml_keras.ops.filtering import basis_filter, basis_to_pixel_kernels
 
 
 @keras.saving.register_keras_serializable(package="dml_keras")
@@ -38,8 +38,7 @@ class SpatiallyVariantFilter(keras.layers.Layer):
 
     def call(self, inputs):
         images, weights = inputs
-        responses = self.basis(images)
-        return ops.sum(responses * ops.expand_dims(ops.cast(weights, responses.dtype), axis=3), axis=-1)
+        return basis_filter(images, self.basis.kernels, weights, self.stride)
 
     def pixel_kernels(self, weights):
         """The per-pixel kernels `(B, h, w, K, K)` that `weights` select."""

