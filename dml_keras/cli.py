@@ -13,7 +13,7 @@ def _scale_out(parser):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
     parser.add_argument("--jit-compile", action="store_true",
-                        help="compile the training step with XLA (slower on CPU here; try it on GPU)")
+                        help="compile the training step with XLA (one device only; slower on CPU here; try it on GPU)")
 
 
 def _scale(parser):

@@ -62,6 +62,24 @@ def _check_tf_config():
         raise DataError(f"TF_CONFIG is not a usable cluster description ({error!r}); expected e.g. {_TF_CONFIG_EXAMPLE}.") from None
 
 
+def check_jit_compile(strategy, jit_compile):
+    """Refuse XLA for a training step spread over several replicas, before any work is done.
+
+    Measured with TensorFlow 2.21: on CPU devices XLA cannot compile the
+    cross-replica sums ("Collectives are not yet implemented for CPU devices
+    when compiling with XLA"); a mirrored step over two devices failed ("Trying
+    to access resource ... located in device") or hung. Keras's own `"auto"`
+    setting turns XLA off under `tf.distribute` for the same reason.
+    """
+    if jit_compile is True and strategy.num_replicas_in_sync > 1:
+        raise DataError(
+            f"jit_compile=True (--jit-compile) trains on one device only; this run has "
+            f"{strategy.num_replicas_in_sync} replicas, and TensorFlow's XLA cannot compile a step spread over "
+            "several devices. Drop --jit-compile (Keras's default turns XLA off under tf.distribute) "
+            "or train on one device."
+        )
+
+
 def worker_role(strategy):
     """`(index, count)` of this process among the workers `strategy` trains on; `(0, 1)` on one machine.
 

@@ -7,7 +7,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.data.pairs import discover_pairs, pair_geometry
-from dml_keras.distribute import resolve_strategy, training_scope
+from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
 from dml_keras.ops.resize import imresize
@@ -51,6 +51,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
+    check_jit_compile(strategy, jit_compile)
     batch_size = batch_size or (16 if arch == "vdsr" else 2)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)

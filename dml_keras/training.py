@@ -10,7 +10,8 @@ import numpy as np
 from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly
 from dml_keras.data.pairs import discover_pairs, pair_geometry
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
-from dml_keras.distribute import fit_across_workers, float32_copy, resolve_strategy, training_scope, worker_role
+from dml_keras.distribute import (check_jit_compile, fit_across_workers, float32_copy, resolve_strategy,
+                                  training_scope, worker_role)
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -164,6 +165,7 @@ def train_degradation(
     """
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
+    check_jit_compile(strategy, jit_compile)
     pairs = discover_pairs(pairs, scale=scale) if isinstance(pairs, (str, os.PathLike)) else list(pairs)
     if val_pairs is None:
         pairs, val_pairs = split_pairs(pairs, val_fraction)

@@ -211,6 +211,17 @@ def test_all_workers_resume_from_the_first_workers_backup(pairs, tmp_path):
 
 
 @needs_tensorflow
+@pytest.mark.slow
+def test_xla_with_several_replicas_is_refused_before_any_work(pairs, tmp_path):
+    # measured: TensorFlow's XLA fails (CPU collectives) or hangs (mirrored) on such a step
+    result = subprocess.run(_command(pairs, tmp_path / "run", "sr", {"strategy": "mirrored", "jit_compile": True}),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "trains on one device only; this run has 2 replicas" in result.stderr
+    assert not (tmp_path / "run" / "training.json").exists()
+
+
+@needs_tensorflow
 def test_multiworker_without_a_cluster_is_refused_with_an_example(pairs, tmp_path, capsys, monkeypatch):
     from dml_keras.cli import main
 
