@@ -81,7 +81,9 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         ]
     else:
         outputs = [RestoreOnly(backup)]
-    if workers > 1:  # say what auto-sharding would fall back to (with a warning): each worker keeps its share of every batch
+    if workers > 1:
+        # DATA sharding, what AUTO falls back to (with a warning) for these pipelines: every
+        # worker runs the whole pipeline and keeps its share of each global batch
         import tensorflow as tf
 
         options = tf.data.Options()
@@ -151,13 +153,13 @@ def train_degradation(
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
-        callbacks: extra Keras callbacks.
-        strategy: `"default"`, `"mirrored"` or a `tf.distribute.Strategy`; `batch_size` is the
-            global batch. `"multiworker"` is refused with the reason (`dml_keras.distribute`).
+        callbacks: extra Keras callbacks (they run on every worker).
+        strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
+            `tf.distribute.Strategy`; `batch_size` is the global batch (`dml_keras.distribute`).
         mixed_precision: `True` for mixed float16 (GPU) / bfloat16 (CPU), or a policy name;
             the saved model is float32.
         jit_compile: XLA for the training step (`"auto"`: Keras decides; off on
-            TensorFlow, where it measured 1.46× slower on CPU).
+            TensorFlow, where it measured 1.43× slower on CPU). One device only.
         Others: as `DegradationModel` and `paired_dataset` (paper defaults).
 
     Returns:
