@@ -80,30 +80,31 @@ def check_jit_compile(strategy, jit_compile):
         )
 
 
+def _role(resolver):
+    """`(index, count)` of this task among the cluster's training tasks; index 0 is `chief`, or else worker 0."""
+    jobs = resolver.cluster_spec().as_dict()
+    chiefs, workers = len(jobs.get("chief", [])), len(jobs.get("worker", []))
+    if chiefs + workers <= 1:
+        return 0, 1
+    return resolver.task_id + (chiefs if resolver.task_type == "worker" else 0), chiefs + workers
+
+
 def worker_role(strategy):
     """`(index, count)` of this process among the workers `strategy` trains on; `(0, 1)` on one machine.
 
     Index 0 (the `chief` task, or else worker 0) writes the outputs.
     """
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
-        return 0, 1
-    jobs = resolver.cluster_spec().as_dict()
-    chiefs, workers = len(jobs.get("chief", [])), len(jobs.get("worker", []))
-    if chiefs + workers <= 1:
-        return 0, 1
-    index = resolver.task_id + (chiefs if resolver.task_type == "worker" else 0)
-    return index, chiefs + workers
+    return (0, 1) if resolver is None else _role(resolver)
 
 
 def writes_outputs(strategy):
     """Whether this process writes the training outputs under `strategy` (a name from `STRATEGIES`)."""
     if strategy != "multiworker":
         return True
-    config = json.loads(os.environ["TF_CONFIG"])
-    task = config["task"]
-    first = "chief" if config["cluster"].get("chief") else "worker"
-    return task["type"] == first and task["index"] == 0
+    import tensorflow as tf
+
+    return _role(tf.distribute.cluster_resolver.TFConfigClusterResolver())[0] == 0
 
 
 @contextlib.contextmanager

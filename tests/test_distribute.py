@@ -235,6 +235,7 @@ def test_multiworker_without_a_cluster_is_refused_with_an_example(pairs, tmp_pat
     assert "not a usable cluster description" in capsys.readouterr().err
 
 
+@needs_tensorflow
 def test_the_first_worker_writes(monkeypatch):
     from dml_keras.distribute import writes_outputs
 
