@@ -24,6 +24,20 @@ def _json_out(parser):
     parser.add_argument("--json", metavar="FILE", help="also write the scores as JSON (DESIGN.md §5 format)")
 
 
+def _noise_model(parser):
+    parser.add_argument("--noise-model", choices=("white", "handcrafted"), default="white",
+                        help="white: AWGN of --noise-sigma after the learned degradation (the paper); handcrafted: "
+                             "Real-ESRGAN's random Gaussian/Poisson noise and JPEG at capture size after the learned blur")
+
+
+def _noise_sigma(args, model):
+    """--noise-sigma as a number or range; by default 5 (the paper), 0 where the model adds its own noise."""
+    if args.noise_sigma is None:
+        return 0.0 if getattr(model, "adds_noise", False) else 5.0
+    sigma = _numbers(args.noise_sigma, float)
+    return sigma[0] if len(sigma) == 1 else tuple(sigma)
+
+
 def _lr_size(parser):
     parser.add_argument("--lr-size", choices=("same", "native"), default="same",
                         help="'same': LR enlarged to HR size (the paper); 'native': LR stays 1/scale")
@@ -77,11 +91,14 @@ def _add_evaluate_degradation(sub):
 def _add_later_commands(sub):
     p = sub.add_parser("synthesize", help="degrade clean HR photos into realistic LR, to disk")
     p.add_argument("model", help="a saved degradation model (.keras, or exported: SavedModel folder, .tflite, .onnx), "
-                                 "or a built-in baseline: identity, bicubic")
+                                 "or a built-in: identity, bicubic, handcrafted (Real-ESRGAN's random second-order degradation)")
     p.add_argument("hr_dir", help="folder of clean photos (any size)")
     p.add_argument("--out", required=True, help="writes OUT/hr and OUT/lr with the same file names")
-    p.add_argument("--noise-sigma", default="5",
-                   help="AWGN sigma on the 0-255 scale (paper: 5), or a range LOW,HIGH drawn per image")
+    p.add_argument("--noise-sigma", default=None,
+                   help="AWGN sigma on the 0-255 scale, or a range LOW,HIGH drawn per image "
+                        "(default 5 as the paper; 0 for degradations that add their own noise)")
+    _noise_model(p)
+    _lr_size(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shard", default="0/1", help="I/N: process the I-th of N shards (files at positions i %% N == I)")
     p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
@@ -94,15 +111,22 @@ def _add_later_commands(sub):
     p = sub.add_parser("train-sr", help="train VDSR or RCAN on real, synthetic or mixed pairs")
     p.add_argument("pairs_or_synth", nargs="?",
                    help="real pairs, or the output of `dml synthesize` (any pair layout); optional with --degradation")
+    p.add_argument("synthetic_pairs", nargs="?",
+                   help="also: synthesized pairs (`dml synthesize` output) mixed with the first at --synthetic-fraction")
     p.add_argument("--out", required=True)
     p.add_argument("--arch", choices=("vdsr", "rcan"), default="vdsr")
     _scale(p)
     p.add_argument("--degradation", metavar="MODEL",
-                   help="make pairs on the fly with this degradation model (saved, or 'bicubic') from --hr-dir")
+                   help="make pairs on the fly with this degradation model from --hr-dir: a saved one, or a built-in "
+                        "(bicubic, handcrafted)")
     p.add_argument("--hr-dir", help="clean HR photos for on-the-fly synthesis")
     p.add_argument("--synthetic-fraction", type=float, default=0.5,
-                   help="share of synthetic pairs when both real pairs and --degradation are given")
-    p.add_argument("--noise-sigma", default="5", help="AWGN sigma (0-255 scale) of synthetic LR, or LOW,HIGH")
+                   help="share of synthetic pairs when real pairs and synthetic ones (--degradation or a second "
+                        "folder) are both given")
+    p.add_argument("--noise-sigma", default=None,
+                   help="AWGN sigma (0-255 scale) of synthetic LR, or LOW,HIGH "
+                        "(default 5 as the paper; 0 for degradations that add their own noise)")
+    _noise_model(p)
     p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--crops-per-image", type=int, default=4,
@@ -253,10 +277,9 @@ def _synthesize(args):
     from dml_keras.data.synthesis import parse_shard, synthesize_folder
     from dml_keras.evaluation import load_degradation_model
 
-    model = load_degradation_model(args.model, scale=args.scale)
-    sigma = _numbers(args.noise_sigma, float)
+    model = load_degradation_model(args.model, scale=args.scale, lr_size=args.lr_size, noise=args.noise_model)
     names = synthesize_folder(
-        model, args.hr_dir, args.out, noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), seed=args.seed,
+        model, args.hr_dir, args.out, noise_sigma=_noise_sigma(args, model), seed=args.seed,
         shard=parse_shard(args.shard), quantize=not args.no_quantize, tile_size=args.tile,
         noise_resolution=args.noise_resolution,
     )
@@ -288,13 +311,14 @@ def _train_sr(args):
     if args.pairs_or_synth is None and args.degradation is None:
         print("error: give real pairs (PAIRS_OR_SYNTH), or --degradation MODEL with --hr-dir, or both", file=sys.stderr)
         return 2
-    sigma = _numbers(args.noise_sigma, float)
+    sigma = None if args.noise_sigma is None else _noise_sigma(args, None)
     train_sr(
         args.out, pairs=args.pairs_or_synth, degradation=args.degradation, hr_dir=args.hr_dir,
+        synthetic_pairs=args.synthetic_pairs,
         synthetic_fraction=args.synthetic_fraction, arch=args.arch, scale=args.scale, channels=args.channels,
         lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
-        noise_sigma=sigma[0] if len(sigma) == 1 else tuple(sigma), noise_resolution=args.noise_resolution,
+        noise_sigma=sigma, noise_model=args.noise_model, noise_resolution=args.noise_resolution,
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,

@@ -10,34 +10,50 @@ from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 
 
-def load_degradation_model(model, scale=4, lr_size="same"):
-    """A built-in baseline by name (`"identity"`, `"bicubic"`), a saved `.keras` degradation model, or an exported one.
+def load_degradation_model(model, scale=4, lr_size="same", noise="white"):
+    """A built-in by name (`"identity"`, `"bicubic"`, `"handcrafted"`), a saved `.keras` degradation model, or an exported one.
+
+    Args:
+        lr_size: for built-ins, the size they make; a same-size learned model
+            asked for `"native"` LR is wrapped in `AtNativeSize` (the exact
+            inverse of the bicubic enlargement it imitates).
+        noise: `"white"` (the model as it is; sensor noise is added by the
+            synthesis code) or `"handcrafted"`: the learned blur followed by
+            Real-ESRGAN's random noise and JPEG (`LearnedBlurWithNoise`).
 
     Raises:
         DataError: the path does not exist or is not a degradation model.
     """
     from dml_keras.data.errors import DataError
     from dml_keras.export import ExportedModel, exported_format
-    from dml_keras.models import BUILTIN_BASELINES, DegradationBase
+    from dml_keras.models import BUILTIN_BASELINES, AtNativeSize, DegradationBase, LearnedBlurWithNoise
 
+    if noise not in ("white", "handcrafted"):
+        raise ValueError(f"noise must be 'white' or 'handcrafted'. Received: noise={noise!r}")
     if model in BUILTIN_BASELINES:
+        if noise == "handcrafted":
+            raise DataError(f"--noise-model handcrafted adds noise to a learned blur; '{model}' is a built-in. "
+                            "Use the built-in 'handcrafted' degradation, or give a learned model.")
         return BUILTIN_BASELINES[model](scale=scale, lr_size=lr_size)
     path = os.fspath(model)
     if exported_format(path):
-        return ExportedModel(path, kind="degradation")
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
-        path = os.path.join(path, "model.keras")
-    if not os.path.isfile(path):
-        raise DataError(
-            f"Model '{model}' is neither a built-in baseline ({', '.join(BUILTIN_BASELINES)}) nor an existing "
-            "file. Give a .keras file written by `dml train-degradation` (or its --out folder)."
-        )
-    import keras
+        loaded = ExportedModel(path, kind="degradation")
+    else:
+        if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
+            path = os.path.join(path, "model.keras")
+        if not os.path.isfile(path):
+            raise DataError(
+                f"Model '{model}' is neither a built-in ({', '.join(BUILTIN_BASELINES)}) nor an existing "
+                "file. Give a .keras file written by `dml train-degradation` (or its --out folder)."
+            )
+        import keras
 
-    loaded = keras.models.load_model(path)
-    if not isinstance(loaded, DegradationBase):
-        raise DataError(f"'{path}' holds a {type(loaded).__name__}, not a degradation model.")
-    return loaded
+        loaded = keras.models.load_model(path)
+        if not isinstance(loaded, DegradationBase):
+            raise DataError(f"'{path}' holds a {type(loaded).__name__}, not a degradation model.")
+    if lr_size == "native" and getattr(loaded, "lr_size", "same") == "same":
+        loaded = AtNativeSize(loaded)
+    return LearnedBlurWithNoise(loaded) if noise == "handcrafted" else loaded
 
 
 def evaluate_degradation(model, pairs, scale=4, lr_size="same", crop_border=7, progress=True):

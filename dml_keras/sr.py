@@ -31,22 +31,31 @@ def _pairs(source, scale):
     return discover_pairs(source, scale=scale) if isinstance(source, (str, os.PathLike)) else list(source)
 
 
-def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
+def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
              channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
-             learning_rate=1e-4, noise_sigma=5.0, noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
+             learning_rate=1e-4, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
              callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", **arch_kwargs):
-    """Train VDSR/RCAN on real pairs, on-the-fly synthetic pairs (`degradation` + `hr_dir`), or a mix.
+    """Train VDSR/RCAN on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
+
+    Synthetic pairs are made on the fly (`degradation` + `hr_dir`) or read from
+    `synthetic_pairs` (the output of `dml synthesize`, for degradations too
+    costly to run in the input pipeline).
 
     Resumable (`out_dir/backup`), logged (TensorBoard, `history.csv`), saved as `out_dir/model.keras`.
     Defaults follow the paper: Adam 1e-4, batch 16 (VDSR) or 2 (RCAN), L2 loss for VDSR and L1 for RCAN.
+    `degradation`: a model, a saved model's path, or a built-in name (`"bicubic"`, `"handcrafted"`);
+    `noise_model="handcrafted"` adds Real-ESRGAN's noise and JPEG to a learned blur; `noise_sigma`
+    (AWGN, 0–255 scale) defaults to 5 (the paper), or 0 for degradations that add their own noise.
     `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
     from dml_keras.evaluation import load_degradation_model
     from dml_keras.training import fit_and_save
 
-    if pairs is None and degradation is None:
+    if pairs is None and degradation is None and synthetic_pairs is None:
         raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
+    if degradation is not None and synthetic_pairs is not None:
+        raise ValueError("Give synthetic pairs one way: a `degradation` (on the fly) or `synthetic_pairs` (from disk).")
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
     # first: a strategy that cannot run is refused before any work is done
@@ -55,12 +64,17 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
     batch_size = batch_size or (16 if arch == "vdsr" else 2)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
-    mixing = pairs is not None and degradation is not None
+    mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
     streams = []
-    if pairs is not None:
-        streams.append(real_sr_dataset(_pairs(pairs, scale), scale, patch_size, batch_size, lr_size, channels, seed, batch=not mixing))
+    for source in (pairs, synthetic_pairs):
+        if source is not None:
+            streams.append(real_sr_dataset(_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels, seed,
+                                           batch=not mixing))
     if degradation is not None:
-        model = load_degradation_model(degradation, scale=scale, lr_size=lr_size) if isinstance(degradation, (str, os.PathLike)) else degradation
+        model = (load_degradation_model(degradation, scale=scale, lr_size=lr_size, noise=noise_model)
+                 if isinstance(degradation, (str, os.PathLike)) else degradation)
+        if noise_sigma is None:
+            noise_sigma = 0.0 if getattr(model, "adds_noise", False) else 5.0
         streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
                                             batch=not mixing, noise_resolution=noise_resolution,
                                             crops_per_image=crops_per_image))
@@ -84,10 +98,12 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_fract
         network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
-                    noise_sigma=noise_sigma, noise_resolution=noise_resolution,
+                    noise_sigma=noise_sigma, noise_model=noise_model if degradation is not None else None,
+                    noise_resolution=noise_resolution,
                     crops_per_image=crops_per_image if degradation is not None else None,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
+                    synthetic_pairs=str(synthetic_pairs) if synthetic_pairs is not None and not isinstance(synthetic_pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,
                     hr_dir=str(hr_dir) if hr_dir else None, **arch_kwargs)
     network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,

@@ -17,10 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ops_layers_models_tests_pass_under_jax_without_tensorflow():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "1", "DML_TEST_WITHOUT_TENSORFLOW": "1",
            "JAX_PLATFORMS": "cpu"}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+    command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "not slow",
                "tests/ops", "tests/layers", "tests/models"]
     out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stdout[-4000:]
     passed = int(re.search(r"(\d+) passed", out.stdout).group(1))
-    skipped = re.search(r"(\d+) skipped", out.stdout)
-    assert passed >= 60 and (int(skipped.group(1)) if skipped else 0) <= 8, out.stdout[-2000:]
+    assert passed >= 60, out.stdout[-2000:]
+    # a test may skip only because TensorFlow is absent or ../shared/data is not beside the checkout
+    reasons = re.findall(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", out.stdout, re.MULTILINE)
+    unexpected = [r for r in reasons if "needs TensorFlow" not in r and "../shared/data is not beside" not in r]
+    assert not unexpected, unexpected

@@ -32,18 +32,30 @@ def real_sr_dataset(pairs, scale=4, patch_size=48, batch_size=16, lr_size="same"
 
 
 def _degrade_fn(model):
-    """A TF-callable degradation for a batch `(B, H, W, C)`: Keras models run in the graph, others via NumPy."""
+    """A TF-callable degradation `(hr, keys, visits) -> lr` for a batch `(B, H, W, C)`.
+
+    Keras models run in the graph; built-ins via NumPy. Random degradations
+    (`model.stochastic`) get each crop's `(key, visit)` seed, as `dml synthesize`
+    gives each file, so both paths draw the same degradation; a learned blur
+    with hand-crafted noise runs its blur in the graph and the rest in NumPy.
+    """
     import keras
 
-    if isinstance(model, keras.Model):
-        return lambda hr: model(hr, training=False)
-
-    def numpy_degrade(hr):
-        out = tf.numpy_function(lambda x: np.asarray(model.degrade(x), np.float32), [hr], tf.float32, stateful=False)
+    def numpy_call(function, lr, keys, visits):
+        out = tf.numpy_function(
+            lambda x, k, v: np.asarray(function(x, np.stack([k, v], -1)), np.float32), [lr, keys, visits], tf.float32,
+            stateful=False)
         out.set_shape([None, None, None, 3])
         return out
 
-    return numpy_degrade
+    if isinstance(model, keras.Model):
+        return lambda hr, keys, visits: model(hr, training=False)
+    blur = getattr(model, "blur", None)
+    if isinstance(blur, keras.Model):
+        return lambda hr, keys, visits: numpy_call(model.finish, blur(hr, training=False), keys, visits)
+    if getattr(model, "stochastic", False):
+        return lambda hr, keys, visits: numpy_call(lambda x, seeds: model.degrade(x, seeds=seeds), hr, keys, visits)
+    return lambda hr, keys, visits: numpy_call(lambda x, seeds: model.degrade(x), hr, keys, visits)
 
 
 def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="y", noise_sigma=5.0, quantize=True,
@@ -107,7 +119,7 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
         return visit, key, image[top : top + big, left : left + big]
 
     def synthesize(visit, key, hr):
-        lr = degrade(hr)
+        lr = degrade(hr, key, visit)
         shape = tf.shape(lr)[1:]
         noise = tf.map_fn(
             lambda element: sensor_noise(shape, noise_sigma, element[0], element[1], capture_scale),

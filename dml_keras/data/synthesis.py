@@ -120,8 +120,12 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
             continue  # finished in an earlier run
         hr = read_image(path)
         hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
-        lr = model.degrade(hr, tile_size=tile_size) if _takes_tiles(model) else model.degrade(hr)
-        lr = add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, image_seed(seed, path.name), capture_scale)
+        key = image_seed(seed, path.name)
+        if getattr(model, "stochastic", False):  # random degradations: the file's seed, first visit (as on the fly)
+            lr = model.degrade(hr, seeds=[(key, 0)], tile_size=tile_size)
+        else:
+            lr = model.degrade(hr, tile_size=tile_size) if _takes_tiles(model) else model.degrade(hr)
+        lr = add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, key, capture_scale)
         write_image(hr_out, hr)  # HR first: a pair counts as done only once its LR exists
         write_image(lr_out, lr, bit_depth=8 if quantize else 16)
     return names

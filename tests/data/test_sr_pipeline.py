@@ -6,7 +6,7 @@ import pytest
 from dml_keras.data import read_image, write_image
 from dml_keras.data.sr_pipeline import synthetic_sr_dataset
 from dml_keras.data.synthesis import synthesize_folder
-from dml_keras.models import BicubicDegradation, DegradationModel
+from dml_keras.models import BicubicDegradation, DegradationModel, HandcraftedDegradation, LearnedBlurWithNoise
 
 PATCH, MARGIN = 32, 16  # crops of PATCH + 2·MARGIN = 64 px: a 64×64 photo is its own crop
 
@@ -28,8 +28,10 @@ def _first_batch(model, folder, count, **kwargs):
 @pytest.mark.parametrize(
     "model",
     [DegradationModel(num_basis=4, kernel_size=7, seed=0), DegradationModel(num_basis=4, kernel_size=7, lr_size="native", seed=1),
-     BicubicDegradation(4)],
-    ids=["dml-same", "dml-native", "bicubic"],
+     BicubicDegradation(4), HandcraftedDegradation(4, "same"), HandcraftedDegradation(4, "native"),
+     LearnedBlurWithNoise(DegradationModel(num_basis=4, kernel_size=7, seed=2)),
+     LearnedBlurWithNoise(DegradationModel(num_basis=4, kernel_size=7, lr_size="native", seed=3))],
+    ids=["dml-same", "dml-native", "bicubic", "handcrafted-same", "handcrafted-native", "dml+noise-same", "dml+noise-native"],
 )
 def test_on_the_fly_pairs_equal_offline_pairs_for_the_same_seed(model, crop_sized_dir, tmp_path):
     stride = 4 if model.lr_size == "native" else 1

@@ -39,7 +39,8 @@ def test_shapes_reload_and_tiling(cls, lr_size, tmp_path, photos):
     whole = model.degrade(rgb, tile_size=4096)
     tiled = model.degrade(rgb, tile_size=32)
     assert whole.shape == ((90, 110, 3) if lr_size == "same" else (45, 55, 3))
-    assert np.abs(whole - tiled).max() <= 1e-5
+    # equal up to float32 rounding (random weights make outputs of ~1e5, where one ulp is ~0.01)
+    assert np.abs(whole - tiled).max() <= 1e-5 * max(1.0, np.abs(whole).max())
 
 
 def test_tiling_needs_its_context_margin(photos):
