@@ -213,6 +213,8 @@ def build_parser():
     from dml_keras import __version__
 
     parser.add_argument("--version", action="version", version=f"dml-keras {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_train_degradation(sub)
@@ -425,9 +427,33 @@ def _wrapped_data_error(error):
     return text.split(marker, 1)[1].splitlines()[0].strip()
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow and find its devices with stderr muted: no screen of C++ start-up logs
+    (oneDNN, CUDA probing, absl) before the work. Kept when `TF_CPP_MIN_LOG_LEVEL` is set or with `--verbose`."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()
+            except ImportError:
+                pass  # reported where it is needed, with stderr back
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv=None):
     """Entry point of the `dml` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        _import_tensorflow_quietly()
     from dml_keras.data.errors import DataError
 
     try:

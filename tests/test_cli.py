@@ -65,3 +65,21 @@ def test_demo_writes_images_and_summary(tmp_path):
     assert summary["vdsr_real_syndml_lpips"] < summary["lr_lpips"]
     assert summary["vdsr_real_syndml_psnr"] > summary["lr_psnr"]
     assert (tmp_path / "figures" / "basis_kernels.png").exists()
+
+
+def test_commands_hide_tensorflow_start_up_logs_unless_verbose(tmp_path, photos):
+    import os
+    import re
+
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    log_line = re.compile(r"^[IWE]\d{4} |absl::InitializeLog", re.MULTILINE)
+
+    def stderr(*flags):
+        command = [sys.executable, "-m", "dml_keras", *flags, "evaluate-degradation", "bicubic", str(tmp_path / "pairs")]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stderr
+
+    assert not log_line.search(stderr())
+    assert log_line.search(stderr("--verbose"))  # TensorFlow's own lines, as they were before

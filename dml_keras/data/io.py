@@ -114,6 +114,12 @@ def image_size(path):
         return read_image(path).shape[:2]
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_image(path, image, bit_depth=8):
     """Write an image in `[0, 1]` as PNG, atomically.
 
@@ -150,6 +156,7 @@ def write_image(path, image, bit_depth=8):
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(encoded.tobytes())
+        os.chmod(temp_path, 0o666 & ~_umask())  # a temporary file is private (0600); the result follows the umask
         os.replace(temp_path, path)
     except BaseException:
         if os.path.exists(temp_path):

@@ -105,3 +105,17 @@ def test_sixteen_bit_tiff_keeps_precision(tmp_path):
     ramp = (np.arange(40 * 50, dtype=np.uint16).reshape(40, 50) * 13)
     cv2.imwrite(str(tmp_path / "r.tif"), ramp)
     np.testing.assert_allclose(read_image(tmp_path / "r.tif")[..., 0], ramp / 65535.0, atol=1e-7)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_image(tmp_path / "a.png", np.zeros((4, 4)))
+        os.umask(0o077)
+        write_image(tmp_path / "b.png", np.zeros((4, 4)))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "a.png").st_mode) == 0o644  # readable by a web server or a colleague
+    assert stat.S_IMODE(os.stat(tmp_path / "b.png").st_mode) == 0o600
