@@ -9,7 +9,7 @@ import sys
 def _scale_out(parser):
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                         help="mirrored: all local GPUs (or logical CPUs); --batch-size is the global batch. "
-                             "multiworker: several machines, cluster in TF_CONFIG (README: Scaling out)")
+                             "multiworker: several machines, cluster in TF_CONFIG (docs/scaling.md)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
     parser.add_argument("--jit-compile", action="store_true",
@@ -21,7 +21,7 @@ def _scale(parser):
 
 
 def _json_out(parser):
-    parser.add_argument("--json", metavar="FILE", help="also write the scores as JSON (DESIGN.md §5 format)")
+    parser.add_argument("--json", metavar="FILE", help="also write the scores as JSON (format: docs/data.md, score files)")
 
 
 def _noise_model(parser):
@@ -70,7 +70,7 @@ def _add_train_degradation(sub):
     p.add_argument("--unit-sum-kernels", action="store_true",
                    help="dml: every per-pixel kernel sums to 1 (softmax weights over unit-sum basis kernels)")
     p.add_argument("--tone-offset", action="store_true",
-                   help="dml: also learn a bounded per-pixel exposure offset (see README)")
+                   help="dml: also learn a bounded per-pixel exposure offset (docs/degradation.md)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     _scale_out(p)

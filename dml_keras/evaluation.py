@@ -66,7 +66,7 @@ def evaluate_degradation(model, pairs, scale=4, lr_size="same", crop_border=7, p
         crop_border: pixels ignored on each side (default 7 = kernel_size // 2, the paper's).
 
     Returns:
-        dict `{"psnr", "ssim", "count", "per_image": [{"name", "psnr", "ssim"}, ...]}` (DESIGN.md §5).
+        dict `{"psnr", "ssim", "count", "per_image": [{"name", "psnr", "ssim"}, ...]}` (docs/data.md, score files).
 
     Example:
     >>> from dml_keras.models import BicubicDegradation

@@ -166,7 +166,7 @@ def super_resolve(model, lr_rgb, tile_size=512, margin=32, enlarged=False):
 
 
 def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", tile_size=512, progress=True):
-    """PSNR/SSIM (Y, crop = `scale`) and LPIPS of an SR model on real test pairs (DESIGN.md §5 JSON).
+    """PSNR/SSIM (Y, crop = `scale`) and LPIPS of an SR model on real test pairs (score files: docs/data.md).
 
     The input is each pair's LR file as stored (small, or already enlarged);
     large images run in tiles, so memory stays bounded.

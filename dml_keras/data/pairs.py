@@ -1,6 +1,6 @@
 """Finding aligned HR/LR photo pairs on disk and loading them with the right geometry.
 
-Layouts accepted as they are (DESIGN.md §4):
+Layouts accepted as they are (docs/data.md):
 
 - RealSR: ``<root>/<Camera>/<Train|Test>/<scale>/<Camera>_<NNN>_HR.png`` with
   ``<Camera>_<NNN>_LR<scale>.png`` beside it (any folder depth, also flat);

@@ -28,7 +28,7 @@ def upsample_bilinear_2x(x):
 
 @keras.saving.register_keras_serializable(package="dml_keras")
 class WeightPredictor(keras.layers.Layer):
-    """The authors' weight CNN (DESIGN.md §2), shared by DML and its baselines.
+    """The authors' weight CNN, shared by DML and its baselines.
 
     conv3×3 → 3×(ReLU, conv3×3) → 2×2 max-pool → 3×(ReLU, conv3×3) → bilinear ×2
     → concat with the pre-pool features → 3×(conv3×3, ReLU) → conv
