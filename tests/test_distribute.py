@@ -49,7 +49,9 @@ else:
     from dml_keras.sr import train_sr
     trained = train_sr(out, depth=3, filters=8, val_pairs=pairs, **common)
 saved = os.path.join(out, "model.keras")
-model = keras.models.load_model(saved) if os.path.exists(saved) else trained
+# only the writing worker reads the file: another worker could see it while the first one is still writing it
+writer = json.loads(os.environ.get("TF_CONFIG", '{"task": {"index": 0}}'))["task"]["index"] == 0
+model = keras.models.load_model(saved) if os.path.exists(saved) and writer else trained
 print(json.dumps({"start": getattr(record, "weights", None), "end": [w.tolist() for w in model.get_weights()],
                   "trained": trained is not None and [w.tolist() for w in trained.get_weights()],
                   "history": getattr(record, "history", None), "dtype": model.dtype_policy.name,
