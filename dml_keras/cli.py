@@ -30,11 +30,11 @@ def _noise_model(parser):
                              "Real-ESRGAN's random Gaussian/Poisson noise and JPEG at capture size after the learned blur")
 
 
-def _noise_sigma(args, model):
-    """--noise-sigma as a number or range; by default 5 (the paper), 0 where the model adds its own noise."""
-    if args.noise_sigma is None:
-        return 0.0 if getattr(model, "adds_noise", False) else 5.0
-    sigma = _numbers(args.noise_sigma, float)
+def _noise_sigma(text):
+    """--noise-sigma as a number or a range; None leaves the model's default (`default_noise_sigma`)."""
+    if text is None:
+        return None
+    sigma = _numbers(text, float)
     return sigma[0] if len(sigma) == 1 else tuple(sigma)
 
 
@@ -281,7 +281,7 @@ def _synthesize(args):
 
     model = load_degradation_model(args.model, scale=args.scale, lr_size=args.lr_size, noise=args.noise_model)
     names = synthesize_folder(
-        model, args.hr_dir, args.out, noise_sigma=_noise_sigma(args, model), seed=args.seed,
+        model, args.hr_dir, args.out, noise_sigma=_noise_sigma(args.noise_sigma), seed=args.seed,
         shard=parse_shard(args.shard), quantize=not args.no_quantize, tile_size=args.tile,
         noise_resolution=args.noise_resolution,
     )
@@ -313,14 +313,13 @@ def _train_sr(args):
     if args.pairs_or_synth is None and args.degradation is None:
         print("error: give real pairs (PAIRS_OR_SYNTH), or --degradation MODEL with --hr-dir, or both", file=sys.stderr)
         return 2
-    sigma = None if args.noise_sigma is None else _noise_sigma(args, None)
     train_sr(
         args.out, pairs=args.pairs_or_synth, degradation=args.degradation, hr_dir=args.hr_dir,
         synthetic_pairs=args.synthetic_pairs,
         synthetic_fraction=args.synthetic_fraction, arch=args.arch, scale=args.scale, channels=args.channels,
         lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
-        noise_sigma=sigma, noise_model=args.noise_model, noise_resolution=args.noise_resolution,
+        noise_sigma=_noise_sigma(args.noise_sigma), noise_model=args.noise_model, noise_resolution=args.noise_resolution,
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,

@@ -49,6 +49,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
+    from dml_keras.data.synthesis import default_noise_sigma
     from dml_keras.evaluation import load_degradation_model
     from dml_keras.training import fit_and_save
 
@@ -73,8 +74,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     if degradation is not None:
         model = (load_degradation_model(degradation, scale=scale, lr_size=lr_size, noise=noise_model)
                  if isinstance(degradation, (str, os.PathLike)) else degradation)
-        if noise_sigma is None:
-            noise_sigma = 0.0 if getattr(model, "adds_noise", False) else 5.0
+        noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
         streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
                                             batch=not mixing, noise_resolution=noise_resolution,
                                             crops_per_image=crops_per_image))

@@ -11,7 +11,7 @@ leaves a half-written image behind.
 """
 
 import os
-import tempfile
+import uuid
 
 import cv2
 import numpy as np
@@ -114,12 +114,6 @@ def image_size(path):
         return read_image(path).shape[:2]
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_image(path, image, bit_depth=8):
     """Write an image in `[0, 1]` as PNG, atomically.
 
@@ -152,11 +146,12 @@ def write_image(path, image, bit_depth=8):
         raise OSError(f"OpenCV could not encode a PNG for '{path}'")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
+    # a unique temporary name created like any file (0666 less the umask; mkstemp's would stay 0600)
+    temp_path = os.path.join(folder, f".tmp-{uuid.uuid4().hex}.png")
+    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(encoded.tobytes())
-        os.chmod(temp_path, 0o666 & ~_umask())  # a temporary file is private (0600); the result follows the umask
         os.replace(temp_path, path)
     except BaseException:
         if os.path.exists(temp_path):

@@ -67,6 +67,11 @@ def add_noise(image, noise_sigma, seed, capture_scale=1):
     return np.clip(np.asarray(image, np.float32) + noise, 0.0, 1.0)
 
 
+def default_noise_sigma(model):
+    """The sensor noise added after `model` unless asked otherwise: 5 (the paper), 0 if the model brings its own."""
+    return 0.0 if getattr(model, "adds_noise", False) else 5.0
+
+
 def parse_shard(text):
     """`"I/N"` → `(I, N)` with `0 <= I < N`."""
     try:
@@ -89,13 +94,14 @@ def list_images(folder):
     return files
 
 
-def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0, 1), quantize=True,
+def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0, 1), quantize=True,
                       tile_size=512, progress=True, noise_resolution="output"):
     """Degrade every photo in `hr_dir` into `out_dir/hr` + `out_dir/lr` (PNG, same names).
 
     Args:
         model: a degradation model (`degrade(images)`), learned or built-in.
-        noise_sigma: AWGN on the 0–255 scale after degradation (paper: 5), or `(low, high)`.
+        noise_sigma: AWGN on the 0–255 scale after degradation, or `(low, high)`;
+            default `default_noise_sigma(model)` (5 as the paper, 0 for models with their own noise).
         seed: run seed; per-image seeds derive from it and the file name.
         shard: `(index, count)`: process files whose position `% count == index`.
         quantize: store 8-bit LR (as the authors did); otherwise 16-bit PNG.
@@ -107,6 +113,7 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
         list of the names written or found already done.
     """
     index, count = shard
+    noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
     files = [f for i, f in enumerate(list_images(hr_dir)) if i % count == index]
     scale = getattr(model, "scale", 1)
     same_size = getattr(model, "lr_size", "same") == "same"
@@ -124,14 +131,9 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=5.0, seed=0, shard=(0,
         if getattr(model, "stochastic", False):  # random degradations: the file's seed, first visit (as on the fly)
             lr = model.degrade(hr, seeds=[(key, 0)], tile_size=tile_size)
         else:
-            lr = model.degrade(hr, tile_size=tile_size) if _takes_tiles(model) else model.degrade(hr)
+            lr = model.degrade(hr, tile_size=tile_size)
         lr = add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, key, capture_scale)
         write_image(hr_out, hr)  # HR first: a pair counts as done only once its LR exists
         write_image(lr_out, lr, bit_depth=8 if quantize else 16)
     return names
 
-
-def _takes_tiles(model):
-    import inspect
-
-    return "tile_size" in inspect.signature(model.degrade).parameters

@@ -1,6 +1,6 @@
 """The degradations that need no training (`identity`, `bicubic`), and `AtNativeSize` for same-size models.
 
-Both follow the interface every degradation model offers: `degrade(images)`
+Both follow the interface every degradation model offers: `degrade(images, tile_size)`
 takes RGB HR images `(N, H, W, 3)` (or one `(H, W, 3)`) in `[0, 1]` and returns
 the generated LR, same size as HR (`lr_size="same"`) or `1/scale` (`"native"`).
 """
@@ -26,7 +26,7 @@ class IdentityDegradation:
         self.scale = scale
         self.lr_size = lr_size
 
-    def degrade(self, images):
+    def degrade(self, images, tile_size=None):
         return np.asarray(images, dtype=np.float32)
 
 
@@ -50,7 +50,7 @@ class BicubicDegradation:
             return np.clip(small, 0.0, 1.0)
         return np.clip(imresize(small, output_size=(height, width)), 0.0, 1.0)
 
-    def degrade(self, images):
+    def degrade(self, images, tile_size=None):
         images = np.asarray(images, dtype=np.float32)
         if images.ndim == 3:
             return self._one(images)
@@ -84,8 +84,7 @@ class AtNativeSize:
     def degrade(self, images, tile_size=512):
         images = np.asarray(images, np.float32)
         usable = images[..., : images.shape[-3] // self.scale * self.scale, : images.shape[-2] // self.scale * self.scale, :]
-        same = self.model.degrade(usable, tile_size=tile_size) if hasattr(self.model, "context_margin") else self.model.degrade(usable)
-        same = np.asarray(same, np.float32)
+        same = np.asarray(self.model.degrade(usable, tile_size=tile_size), np.float32)
         if same.ndim == 3:
             return shrink_enlarged(same, self.scale)
         return np.stack([shrink_enlarged(image, self.scale) for image in same])

@@ -202,8 +202,8 @@ def _random_noise(image, rng, stage):
     return poisson_noise(image, rng, rng.uniform(*stage.poisson_scale), gray)
 
 
-def _random_jpeg(image, rng):
-    return jpeg(np.clip(image, 0, 1), int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
+def _random_jpeg(image, rng, quality=JPEG_QUALITY):
+    return jpeg(np.clip(image, 0, 1), int(rng.integers(quality[0], quality[1] + 1)))
 
 
 def _random_mode(rng):
@@ -213,6 +213,7 @@ def _random_mode(rng):
 def _random_factor(rng, stage):
     direction = rng.choice(3, p=stage.resize_probs)
     low, high = stage.resize_range
+    # both factors are drawn whatever the direction: this order of draws made the shipped table2 models
     return (rng.uniform(1, high), rng.uniform(low, 1), 1.0)[direction]
 
 
@@ -350,13 +351,10 @@ class LearnedBlurWithNoise(RandomDegradation):
         out = []
         for image, (key, visit) in zip(batch, _seed_rows(seeds, len(batch))):
             rng = _rng(key, visit)
-            same = self.lr_size == "same"
-            if same:  # the capture-size LR the same-size output stands for
-                image = shrink_enlarged(image, self.scale)
-            native = np.clip(image, 0, 1)  # what the camera's pipeline stored before the noise and JPEG
+            # the capture-size LR a same-size output stands for, as the camera stored it before noise and JPEG
+            native = np.clip(shrink_enlarged(image, self.scale) if self.lr_size == "same" else image, 0, 1)
             native = np.clip(_random_noise(native, rng, self.noise), 0, 1)
-            native = jpeg(native, int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)))
-            out.append(np.clip(imresize(native, output_size=batch.shape[1:3]), 0, 1) if same else native)
+            out.append(self._finish(_random_jpeg(native, rng, self.jpeg_quality), image.shape))
         out = np.stack(out).astype(np.float32)
         return out[0] if single else out
 
@@ -366,6 +364,4 @@ class LearnedBlurWithNoise(RandomDegradation):
         out = self.finish(lr, _seed_rows(seeds, len(batch)))
         return out[0] if single else out
 
-
-RANDOM_DEGRADATIONS = {"handcrafted": HandcraftedDegradation}
 

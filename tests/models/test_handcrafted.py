@@ -144,6 +144,9 @@ def test_learned_blur_with_noise_keeps_the_blur_and_adds_noise(photos):
     assert abs(difference.mean()) < 1.0  # noise and JPEG, no change of tone
     assert 0.5 < difference.std() < 40
     np.testing.assert_array_equal(noisy, model.degrade(image, seeds=2))
+    # any degradation that keeps the `degrade(images, tile_size)` contract can be the blur, built-ins included
+    native = LearnedBlurWithNoise(BicubicDegradation(scale=4, lr_size="native")).degrade(image, seeds=2)
+    assert native.shape == (32, 32, 3) and np.abs(native - noisy).mean() > 0.5 / 255  # a sharper blur than AtNativeSize's
 
 
 @pytest.mark.slow
