@@ -210,7 +210,7 @@ def vdsr_fit_ms(dataset, steps=10):
 
 def sr_case(tile_size, size=1024):
     import dml_keras.models
-    from dml_keras.sr import run_tiled
+    from dml_keras.models.sr_base import run_tiled
     model = keras.models.load_model("saved_models/vdsr_x4_real_syndml.keras")
     image = np.random.default_rng(0).random((size, size, 1)).astype("float32")
     return timed(lambda: run_tiled(model, image, tile_size=tile_size), repeat=3)
@@ -219,7 +219,8 @@ def export_latency(keras_file, size=512):
     # ms per megapixel of one RGB photo through each runtime, measured side by side
     import importlib.util, tempfile
     import dml_keras.models
-    from dml_keras.export import ExportedModel, export_model, rgb_forward
+    from dml_keras.export import export_model, rgb_forward
+    from dml_keras.runtime import ExportedModel
     model = keras.models.load_model(keras_file)
     photo = np.random.default_rng(0).random((1, size, size, 3)).astype("float32")
     forward = tf.function(rgb_forward(model))

@@ -57,16 +57,14 @@ def run_demo(out_dir="dml_demo", noise_sigma=5.0, seed=0, models_dir=None, image
     Example:
     >>> summary = run_demo("/tmp/dml_demo")  # doctest: +SKIP
     """
-    import keras
-
-    import dml_keras.models  # noqa: F401  (registers the classes)
-    from dml_keras.sr import super_resolve
+    from dml_keras.loading import load_model
+    from dml_keras.models.sr_base import super_resolve
     from dml_keras.visualization import visualize
 
     folder = find_saved_models(models_dir)
-    degradation = keras.models.load_model(folder / DEGRADATION_FILE) if folder else BicubicDegradation(4)
+    degradation = load_model(folder / DEGRADATION_FILE, kind="degradation") if folder else BicubicDegradation(4)
     name_of_degradation = "learned DML (RealSR x4)" if folder else "bicubic x4 (shipped model not found)"
-    sr_models = {k: keras.models.load_model(folder / f) for k, f in SR_FILES.items() if folder and (folder / f).exists()}
+    sr_models = {k: load_model(folder / f, kind="sr") for k, f in SR_FILES.items() if folder and (folder / f).exists()}
     bicubic = BicubicDegradation(4)
     rows = []
     for index, (name, hr) in enumerate(demo_photos().items()):

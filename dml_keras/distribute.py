@@ -17,7 +17,7 @@ import os
 
 import keras
 
-from dml_keras.data.errors import DataError
+from dml_keras.errors import SetupError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -52,14 +52,14 @@ def _check_tf_config():
     """Refuse a multi-worker run whose cluster is not described, before any worker waits for the others."""
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise DataError(f"strategy='multiworker' needs the cluster in the TF_CONFIG environment variable, e.g. {_TF_CONFIG_EXAMPLE}.")
+        raise SetupError(f"strategy='multiworker' needs the cluster in the TF_CONFIG environment variable, e.g. {_TF_CONFIG_EXAMPLE}.")
     try:
         config = json.loads(text)
         task = config["task"]
         hosts = config["cluster"][task["type"]]
         hosts[task["index"]]
     except (ValueError, KeyError, IndexError, TypeError) as error:
-        raise DataError(f"TF_CONFIG is not a usable cluster description ({error!r}); expected e.g. {_TF_CONFIG_EXAMPLE}.") from None
+        raise SetupError(f"TF_CONFIG is not a usable cluster description ({error!r}); expected e.g. {_TF_CONFIG_EXAMPLE}.") from None
 
 
 def check_jit_compile(strategy, jit_compile):
@@ -72,7 +72,7 @@ def check_jit_compile(strategy, jit_compile):
     setting turns XLA off under `tf.distribute` for the same reason.
     """
     if jit_compile is True and strategy.num_replicas_in_sync > 1:
-        raise DataError(
+        raise SetupError(
             f"jit_compile=True (--jit-compile) trains on one device only; this run has "
             f"{strategy.num_replicas_in_sync} replicas, and TensorFlow's XLA cannot compile a step spread over "
             "several devices. Drop --jit-compile (Keras's default turns XLA off under tf.distribute) "

@@ -32,10 +32,10 @@ import numpy as np
 import tensorflow as tf
 
 from dml_keras.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
+from dml_keras.runtime import METADATA_NAME, ExportedModel, tflite_operators
 
 QUANTIZE = ("none", "float16", "dynamic")
 FORMATS = ("savedmodel", "tflite", "onnx")
-METADATA_NAME = "dml_keras"
 ONNX_OPSET = 17
 
 
@@ -47,13 +47,13 @@ def _is_degradation(model):
 
 def rgb_forward(model):
     """A TF function RGB float32 `(B, H, W, 3)` → RGB float32 output, for any of our models."""
-    if _is_degradation(model) or getattr(model, "channels", 3) == 3:
+    if _is_degradation(model) or model.channels == "rgb":
         def forward(images):
             return model(images, training=False)
 
         return forward
 
-    factor = model.scale if getattr(model, "lr_size", "same") == "native" else 1
+    factor = model.scale if model.lr_size == "native" else 1
 
     def forward_y(images):
         ycbcr = rgb_to_ycbcr(images)
@@ -76,8 +76,8 @@ def model_metadata(model):
         "kind": "degradation" if degradation else "sr",
         "architecture": type(model).__name__,
         "scale": int(model.scale),
-        "lr_size": getattr(model, "lr_size", "same"),
-        "trained_channels": "y" if getattr(model, "channels", 3) in (1, "y") else "rgb",
+        "lr_size": model.lr_size,
+        "trained_channels": model.channels,
         "context_margin": int(getattr(model, "context_margin", 32)),
         "kernel_size": int(model.kernel_size) if degradation else None,
         "tile_align": int(2 * model.stride) if degradation else 1,
@@ -201,151 +201,6 @@ def export_onnx(model, path, opset=ONNX_OPSET):
     with open(path, "wb") as handle:
         handle.write(data)
     return len(data)
-
-
-def exported_format(path):
-    """`"savedmodel"`, `"tflite"` or `"onnx"` for an exported file or folder, else `None`."""
-    path = Path(path)
-    if path.is_dir() and (path / "saved_model.pb").exists():
-        return "savedmodel"
-    if path.is_file() and path.suffix.lower() in (".tflite", ".onnx"):
-        return path.suffix.lower()[1:]
-    return None
-
-
-def read_metadata(path):
-    """The metadata an exported file carries (see `model_metadata`).
-
-    Raises:
-        DataError: the path is not an exported model, or it carries no dml_keras metadata.
-    """
-    from dml_keras.data.errors import DataError
-
-    kind = exported_format(path)
-    if kind == "savedmodel":
-        file = Path(path) / "assets.extra" / f"{METADATA_NAME}.json"
-        metadata = json.loads(file.read_text()) if file.exists() else None
-    elif kind == "tflite":
-        from tensorflow.lite.tools import flatbuffer_utils
-
-        tflite_model = flatbuffer_utils.read_model(os.fspath(path))
-        entries = [m for m in tflite_model.metadata or [] if _text(m.name) == METADATA_NAME]
-        metadata = json.loads(bytes(tflite_model.buffers[entries[0].buffer].data)) if entries else None
-    elif kind == "onnx":
-        import onnx
-
-        props = {p.key: p.value for p in onnx.load(os.fspath(path), load_external_data=False).metadata_props}
-        prefix = METADATA_NAME + "."
-        metadata = {k[len(prefix):]: json.loads(v) for k, v in props.items() if k.startswith(prefix)} or None
-    else:
-        raise DataError(f"'{path}' is not an exported model: expected a SavedModel folder, a .tflite or an .onnx file.")
-    if metadata is None:
-        raise DataError(f"'{path}' carries no dml_keras metadata; export it again with `dml export`.")
-    return metadata
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
-
-
-class ExportedModel:
-    """An exported file (SavedModel folder, `.tflite`, `.onnx`) run like the Keras model it came from.
-
-    Takes and returns RGB (exported files do, whatever the network's
-    channels), so `super_resolve`, `synthesize_folder` and `evaluate_sr`
-    accept it, in tiles for photos of any size.
-
-    Example:
-    >>> sr = ExportedModel("vdsr_x4.tflite")  # doctest: +SKIP
-    >>> super_resolve(sr, photo)  # doctest: +SKIP
-    """
-
-    channels = 3
-
-    def __init__(self, path, kind=None):
-        """`kind`: `"degradation"` or `"sr"` to refuse the other kind with a `DataError`."""
-        from dml_keras.data.errors import DataError
-
-        self.path = os.fspath(path)
-        self.format = exported_format(path)
-        self.metadata = read_metadata(path)
-        self.kind = self.metadata["kind"]
-        if kind is not None and self.kind != kind:
-            raise DataError(f"'{path}' is an exported {self.kind} model, not {'an SR' if kind == 'sr' else 'a degradation'} model.")
-        self.scale = self.metadata["scale"]
-        self.lr_size = self.metadata["lr_size"]
-        self.context_margin = self.metadata["context_margin"]
-        if self.metadata.get("kernel_size"):
-            self.kernel_size = self.metadata["kernel_size"]  # the default crop of evaluate-degradation
-        self.stride = self.scale if self.kind == "degradation" and self.lr_size == "native" else 1
-        self._run = getattr(self, f"_{self.format}_runner")()
-
-    def _savedmodel_runner(self):
-        served = tf.saved_model.load(self.path).signatures["serving_default"]
-        return lambda images: served(images=tf.constant(images))["output"].numpy()
-
-    def _tflite_runner(self):
-        return _tflite_runner(self.path)
-
-    def _onnx_runner(self):
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ImportError("Running ONNX files needs onnxruntime: pip install 'dml-keras[onnx]'") from None
-        session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return lambda images: session.run(None, {name: images})[0]
-
-    def __call__(self, images, training=False):
-        """RGB float32 `(B, H, W, 3)` in `[0, 1]` → the model's RGB output (NumPy)."""
-        return self._run(np.ascontiguousarray(images, np.float32))
-
-    def degrade(self, images, tile_size=512):
-        """Like `DegradationBase.degrade`: LR for `(H, W, 3)` or `(N, H, W, 3)` photos of any size, in tiles."""
-        from dml_keras.tiling import apply_tiled
-
-        if self.kind != "degradation":
-            raise ValueError(f"'{self.path}' is an SR model, not a degradation model.")
-        array = np.asarray(images, np.float32)
-        tiled = [apply_tiled(self, image, tile_size, self.context_margin, stride=self.stride, align=self.metadata["tile_align"])
-                 for image in (array[None] if array.ndim == 3 else array)]
-        return tiled[0] if array.ndim == 3 else np.stack(tiled)
-
-
-def _tflite_runner(path):
-    """LiteRT on a TFLite file exported above: `(B, H, W, 3)` → outputs, one image at a time (its input is `(1, H, W, 3)`)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=os.fspath(path), num_threads=os.cpu_count())
-    index = interpreter.get_input_details()[0]["index"]
-    allocated = [None]
-
-    def run(images):
-        outputs = []
-        for image in images:
-            if allocated[0] != image.shape:
-                interpreter.resize_tensor_input(index, [1, *image.shape])
-                interpreter.allocate_tensors()
-                allocated[0] = image.shape
-            interpreter.set_tensor(index, image[None])
-            interpreter.invoke()
-            outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
-        return np.stack(outputs)
-
-    return run
-
-
-def run_tflite(path, image):
-    """Run a TFLite file exported above on one RGB image `(H, W, 3)` with LiteRT; returns the output `(h, w, 3)`."""
-    return _tflite_runner(path)(np.asarray(image, np.float32)[None])[0]
-
-
-def tflite_operators(path):
-    """Names of the operators a TFLite file uses (to check for Flex/Select ops)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=os.fspath(path))
-    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 
 def export_model(model, out, format="savedmodel", quantize="none", check_image=None):

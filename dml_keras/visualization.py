@@ -61,6 +61,13 @@ def visualize(model, image, out_dir):
     - `pixel_kernels.png`: per-pixel kernels on a 6×6 grid across `image` (DML, DirectKPN) — Fig. 4;
     - `input.png` and `degraded.png`: the image and the model's LR.
 
+    Args:
+        model: a learned degradation model (`DegradationBase`).
+        image: RGB photo `(H, W, 3)` in `[0, 1]`; `None` for scikit-image's astronaut.
+
+    Raises:
+        DataError: `model` is a built-in or exported degradation (nothing learned to show).
+
     Example:
     >>> from dml_keras.models import DegradationModel
     >>> paths = visualize(DegradationModel(num_basis=4, kernel_size=7), np.full((32, 32, 3), 0.5), "/tmp/vis")  # doctest: +SKIP
@@ -70,9 +77,17 @@ def visualize(model, image, out_dir):
     from keras import ops
 
     from dml_keras.data.io import write_image
-    from dml_keras.models import DegradationModel, DirectKPN, GlobalKernel
+    from dml_keras.errors import DataError
+    from dml_keras.models import DegradationBase, DegradationModel, DirectKPN, GlobalKernel
     from dml_keras.ops.color import rgb_to_y
 
+    if not isinstance(model, DegradationBase):
+        raise DataError(f"visualize needs a learned degradation model (.keras); got a {type(model).__name__}, "
+                        "which has no kernels to show.")
+    if image is None:
+        import skimage.data
+
+        image = skimage.data.astronaut() / 255.0
     image = np.asarray(image, np.float32)
     paths = {}
 

@@ -38,3 +38,75 @@ def photos():
 
     names = ("astronaut", "chelsea", "coffee", "rocket")
     return {name: getattr(skimage.data, name)().astype(np.float32) / 255.0 for name in names}
+
+
+# Helpers the test modules share (import them from here, never from another test module).
+
+
+def hr_lr(photo, size=64, scale=4, native=True):
+    """A `size`² crop of `photo` and its MATLAB-bicubic LR (small, or enlarged back with `native=False`)."""
+    from dml_keras.ops.resize import imresize
+
+    hr = photo[:size, :size]
+    small = np.clip(imresize(hr, scale=1 / scale), 0, 1)
+    return hr, (small if native else np.clip(imresize(small, scale=scale), 0, 1))
+
+
+def make_realsr(root, photos, scale=4):
+    """A RealSR v3 folder (Canon/Train|Test/SCALE, *_HR.png / *_LRn.png) of bicubic pairs."""
+    from dml_keras.data.io import write_image
+
+    for split in ("Train", "Test"):
+        folder = root / "Canon" / split / str(scale)
+        for index, photo in enumerate(list(photos.values())[:2], start=1):
+            hr, lr = hr_lr(photo, scale=scale, native=False)
+            write_image(folder / f"Canon_{index:03d}_HR.png", hr)
+            write_image(folder / f"Canon_{index:03d}_LR{scale}.png", lr)
+
+
+def make_hr_lr(root, photos, native=True):
+    """`root/hr` and `root/lr` folders of bicubic pairs, one per photo."""
+    from dml_keras.data.io import write_image
+
+    for name, photo in photos.items():
+        hr, lr = hr_lr(photo, native=native)
+        write_image(root / "hr" / f"{name}.png", hr)
+        write_image(root / "lr" / f"{name}.png", lr)
+
+
+def interrupt_at_epoch(epoch):
+    """A Keras callback that raises `KeyboardInterrupt` when `epoch` begins (a run stopped by the user)."""
+    import keras
+
+    class InterruptAtEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, current, logs=None):
+            if current == epoch:
+                raise KeyboardInterrupt
+
+    return InterruptAtEpoch()
+
+
+def assert_round_trip(obj, inputs, tmp_path, atol=1e-6):
+    """A layer or model: config round trip and `.keras` reload give the outputs of the original.
+
+    Layers are saved inside a functional model. Returns `(expected outputs, reloaded object)`.
+    """
+    import keras
+
+    def numpy(x):
+        return keras.ops.convert_to_numpy(x)
+
+    expected = numpy(obj(inputs))
+    clone = obj.__class__.from_config(obj.get_config())
+    clone(inputs)
+    clone.set_weights(obj.get_weights())
+    np.testing.assert_allclose(numpy(clone(inputs)), expected, atol=atol)
+    saved = obj
+    if not isinstance(obj, keras.Model):
+        single = not isinstance(inputs, list)
+        symbolic = [keras.Input(x.shape[1:]) for x in ([inputs] if single else inputs)]
+        saved = keras.Model(symbolic[0] if single else symbolic, obj(symbolic[0] if single else symbolic))
+    saved.save(tmp_path / "round_trip.keras")
+    reloaded = keras.models.load_model(tmp_path / "round_trip.keras")
+    np.testing.assert_allclose(numpy(reloaded(inputs)), expected, atol=atol)
+    return expected, reloaded

@@ -22,7 +22,7 @@ def _panel_bytes(image):
 def test_sr_example_image_shows_lr_sr_hr(tmp_path, photos):
     hr = photos["astronaut"][None, 100:132, 200:248, :1]
     lr = hr[:, ::-1]  # any input: the panels must show exactly what went in and came out
-    model = VDSR(depth=3, filters=8, channels=1)
+    model = VDSR(depth=3, filters=8, channels="y")
     callback = ImageSummaries(str(tmp_path), lr, hr, "lr_sr_hr")
     callback.set_model(model)
     callback.on_epoch_end(0)

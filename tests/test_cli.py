@@ -7,9 +7,9 @@ import pytest
 
 from dml_keras.cli import build_parser, main
 from dml_keras.data import write_image
-from dml_keras.evaluation import evaluate_degradation
+from dml_keras.workflows.degradation import evaluate_degradation
 from dml_keras.models import BicubicDegradation
-from tests.data.test_pairs import make_hr_lr
+from tests.conftest import make_hr_lr
 
 DESIGN_COMMANDS = [
     "train-degradation", "evaluate-degradation", "synthesize", "train-sr", "evaluate-sr",
@@ -83,3 +83,27 @@ def test_commands_hide_tensorflow_start_up_logs_unless_verbose(tmp_path, photos)
 
     assert not log_line.search(stderr())
     assert log_line.search(stderr("--verbose"))  # TensorFlow's own lines, as they were before
+
+
+def test_upscale_keeps_greyscale_and_16_bit(tmp_path, photos):
+    from dml_keras.data.io import image_format, read_image, write_image
+
+    photo = photos["coffee"][:40, :48]
+    grey = photo.mean(axis=-1)
+    write_image(tmp_path / "in" / "grey.png", grey)
+    write_image(tmp_path / "in" / "deep.png", photo, bit_depth=16)
+    write_image(tmp_path / "rgb" / "grey_as_rgb.png", np.repeat(grey[..., None], 3, -1))
+    model = "saved_models/table2/syndml.keras"  # a native-size Y network, x4
+    assert main(["upscale", model, str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    assert main(["upscale", model, str(tmp_path / "rgb"), "--out", str(tmp_path / "out_rgb")]) == 0
+    assert image_format(tmp_path / "out" / "grey.png") == (True, 8)
+    assert image_format(tmp_path / "out" / "deep.png") == (False, 16)
+    assert read_image(tmp_path / "out" / "deep.png").shape == (160, 192, 3)
+    # the grey photo's SR is the SR of the same photo given as RGB (its chroma is neutral), not another image
+    grey_out = read_image(tmp_path / "out" / "grey.png")[..., 0]
+    rgb_out = read_image(tmp_path / "out_rgb" / "grey_as_rgb.png")
+    assert np.abs(rgb_out - rgb_out[..., :1]).max() <= 1 / 255
+    assert np.abs(grey_out - rgb_out[..., 0]).max() <= 1 / 255
+    # and 16 bits carry more than 8: levels between the 8-bit ones occur
+    deep = read_image(tmp_path / "out" / "deep.png") * 65535
+    assert np.mean(np.abs(deep / 257 - np.round(deep / 257)) > 0.01) > 0.5

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_tensorflow
-from tests.data.test_pairs import make_hr_lr
+from tests.conftest import make_hr_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,10 +43,10 @@ if command == "cli":
     main(["train-degradation", pairs, "--out", out, "--basis", "4", "--kernel-size", "7", "--patch-size", "24",
           "--batch-size", "4", "--steps", "2", "--steps-per-epoch", "2", "--quiet", "--strategy", "mirrored"])
 elif command == "degradation":
-    from dml_keras.training import train_degradation
+    from dml_keras.workflows.degradation import train_degradation
     trained = train_degradation(out_dir=out, num_basis=4, kernel_size=7, val_fraction=1 / 3, **common)
 else:
-    from dml_keras.sr import train_sr
+    from dml_keras.workflows.sr import train_sr
     trained = train_sr(out, depth=3, filters=8, val_pairs=pairs, **common)
 saved = os.path.join(out, "model.keras")
 # only the writing worker reads the file: another worker could see it while the first one is still writing it
@@ -195,13 +195,13 @@ def test_two_workers_give_the_one_device_result_and_only_the_first_writes(comman
 def test_all_workers_resume_from_the_first_workers_backup(pairs, tmp_path):
     import shutil
 
-    from dml_keras.training import train_degradation
-    from tests.test_training import _Interrupt
+    from dml_keras.workflows.degradation import train_degradation
+    from tests.conftest import interrupt_at_epoch
 
     with pytest.raises(KeyboardInterrupt):  # the one-device run of SCRIPT, stopped after its first epoch
         train_degradation(pairs=pairs, out_dir=tmp_path / "one", num_basis=4, kernel_size=7, val_fraction=1 / 3,
                           steps=4, steps_per_epoch=2, learning_rate=0.01, patch_size=24, batch_size=4, verbose=0,
-                          callbacks=[_Interrupt(1)])
+                          callbacks=[interrupt_at_epoch(1)])
     shutil.copytree(tmp_path / "one", tmp_path / "cluster")
     one, w1 = _run(pairs, tmp_path / "one", "degradation")
     (chief, w_chief), (other, w_other) = _run_cluster(pairs, tmp_path / "cluster", "degradation")

@@ -8,11 +8,11 @@ import pytest
 
 from dml_keras.cli import main
 from dml_keras.data import read_image, write_image
-from dml_keras.evaluation import evaluate_degradation
-from dml_keras.export import (ExportedModel, export_model, export_savedmodel, model_metadata, read_metadata, rgb_forward,
-                              run_tflite, tflite_operators)
-from dml_keras.sr import super_resolve
-from tests.data.test_pairs import make_hr_lr
+from dml_keras.workflows.degradation import evaluate_degradation
+from dml_keras.export import export_model, export_savedmodel, model_metadata, rgb_forward
+from dml_keras.runtime import ExportedModel, read_metadata, run_tflite, tflite_operators
+from dml_keras.models.sr_base import super_resolve
+from tests.conftest import make_hr_lr
 from dml_keras.models import VDSR, DegradationModel, DirectKPN, DirectNet, GlobalKernel
 
 
@@ -24,8 +24,8 @@ def _models():
         "directkpn": DirectKPN(kernel_size=5),
         "directnet": DirectNet(filters=8),
         "global": GlobalKernel(kernel_size=5),
-        "vdsr_y": VDSR(depth=3, filters=8, scale=2, channels=1),
-        "vdsr_rgb_native": VDSR(depth=3, filters=8, scale=2, channels=3, lr_size="native"),
+        "vdsr_y": VDSR(depth=3, filters=8, scale=2, channels="y"),
+        "vdsr_rgb_native": VDSR(depth=3, filters=8, scale=2, channels="rgb", lr_size="native"),
     }
     for name, model in models.items():
         model(np.zeros((1, 16, 16, 1 if name == "vdsr_y" else 3), "float32"))

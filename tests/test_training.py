@@ -6,18 +6,10 @@ import numpy as np
 import pytest
 
 from dml_keras.cli import main
-from dml_keras.training import split_pairs, train_degradation
-from tests.data.test_pairs import make_hr_lr
-
-
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
+from dml_keras.errors import SetupError
+from dml_keras.data.pairs import split_pairs
+from dml_keras.workflows.degradation import train_degradation
+from tests.conftest import interrupt_at_epoch, make_hr_lr
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -37,7 +29,7 @@ def _args(pairs, out):
 def test_interrupted_training_resumes_where_it_stopped(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     with pytest.raises(KeyboardInterrupt):
-        train_degradation(**_args(tmp_path / "pairs", tmp_path / "run"), callbacks=[_Interrupt(2)])
+        train_degradation(**_args(tmp_path / "pairs", tmp_path / "run"), callbacks=[interrupt_at_epoch(2)])
     assert not (tmp_path / "run" / "model.keras").exists()
     recorder = _EpochRecorder()
     model = train_degradation(**_args(tmp_path / "pairs", tmp_path / "run"), callbacks=[recorder])
@@ -81,3 +73,69 @@ def test_truncated_file_found_during_training_is_reported_by_name(tmp_path, phot
     assert status == 2
     err = capsys.readouterr().err
     assert "chelsea.png" in err and "not a readable image" in err
+
+
+def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
+    # no flag but the run length: every other setting is the default recipe's (the shipped model's)
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
+                 "--steps", "1", "--quiet"]) == 0
+    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    expected = dict(recipe="default", model="dml", num_basis=8, kernel_size=15, patch_size=64, batch_size=8,
+                    steps_per_epoch=250, learning_rate=1e-4, basis_initializer="gaussian", weight_init="uniform_mix",
+                    channels="y", lr_size="same")
+    assert {k: settings[k] for k in expected} == expected
+    shipped = keras.models.load_model("saved_models/dml_realsr_x4.keras").get_config()
+    assert (shipped["basis_initializer"], shipped["weight_init"], shipped["num_basis"]) == ("gaussian", "uniform_mix", 8)
+
+
+def test_paper_recipe_is_one_flag_away_and_flags_override_it(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", "paper",
+                 "--steps", "1", "--patch-size", "32", "--basis", "4", "--kernel-size", "7", "--quiet"]) == 0
+    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert (settings["recipe"], settings["batch_size"], settings["basis_initializer"], settings["weight_init"]) == (
+        "paper", 16, "uniform", "half")
+    assert (settings["patch_size"], settings["num_basis"], settings["steps"]) == (32, 4, 1)
+
+
+def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    status = main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "directnet",
+                   "--basis", "4", "--steps", "1"])
+    assert status == 2 and "--basis" in capsys.readouterr().err
+    with pytest.raises(SetupError, match="directkpn does not take tone_offset"):
+        train_degradation(tmp_path / "pairs", tmp_path / "run2", model="directkpn", tone_offset=True, steps=1)
+
+
+def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):
+    # pairs made by a known kernel: the CLI's global kernel finds it without a single step
+    from scipy.ndimage import correlate
+
+    from dml_keras.data import write_image
+
+    yy, xx = np.mgrid[-3:4, -3:4]
+    kernel = np.exp(-(xx**2) / 2.0 - yy**2 / 0.8)
+    kernel /= kernel.sum()
+    for name in ("coffee", "chelsea", "rocket"):
+        hr = photos[name][:120, :160]
+        write_image(tmp_path / "pairs" / "hr" / f"{name}.png", hr)
+        # 16-bit PNG keeps the blurred LR exact enough for a 1e-2 recovery
+        lr = np.stack([correlate(hr[..., c].astype(np.float64), kernel, mode="mirror") for c in range(3)], -1)
+        write_image(tmp_path / "pairs" / "lr" / f"{name}.png", lr, bit_depth=16)
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "global-kernel",
+                 "--kernel-size", "7", "--scale", "2", "--quiet"]) == 0
+    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert settings["solver"] == "least_squares" and len(settings["train_pairs"]) == 3
+    found = keras.models.load_model(tmp_path / "run" / "model.keras").kernel.kernels.numpy()[..., 0]
+    np.testing.assert_allclose(found, kernel, atol=1e-2)
+
+
+def test_cosine_schedule_ends_at_zero(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    train_degradation(**dict(_args(tmp_path / "pairs", tmp_path / "run"), steps=4), lr_schedule="cosine",
+                      learning_rate=1e-3)
+    assert json.loads((tmp_path / "run" / "training.json").read_text())["lr_schedule"] == "cosine"
+    optimizer = keras.models.load_model(tmp_path / "run" / "checkpoints" / "last.keras").optimizer
+    assert int(optimizer.iterations) == 4
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)

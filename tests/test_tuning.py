@@ -3,8 +3,8 @@ import json
 import pytest
 
 from dml_keras.cli import main
-from dml_keras.tuning import tune_degradation
-from tests.data.test_pairs import make_hr_lr
+from dml_keras.workflows.tuning import tune_degradation
+from tests.conftest import make_hr_lr
 
 
 def test_tune_ranks_every_choice_by_validation_psnr(tmp_path, photos):
@@ -19,7 +19,7 @@ def test_tune_ranks_every_choice_by_validation_psnr(tmp_path, photos):
 
 
 def test_wrong_objective_fails_loudly(tmp_path, photos, monkeypatch):
-    import dml_keras.tuning as tuning
+    import dml_keras.workflows.tuning as tuning
 
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     monkeypatch.setattr(tuning, "OBJECTIVE", "val_not_a_metric")

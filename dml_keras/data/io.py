@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dml_keras.data.errors import DataError
+from dml_keras.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -98,6 +98,25 @@ def _to_rgb_float(decoded, path):
     if channels in (3, 4):  # BGR, BGRA: alpha dropped
         return np.ascontiguousarray(image[:, :, 2::-1])
     raise DataError(f"'{path}' has {channels} channels; expected 1 (grey), 3 (RGB) or 4 (RGBA).")
+
+
+def image_format(path):
+    """`(greyscale, bit_depth)` of an image file as stored: whether it has one colour channel (alpha
+    aside) and whether its samples are 8- or 16-bit, so outputs can be written the same way.
+
+    Example:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "grey.png")
+    >>> write_image(path, np.full((4, 4), 0.5), bit_depth=16)
+    >>> image_format(path)
+    (True, 16)
+    """
+    path = os.fspath(path)
+    decoded = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise DataError(f"'{path}' is not a readable image. Re-export it as PNG or JPEG, or remove it from the folder.")
+    greyscale = decoded.ndim == 2 or decoded.shape[2] in (1, 2)
+    return greyscale, 16 if decoded.dtype == np.uint16 else 8
 
 
 def image_size(path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dml_keras.data.errors import DataError
+from dml_keras.errors import DataError
 from dml_keras.data.io import image_size, is_image_file, read_image
 from dml_keras.ops.resize import imresize
 
@@ -215,3 +215,29 @@ def load_pair(pair, scale, lr_size="same", geometry=None):
     if lr.shape[:2] != (lr_h, lr_w):
         lr = np.clip(imresize(lr, output_size=(lr_h, lr_w)), 0.0, 1.0)
     return hr, lr
+
+
+def split_pairs(pairs, val_fraction):
+    """Hold out evenly spaced pairs (every `round(1 / val_fraction)`-th) for validation.
+
+    Returns:
+        `(train_pairs, val_pairs)`.
+
+    Example:
+    >>> train, val = split_pairs(list(range(10)), 0.2)
+    >>> val
+    [4, 9]
+    """
+    if not val_fraction:
+        return list(pairs), []
+    every = max(2, round(1 / val_fraction))
+    val = [p for i, p in enumerate(pairs) if i % every == every - 1]
+    train = [p for i, p in enumerate(pairs) if i % every != every - 1]
+    return train, val
+
+
+def resolve_pairs(pairs, scale=4):
+    """Pairs given as a folder, a CSV or a list: always a list of `ImagePair` (a path is discovered with `discover_pairs`)."""
+    if isinstance(pairs, (str, bytes, os.PathLike)):
+        return discover_pairs(pairs, scale=scale)
+    return list(pairs)

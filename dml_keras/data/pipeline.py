@@ -13,7 +13,7 @@ Evaluation: `paired_eval_dataset` yields whole images `(hr, lr, name)`.
 import numpy as np
 import tensorflow as tf
 
-from dml_keras.data.errors import DataError
+from dml_keras.errors import DataError
 from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
 from dml_keras.ops.color import rgb_to_y
 

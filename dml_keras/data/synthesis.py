@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from dml_keras.data.errors import DataError
+from dml_keras.errors import DataError
 from dml_keras.data.io import is_image_file, read_image, write_image
 
 

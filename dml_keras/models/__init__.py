@@ -1,4 +1,7 @@
-"""Degradation models, their baselines and (later) SR networks."""
+"""Degradation models, their baselines and the SR networks; each family by its command-line names.
+
+The contract every kind follows is in `dml_keras.models.contract`.
+"""
 
 from dml_keras.models.builtin_baselines import BUILTIN_BASELINES, AtNativeSize, BicubicDegradation, IdentityDegradation
 from dml_keras.models.degradation_base import DegradationBase
@@ -8,6 +11,7 @@ from dml_keras.models.direct_net import DirectNet
 from dml_keras.models.global_kernel import GlobalKernel
 from dml_keras.models.handcrafted import HandcraftedDegradation, LearnedBlurWithNoise
 from dml_keras.models.rcan import RCAN
+from dml_keras.models.sr_base import SuperResolutionBase
 from dml_keras.models.vdsr import VDSR
 
 # The learned degradation models by their command-line names.
@@ -17,6 +21,36 @@ DEGRADATION_MODELS = {
     "directkpn": DirectKPN,
     "global-kernel": GlobalKernel,
 }
+
+# The SR networks by their command-line names.
+SR_MODELS = {"vdsr": VDSR, "rcan": RCAN}
+
+
+
+def check_arguments(cls, name, kwargs):
+    """Refuse, with a `SetupError` that names them, the arguments `cls` does not take.
+
+    Example:
+    >>> check_arguments(DirectNet, "directnet", {"num_basis": 8})
+    Traceback (most recent call last):
+    ...
+    dml_keras.errors.SetupError: directnet does not take num_basis. It takes: channels, filters, kernel_size, lr_size, scale
+    """
+    import inspect
+
+    from dml_keras.errors import SetupError
+
+    taken = {n for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self" and p.kind != p.VAR_KEYWORD}
+    unknown = sorted(set(kwargs) - taken - {"name", "dtype"})
+    if unknown:
+        raise SetupError(f"{name} does not take {', '.join(unknown)}. It takes: {', '.join(sorted(taken))}")
+
+
+def build_strictly(cls, name, **kwargs):
+    """`cls(**kwargs)` after `check_arguments`."""
+    check_arguments(cls, name, kwargs)
+    return cls(**kwargs)
+
 
 __all__ = [
     "AtNativeSize",
@@ -32,5 +66,9 @@ __all__ = [
     "IdentityDegradation",
     "LearnedBlurWithNoise",
     "RCAN",
+    "SR_MODELS",
+    "SuperResolutionBase",
     "VDSR",
+    "build_strictly",
+    "check_arguments",
 ]

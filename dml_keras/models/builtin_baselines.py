@@ -20,6 +20,8 @@ class IdentityDegradation:
     (8, 8, 3)
     """
 
+    channels = "rgb"
+
     def __init__(self, scale=4, lr_size="same"):
         if lr_size != "same":
             raise ValueError("The identity degradation only makes same-size LR. Use lr_size='same' or the bicubic baseline.")
@@ -38,6 +40,8 @@ class BicubicDegradation:
     >>> BicubicDegradation(scale=4, lr_size="native").degrade(np.ones((2, 16, 16, 3))).shape
     (2, 4, 4, 3)
     """
+
+    channels = "rgb"
 
     def __init__(self, scale=4, lr_size="same"):
         self.scale = scale
@@ -75,11 +79,11 @@ class AtNativeSize:
     lr_size = "native"
 
     def __init__(self, model):
-        if getattr(model, "lr_size", "same") != "same":
+        if model.lr_size != "same":
             raise ValueError("AtNativeSize wraps a same-size degradation model; this one is already native.")
         self.model = model
         self.scale = model.scale
-        self.channels = getattr(model, "channels", "rgb")
+        self.channels = model.channels
 
     def degrade(self, images, tile_size=512):
         images = np.asarray(images, np.float32)

@@ -17,8 +17,7 @@ from keras import ops
 from dml_keras.metrics.image_quality import psnr_on_batch
 from dml_keras.ops.color import rgb_to_y
 
-CHANNELS = ("y", "rgb")
-LR_SIZES = ("same", "native")
+from dml_keras.models.contract import CHANNELS, LR_SIZES
 
 
 class DegradationBase(keras.Model):
@@ -111,7 +110,7 @@ class DegradationBase(keras.Model):
             generated = self(hr, training=False)
             return self._track(self.compute_loss(x=hr, y=lr, y_pred=generated), lr, generated)
 
-    def degrade(self, images, tile_size=512, batch_size=1):
+    def degrade(self, images, tile_size=512):
         """Generate LR for RGB (or 1-channel) photos of any size, in tiles of bounded memory.
 
         Args:
@@ -131,7 +130,7 @@ class DegradationBase(keras.Model):
         return out[0] if single else out
 
     def _degrade_one(self, image, tile_size):
-        from dml_keras.tiling import apply_tiled
+        from dml_keras.ops.tiling import apply_tiled
 
         def run(piece):
             return ops.convert_to_numpy(self(piece, training=False))

@@ -3,6 +3,7 @@
 import keras
 from keras import layers, ops
 
+from dml_keras.models.sr_base import SuperResolutionBase
 from dml_keras.ops.pixel_shuffle import depth_to_space, upsample_nearest
 
 
@@ -57,7 +58,7 @@ class ResidualChannelAttentionBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="dml_keras")
-class RCAN(keras.Model):
+class RCAN(SuperResolutionBase):
     """SR network: head conv → `num_groups` × (`num_blocks` RCAB → conv, + skip) → conv, + long skip → tail.
 
     Defaults are the authors' slim variant (5 groups × 10 blocks, 64 channels,
@@ -66,22 +67,19 @@ class RCAN(keras.Model):
 
     Example:
     >>> import numpy as np
-    >>> m = RCAN(num_groups=1, num_blocks=1, filters=8, reduction=4, scale=2, channels=3, lr_size="native")
+    >>> m = RCAN(num_groups=1, num_blocks=1, filters=8, reduction=4, scale=2, channels="rgb", lr_size="native")
     >>> tuple(m(np.zeros((1, 6, 5, 3), "float32")).shape)
     (1, 12, 10, 3)
     """
 
     def __init__(self, num_groups=5, num_blocks=10, filters=64, reduction=16, residual_scale=0.1, scale=4,
-                 channels=1, lr_size="same", **kwargs):
-        super().__init__(**kwargs)
+                 channels="y", lr_size="same", **kwargs):
+        super().__init__(scale=scale, channels=channels, lr_size=lr_size, **kwargs)
         self.num_groups = num_groups
         self.num_blocks = num_blocks
         self.filters = filters
         self.reduction = reduction
         self.residual_scale = residual_scale
-        self.scale = scale
-        self.channels = channels
-        self.lr_size = lr_size
         self.head = layers.Conv2D(filters, 3, padding="same", name="head")
         self.groups = [
             [ResidualChannelAttentionBlock(filters, reduction, residual_scale, name=f"group_{g}_block_{b}") for b in range(num_blocks)]
@@ -91,7 +89,7 @@ class RCAN(keras.Model):
         self.body_conv = layers.Conv2D(filters, 3, padding="same", name="body_conv")
         upsample = scale * scale if lr_size == "native" else 1
         self.upsampler = layers.Conv2D(filters * upsample, 3, padding="same", name="upsampler") if upsample > 1 else None
-        self.tail = layers.Conv2D(channels, 3, padding="same", name="tail")
+        self.tail = layers.Conv2D(self.image_channels, 3, padding="same", name="tail")
 
     def call(self, images):
         features = self.head(images)
@@ -111,6 +109,6 @@ class RCAN(keras.Model):
         config = super().get_config()
         config.update(
             num_groups=self.num_groups, num_blocks=self.num_blocks, filters=self.filters, reduction=self.reduction,
-            residual_scale=self.residual_scale, scale=self.scale, channels=self.channels, lr_size=self.lr_size,
+            residual_scale=self.residual_scale,
         )
         return config

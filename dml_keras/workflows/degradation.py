@@ -1,114 +1,30 @@
-"""Fitting a degradation model on real pairs, with logs, checkpoints and resume."""
+"""Degradation models: train them on real pairs (recipes), fit the closed-form global kernel, score them."""
 
 import json
-import math
 import os
 
 import keras
 import numpy as np
+from tqdm.auto import tqdm
 
-from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly
-from dml_keras.data.pairs import discover_pairs, pair_geometry
+from dml_keras.data.pairs import load_pair, pair_geometry, resolve_pairs, split_pairs
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
-from dml_keras.distribute import (check_jit_compile, fit_across_workers, float32_copy, resolve_strategy,
-                                  training_scope, worker_role)
+from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
+from dml_keras.errors import SetupError
+from dml_keras.metrics import psnr, ssim
+from dml_keras.ops.color import rgb_to_y
+from dml_keras.workflows.fit import fit_and_save, resumed_epoch
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
 
-def split_pairs(pairs, val_fraction):
-    """Hold out evenly spaced pairs (every `round(1 / val_fraction)`-th) for validation.
-
-    Returns:
-        `(train_pairs, val_pairs)`.
-
-    Example:
-    >>> train, val = split_pairs(list(range(10)), 0.2)
-    >>> val
-    [4, 9]
-    """
-    if not val_fraction:
-        return list(pairs), []
-    every = max(2, round(1 / val_fraction))
-    val = [p for i, p in enumerate(pairs) if i % every == every - 1]
-    train = [p for i, p in enumerate(pairs) if i % every != every - 1]
-    return train, val
-
-
 def build_degradation_model(model="dml", **kwargs):
-    """A degradation model by its command-line name, with the arguments it accepts."""
-    from dml_keras.models import DEGRADATION_MODELS
+    """A degradation model by its command-line name; an argument it does not take is an error that names it."""
+    from dml_keras.models import DEGRADATION_MODELS, build_strictly
 
     if model not in DEGRADATION_MODELS:
         raise ValueError(f"model must be one of {sorted(DEGRADATION_MODELS)}. Received: model={model!r}")
-    cls = DEGRADATION_MODELS[model]
-    accepted = cls.__init__.__code__.co_varnames
-    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
-
-
-def _resumed_epoch(out_dir):
-    """Epochs already finished by an interrupted run in `out_dir` (0 for a fresh run)."""
-    path = os.path.join(out_dir, "backup", "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as handle:
-        return int(json.load(handle).get("epoch", 0))
-
-
-def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
-                 callbacks=(), verbose="auto"):
-    """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
-
-    Writes `training.json` (`settings` plus how it ran), `backup/` (resume),
-    `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
-    (`(inputs, targets, tag)`) shown each epoch. With several workers only the
-    first writes; the others resume from its `backup/`, so `out_dir` must be on
-    a filesystem they share. Returns the trained float32 model.
-    """
-    index, workers = worker_role(strategy)
-    backup = os.path.join(out_dir, "backup")
-    if index == 0:
-        settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
-                        jit_compile=bool(model.jit_compile))
-        with open(os.path.join(out_dir, "training.json"), "w") as handle:
-            json.dump(settings, handle, indent=2)
-        outputs = [
-            keras.callbacks.BackupAndRestore(backup),
-            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
-            keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
-            keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-            ImageSummaries(os.path.join(out_dir, "logs"), *example),
-        ]
-    else:
-        outputs = [RestoreOnly(backup)]
-    if workers > 1:
-        # DATA sharding, what AUTO falls back to (with a warning) for these pipelines: every
-        # worker runs the whole pipeline and keeps its share of each global batch
-        import tensorflow as tf
-
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        train = train.with_options(options)
-    scoring = []
-    if validation is not None and strategy.num_replicas_in_sync > 1:
-        copy = float32_copy(model, example[0], always=True)
-        copy.compile_from_config(model.get_compile_config())
-        scoring, validation = [OneDeviceValidation(copy, validation)], None
-    steps_per_epoch = min(steps_per_epoch, steps)
-    with fit_across_workers(model, strategy):
-        model.fit(
-            train,
-            epochs=math.ceil(steps / steps_per_epoch),
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation,
-            callbacks=scoring + list(callbacks) + outputs,
-            verbose=verbose if index == 0 else 0,
-            shuffle=False,  # the pipelines shuffle, seeded
-        )
-    model = float32_copy(model, example[0])
-    if index == 0:
-        model.save(os.path.join(out_dir, "model.keras"))
-    return model
+    return build_strictly(DEGRADATION_MODELS[model], model, **kwargs)
 
 
 def _can_cache(pairs, scale, lr_size, channels):
@@ -116,20 +32,88 @@ def _can_cache(pairs, scale, lr_size, channels):
     return pixels * (1 if channels == "y" else 3) * 2 * 4 < CACHE_LIMIT_BYTES
 
 
+# Training recipes by name. "default" is the best measured on held-out real pairs
+# (docs/degradation.md, saved_models/README.md); "paper" is the authors' setting.
+RECIPES = {
+    "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
+                    lr_schedule="constant", basis_initializer="gaussian", weight_init="uniform_mix"),
+    "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
+                  lr_schedule="constant", basis_initializer="uniform", weight_init="half"),
+}
+# recipe entries that only the DML model takes
+_DML_ONLY = ("basis_initializer", "weight_init")
+
+
+def resolve_recipe(recipe="default", model="dml", **overrides):
+    """The settings of `recipe` for `model`, with every override that is not `None` applied.
+
+    Example:
+    >>> resolve_recipe("default", steps=10)["steps"], resolve_recipe("paper")["patch_size"]
+    (10, 192)
+    >>> "basis_initializer" in resolve_recipe("default", model="directnet")
+    False
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
+    settings = {k: v for k, v in RECIPES[recipe].items() if model == "dml" or k not in _DML_ONLY}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_size="same", val_pairs=None,
+                      val_fraction=0.0, verbose="auto"):
+    """The global-kernel baseline in closed form: the least-squares kernel over every training pixel.
+
+    No optimisation steps: `least_squares_kernel` solves the training loss
+    exactly, so the baseline is at its bound. Writes `out_dir/model.keras` and
+    `training.json` like `train_degradation`; returns the `GlobalKernel`.
+    """
+    from dml_keras.models.global_kernel import GlobalKernel, least_squares_kernel
+
+    pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
+    model = GlobalKernel(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size)
+    loaded = [(hr.numpy(), lr.numpy()) for hr, lr, _ in paired_eval_dataset(pairs, scale, lr_size, channels)]
+    model.set_kernel(least_squares_kernel([hr for hr, _ in loaded], [lr for _, lr in loaded], kernel_size,
+                                          stride=model.stride, border=model.crop_border))
+    settings = dict(model="global-kernel", solver="least_squares", scale=scale, kernel_size=kernel_size,
+                    channels=channels, lr_size=lr_size, train_pairs=[p.name for p in pairs],
+                    val_pairs=[p.name for p in val_pairs])
+    if val_pairs:
+        scores = [psnr(model.degrade(hr.numpy()), lr.numpy(), crop_border=model.crop_border)
+                  for hr, lr, _ in paired_eval_dataset(val_pairs, scale, lr_size, channels)]
+        settings["val_psnr"] = float(np.mean(scores))
+        if verbose:
+            print(f"global kernel (least squares): val PSNR {settings['val_psnr']:.2f} dB on {len(scores)} pairs")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "training.json"), "w") as handle:
+        json.dump(settings, handle, indent=2)
+    model.save(os.path.join(out_dir, "model.keras"))
+    return model
+
+
+def _train_and_val(pairs, val_pairs, val_fraction, scale):
+    pairs = resolve_pairs(pairs, scale)
+    if val_pairs is None:
+        return split_pairs(pairs, val_fraction)
+    return pairs, resolve_pairs(val_pairs, scale)
+
+
 def train_degradation(
     pairs,
     out_dir,
     model="dml",
+    recipe="default",
     scale=4,
-    num_basis=8,
+    num_basis=None,
     kernel_size=15,
     channels="y",
     lr_size="same",
-    patch_size=192,
-    batch_size=16,
-    steps=100_000,
-    steps_per_epoch=500,
-    learning_rate=1e-4,
+    patch_size=None,
+    batch_size=None,
+    steps=None,
+    steps_per_epoch=None,
+    learning_rate=None,
+    lr_schedule=None,
     val_pairs=None,
     val_fraction=0.0,
     seed=0,
@@ -149,9 +133,19 @@ def train_degradation(
         pairs: folder/CSV of pairs or a list of `ImagePair`.
         out_dir: where `model.keras`, `checkpoints/`, `logs/` (TensorBoard),
             `history.csv` and `training.json` go.
-        model: `"dml"`, `"directnet"`, `"directkpn"` or `"global-kernel"`.
+        model: `"dml"`, `"directnet"`, `"directkpn"` or `"global-kernel"`
+            (fitted in closed form, `fit_global_kernel`: no steps).
+        recipe: `"default"` (the best measured: 3000 steps of 8 × 64² crops,
+            Adam 1e-4, Gaussian basis, weights starting at 1/M) or `"paper"`
+            (100K steps of 16 × 192², uniform basis, weights starting at 0.5).
+            Any argument left `None` (`patch_size`, `batch_size`, `steps`,
+            `steps_per_epoch`, `learning_rate`, and for DML `basis_initializer`
+            and `weight_init`) comes from it.
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
+        lr_schedule: `"constant"` or `"cosine"` (decays `learning_rate` to 0
+            over `steps`, so the final checkpoint is not a random point of
+            the last epochs' oscillation).
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
         callbacks: extra Keras callbacks (they run on every worker).
         strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
@@ -160,23 +154,40 @@ def train_degradation(
             the saved model is float32.
         jit_compile: XLA for the training step (`"auto"`: Keras decides; off on
             TensorFlow, where it measured 1.43× slower on CPU). One device only.
-        Others: as `DegradationModel` and `paired_dataset` (paper defaults).
+        num_basis: DML's M (default 8); other models take no basis.
+        Others: as `DegradationModel` and `paired_dataset`; each model takes
+            only its own arguments (an argument it does not take is an error).
 
     Returns:
         the trained model.
     """
+    if model != "dml":
+        if num_basis is not None:
+            raise SetupError(f"num_basis is DML's number of basis kernels; model {model!r} takes none")
+    else:
+        num_basis = 8 if num_basis is None else num_basis
+        model_kwargs.update(num_basis=num_basis, seed=seed)
+    if model == "global-kernel":
+        return fit_global_kernel(pairs, out_dir, scale, kernel_size, channels, lr_size, val_pairs, val_fraction,
+                                 verbose)
+    dml_only = {k: model_kwargs.pop(k, None) for k in _DML_ONLY}
+    hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
+                           steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
+                           **dml_only)
+    patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
+    steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
+    lr_schedule = hyper.pop("lr_schedule")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine'. Received: lr_schedule={lr_schedule!r}")
+    model_kwargs.update(hyper)
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)
-    pairs = discover_pairs(pairs, scale=scale) if isinstance(pairs, (str, os.PathLike)) else list(pairs)
-    if val_pairs is None:
-        pairs, val_pairs = split_pairs(pairs, val_fraction)
-    elif isinstance(val_pairs, (str, os.PathLike)):
-        val_pairs = discover_pairs(val_pairs, scale=scale)
+    pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
     # A resumed run continues with fresh crops instead of replaying the stream from its start.
-    resumed = _resumed_epoch(out_dir)
+    resumed = resumed_epoch(out_dir)
     data_seed = seed * 1_000_003 + resumed if resumed else seed
     train = paired_dataset(
         pairs, scale, patch_size, batch_size, lr_size, channels, seed=data_seed,
@@ -188,18 +199,62 @@ def train_degradation(
     sample_hr, sample_lr = next(iter((validation or train).take(1)))
     with training_scope(strategy, mixed_precision) as (strategy, policy):
         degradation = build_degradation_model(
-            model, num_basis=num_basis, kernel_size=kernel_size, scale=scale, channels=channels,
-            lr_size=lr_size, seed=seed, **model_kwargs,
+            model, kernel_size=kernel_size, scale=scale, channels=channels, lr_size=lr_size, **model_kwargs,
         )
-        degradation.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if lr_schedule == "cosine" else learning_rate
+        degradation.compile(optimizer=keras.optimizers.Adam(rate), jit_compile=jit_compile)
         degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
     settings = dict(
-        model=model, scale=scale, num_basis=num_basis, kernel_size=kernel_size, channels=channels,
+        model=model, recipe=recipe, scale=scale, kernel_size=kernel_size, channels=channels,
         lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
-        steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, seed=seed,
+        steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
         train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
-        **model_kwargs,
+        **dict(model_kwargs, seed=seed),
     )
     example = (sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr")
     return fit_and_save(degradation, strategy, policy, out_dir, settings, train, validation, steps,
                         steps_per_epoch, example, callbacks, verbose)
+
+
+def evaluate_degradation(model, pairs, scale=None, lr_size=None, crop_border=None, progress=True):
+    """PSNR/SSIM (Y, `crop_border`) of `model.degrade(hr)` against the real LR of each pair.
+
+    Args:
+        model: anything with `degrade(images)` (a degradation model or a built-in baseline).
+        pairs: a folder/CSV accepted by `discover_pairs`, or a list of `ImagePair`.
+        scale, lr_size: geometry of the pairs; default the model's (4 and `"same"` for a model without them).
+        crop_border: pixels ignored on each side; default the model's `kernel_size // 2` (7, the paper's).
+
+    Returns:
+        dict `{"psnr", "ssim", "count", "per_image": [{"name", "psnr", "ssim"}, ...]}` (docs/data.md, score files).
+
+    Example:
+    >>> from dml_keras.models import BicubicDegradation
+    >>> evaluate_degradation(BicubicDegradation(4), "../shared/data/realsr_x4")["psnr"]  # doctest: +SKIP
+    """
+    scale = getattr(model, "scale", 4) if scale is None else scale
+    lr_size = getattr(model, "lr_size", "same") if lr_size is None else lr_size
+    crop_border = getattr(model, "kernel_size", 15) // 2 if crop_border is None else crop_border
+    pairs = resolve_pairs(pairs, scale)
+    for pair in pairs:  # fail before any work on a bad pair
+        pair_geometry(pair, scale, lr_size)
+    native_crop = crop_border // scale if lr_size == "native" else crop_border
+    rows = []
+    for pair in tqdm(pairs, desc="evaluate", unit="pair", disable=not progress):
+        hr, lr = load_pair(pair, scale, lr_size)
+        if getattr(model, "channels", "rgb") == "y":  # score Y models on Y, as they were trained
+            hr, lr = rgb_to_y(hr), rgb_to_y(lr)
+        generated = np.asarray(model.degrade(hr[None]))[0]
+        rows.append(
+            {
+                "name": pair.name,
+                "psnr": psnr(generated, lr, crop_border=native_crop),
+                "ssim": ssim(generated, lr, crop_border=native_crop),
+            }
+        )
+    return {
+        "psnr": float(np.mean([r["psnr"] for r in rows])),
+        "ssim": float(np.mean([r["ssim"] for r in rows])),
+        "count": len(rows),
+        "per_image": rows,
+    }

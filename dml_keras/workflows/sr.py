@@ -1,4 +1,4 @@
-"""Training, evaluating and applying SR networks (VDSR, RCAN) on real photos."""
+"""SR networks (VDSR, RCAN): build them by name, train them on real, synthetic or mixed pairs, score them."""
 
 import os
 
@@ -6,29 +6,28 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from dml_keras.data.pairs import discover_pairs, pair_geometry
+from dml_keras.data.pairs import pair_geometry, resolve_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
-from dml_keras.ops.color import rgb_to_ycbcr, rgb_to_y, ycbcr_to_rgb
-from dml_keras.ops.resize import imresize
-
-ARCHITECTURES = ("vdsr", "rcan")
+from dml_keras.workflows.fit import fit_and_save
 
 
 def build_sr_model(arch="vdsr", scale=4, channels="y", lr_size="same", **kwargs):
-    """VDSR or RCAN by name; `kwargs` override depth/width (`depth`, `filters`, `num_groups`, `num_blocks`)."""
-    from dml_keras.models import RCAN, VDSR
+    """VDSR or RCAN by name; `kwargs` set the architecture's own sizes (VDSR: `depth`, `filters`;
+    RCAN: `num_groups`, `num_blocks`, `filters`, ...). `None` values are left at their defaults; an
+    argument the architecture does not take is a `SetupError` that names it."""
+    from dml_keras.models import build_strictly
 
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {ARCHITECTURES}. Received: arch={arch!r}")
-    image_channels = 1 if channels == "y" else 3
-    cls = VDSR if arch == "vdsr" else RCAN
-    accepted = cls.__init__.__code__.co_varnames
-    return cls(scale=scale, channels=image_channels, lr_size=lr_size, **{k: v for k, v in kwargs.items() if k in accepted and v is not None})
+    return build_strictly(_sr_class(arch), arch, scale=scale, channels=channels, lr_size=lr_size,
+                          **{k: v for k, v in kwargs.items() if v is not None})
 
 
-def _pairs(source, scale):
-    return discover_pairs(source, scale=scale) if isinstance(source, (str, os.PathLike)) else list(source)
+def _sr_class(arch):
+    from dml_keras.models import SR_MODELS
+
+    if arch not in SR_MODELS:
+        raise ValueError(f"arch must be one of {tuple(SR_MODELS)}. Received: arch={arch!r}")
+    return SR_MODELS[arch]
 
 
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
@@ -50,9 +49,11 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
     from dml_keras.data.synthesis import default_noise_sigma
-    from dml_keras.evaluation import load_degradation_model
-    from dml_keras.training import fit_and_save
+    from dml_keras.loading import load_model
+    from dml_keras.models import check_arguments
 
+    # first: what cannot run is refused before any work is done
+    check_arguments(_sr_class(arch), arch, {k: v for k, v in arch_kwargs.items() if v is not None})
     if pairs is None and degradation is None and synthetic_pairs is None:
         raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
     if degradation is not None and synthetic_pairs is not None:
@@ -69,11 +70,10 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     streams = []
     for source in (pairs, synthetic_pairs):
         if source is not None:
-            streams.append(real_sr_dataset(_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels, seed,
+            streams.append(real_sr_dataset(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels, seed,
                                            batch=not mixing))
     if degradation is not None:
-        model = (load_degradation_model(degradation, scale=scale, lr_size=lr_size, noise=noise_model)
-                 if isinstance(degradation, (str, os.PathLike)) else degradation)
+        model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
         noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
         streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
                                             batch=not mixing, noise_resolution=noise_resolution,
@@ -83,7 +83,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     if val_pairs is not None:
         from dml_keras.data.pipeline import paired_eval_dataset
 
-        validation = paired_eval_dataset(_pairs(val_pairs, scale), scale, lr_size, channels)
+        validation = paired_eval_dataset(resolve_pairs(val_pairs, scale), scale, lr_size, channels)
         validation = validation.map(lambda hr, lr, name: (lr, hr)).batch(1)
     sample_lr, sample_hr = next(iter((validation or train).take(1)))
     sample_lr, sample_hr = _center_crop_pair(sample_lr.numpy()[:1], sample_hr.numpy()[:1], 256)
@@ -124,47 +124,6 @@ def _center_crop_pair(lr, hr, size):
             hr[:, top : top + size, left : left + size])
 
 
-def run_tiled(model, image, tile_size=512, margin=32):
-    """Apply an SR `model` to one `(H, W, C)` image in tiles with `margin` pixels of context (seamless).
-
-    Each tile is computed with real neighbouring pixels around it and only its
-    centre is kept, so tiles meet without seams; with `margin` at least the
-    network's receptive field the result equals the untiled one.
-    """
-    from dml_keras.tiling import apply_tiled
-
-    factor = model.scale if getattr(model, "lr_size", "same") == "native" else 1
-    return apply_tiled(lambda piece: keras.ops.convert_to_numpy(model(piece, training=False)), image, tile_size, margin, factor=factor)
-
-
-def super_resolve(model, lr_rgb, tile_size=512, margin=32, enlarged=False):
-    """Super-resolve an RGB photo in `[0, 1]`; returns RGB `scale` times larger (or the same size if `enlarged`), clipped.
-
-    Args:
-        lr_rgb: `(h, w, 3)` low-resolution photo, or with `enlarged=True` an LR
-            already enlarged to HR size (same-size LR files such as RealSR v3).
-
-    Same-size models (the paper's VDSR) get the MATLAB-bicubic enlargement as
-    input; native models get the small LR. Y models restore Y and take Cb/Cr
-    from the bicubic enlargement.
-    """
-    lr_rgb = np.asarray(lr_rgb, np.float32)
-    scale = model.scale
-    native = getattr(model, "lr_size", "same") == "native"
-    if enlarged:
-        big = lr_rgb
-        small = np.clip(imresize(lr_rgb, output_size=(lr_rgb.shape[0] // scale, lr_rgb.shape[1] // scale)), 0, 1) if native else None
-    else:
-        small = lr_rgb
-        big = np.clip(imresize(lr_rgb, output_size=(lr_rgb.shape[0] * scale, lr_rgb.shape[1] * scale)), 0, 1)
-    if model.channels == 3:
-        return np.clip(run_tiled(model, small if native else big, tile_size, margin), 0, 1)
-    ycbcr = np.array(rgb_to_ycbcr(big.astype(np.float64)))
-    y_in = np.asarray(rgb_to_y(small.astype(np.float64)), np.float32) if native else ycbcr[..., :1].astype(np.float32)
-    ycbcr[..., :1] = run_tiled(model, y_in, tile_size, margin)
-    return np.clip(np.asarray(ycbcr_to_rgb(ycbcr)), 0, 1).astype(np.float32)
-
-
 def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", tile_size=512, progress=True):
     """PSNR/SSIM (Y, crop = `scale`) and LPIPS of an SR model on real test pairs (score files: docs/data.md).
 
@@ -175,16 +134,48 @@ def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", ti
 
     scale = scale or model.scale
     crop_border = scale if crop_border is None else crop_border
-    pairs = _pairs(pairs, scale)
+    pairs = resolve_pairs(pairs, scale)
     geometry = [pair_geometry(pair, scale, "same") for pair in pairs]  # fail before any work on a bad pair
     rows = []
     for pair, ((hr_h, hr_w), _) in tqdm(list(zip(pairs, geometry)), desc="evaluate-sr", unit="pair", disable=not progress):
         hr = read_image(pair.hr)[:hr_h, :hr_w]
         enlarged = image_size(pair.lr) == image_size(pair.hr)
-        restored = super_resolve(model, read_image(pair.lr), tile_size, enlarged=enlarged)[:hr_h, :hr_w]
+        restored = model.super_resolve(read_image(pair.lr), tile_size, enlarged=enlarged)[:hr_h, :hr_w]
         row = {"name": pair.name, "psnr": psnr(restored, hr, crop_border), "ssim": ssim(restored, hr, crop_border)}
         if lpips_net and lpips_net != "none":
             row["lpips"] = lpips(restored, hr, net=lpips_net)
         rows.append(row)
     summary = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "name"}
     return {**summary, "count": len(rows), "per_image": rows}
+
+
+def upscale_files(model, inputs, out_dir, tile_size=512, progress=True):
+    """Super-resolve image files and folders of them into `out_dir` as PNG, keeping each file's kind.
+
+    Greyscale inputs give greyscale outputs and 16-bit inputs 16-bit outputs
+    (8-bit otherwise); every output is `NAME.png`, written atomically.
+
+    Args:
+        model: an SR model (`load_model(..., kind="sr")`).
+        inputs: image files and folders (their image files, in name order).
+
+    Returns:
+        the written paths.
+    """
+    from pathlib import Path
+
+    from dml_keras.data.io import image_format, is_image_file, read_image, write_image
+
+    files = []
+    for item in inputs:
+        path = Path(item)
+        files += sorted(p for p in path.iterdir() if is_image_file(p.name)) if path.is_dir() else [path]
+    written = []
+    for path in tqdm(files, desc="upscale", unit="image", disable=not progress):
+        greyscale, bit_depth = image_format(path)
+        restored = model.super_resolve(read_image(path), tile_size=tile_size)
+        target = os.path.join(out_dir, path.stem + ".png")
+        # a grey photo stays grey through a Y model (its chroma is neutral); an RGB model's channels are averaged
+        write_image(target, restored.mean(axis=-1) if greyscale else restored, bit_depth=bit_depth)
+        written.append(target)
+    return written

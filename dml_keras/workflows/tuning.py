@@ -7,10 +7,9 @@ import os
 import keras
 import keras_tuner as kt
 
-from dml_keras.data.pairs import discover_pairs
+from dml_keras.data.pairs import resolve_pairs, split_pairs
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
 from dml_keras.models import DegradationModel
-from dml_keras.training import split_pairs
 
 OBJECTIVE = "val_psnr"
 
@@ -46,12 +45,12 @@ def tune_degradation(pairs, out_dir, num_basis=(4, 8, 16), kernel_sizes=(15,), l
 
     Returns:
         list of `{"num_basis", "kernel_size", "learning_rate", "val_psnr"}`, best first;
-        also written to `out_dir/tuning.json`.
+        also written to `out_dir/tuning.json`, and as a Markdown table to `out_dir/tuning.md`.
 
     Raises:
         RuntimeError: a trial produced no objective value (keras-tuner would otherwise carry on silently).
     """
-    pairs = discover_pairs(pairs, scale=scale) if isinstance(pairs, (str, os.PathLike)) else list(pairs)
+    pairs = resolve_pairs(pairs, scale)
     train_pairs, val_pairs = split_pairs(pairs, val_fraction)
     if not val_pairs:
         raise ValueError("Tuning needs validation pairs: give val_fraction > 0.")
@@ -80,6 +79,8 @@ def tune_degradation(pairs, out_dir, num_basis=(4, 8, 16), kernel_sizes=(15,), l
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "tuning.json"), "w") as handle:
         json.dump(rows, handle, indent=2)
+    with open(os.path.join(out_dir, "tuning.md"), "w") as handle:
+        handle.write(format_table(rows) + "\n")
     return rows
 
 

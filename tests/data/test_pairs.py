@@ -2,29 +2,7 @@ import numpy as np
 import pytest
 
 from dml_keras.data import DataError, discover_pairs, load_pair, pair_geometry, write_image
-from dml_keras.ops import imresize
-
-
-def _hr_lr(photo, size=64, scale=4, native=True):
-    hr = photo[:size, :size]
-    small = np.clip(imresize(hr, scale=1 / scale), 0, 1)
-    return hr, (small if native else np.clip(imresize(small, scale=scale), 0, 1))
-
-
-def make_realsr(root, photos, scale=4):
-    for split in ("Train", "Test"):
-        folder = root / "Canon" / split / str(scale)
-        for index, photo in enumerate(list(photos.values())[:2], start=1):
-            hr, lr = _hr_lr(photo, scale=scale, native=False)
-            write_image(folder / f"Canon_{index:03d}_HR.png", hr)
-            write_image(folder / f"Canon_{index:03d}_LR{scale}.png", lr)
-
-
-def make_hr_lr(root, photos, native=True):
-    for name, photo in photos.items():
-        hr, lr = _hr_lr(photo, native=native)
-        write_image(root / "hr" / f"{name}.png", hr)
-        write_image(root / "lr" / f"{name}.png", lr)
+from tests.conftest import hr_lr, make_hr_lr, make_realsr
 
 
 def test_realsr_layout_with_split_and_scale(tmp_path, photos):
@@ -51,7 +29,7 @@ def test_hr_lr_folders_native_and_same(tmp_path, photos):
 
 def test_city100_layout(tmp_path, photos):
     for index, photo in enumerate(list(photos.values())[:3], start=1):
-        hr, lr = _hr_lr(photo, native=False)
+        hr, lr = hr_lr(photo, native=False)
         write_image(tmp_path / f"{index:03d}H.PNG", hr)
         write_image(tmp_path / f"{index:03d}L.PNG", lr)
     pairs = discover_pairs(tmp_path)

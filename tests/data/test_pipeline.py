@@ -4,7 +4,7 @@ import pytest
 from dml_keras.data import DataError, discover_pairs
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
 from tests.conftest import shared_data
-from tests.data.test_pairs import make_hr_lr
+from tests.conftest import make_hr_lr
 
 
 def _batches(dataset, count):

@@ -5,24 +5,7 @@ import pytest
 from dml_keras.layers import BasisKernels, SpatiallyVariantFilter, WeightPredictor
 from dml_keras.layers.weight_predictor import upsample_bilinear_2x
 from dml_keras.ops.filtering import basis_filter
-from tests.conftest import needs_tensorflow
-
-
-def _round_trip(layer, inputs, tmp_path):
-    """build, eager call, config round trip and `.keras` reload must all give the same outputs."""
-    expected = keras.ops.convert_to_numpy(layer(inputs))
-    clone = layer.__class__.from_config(layer.get_config())
-    clone(inputs)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(clone(inputs)), expected, atol=1e-6)
-    inputs_list = inputs if isinstance(inputs, list) else [inputs]
-    symbolic = [keras.Input(x.shape[1:]) for x in inputs_list]
-    single = not isinstance(inputs, list)
-    model = keras.Model(symbolic[0] if single else symbolic, layer(symbolic[0] if single else symbolic))
-    model.save(tmp_path / "m.keras")
-    reloaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(inputs)), expected, atol=1e-6)
-    return expected
+from tests.conftest import assert_round_trip, needs_tensorflow
 
 
 def test_basis_kernels_initializers_sum_to_one():
@@ -47,7 +30,7 @@ def test_gaussian_family_is_distinct_and_centred():
 def test_basis_layer_round_trip_and_matches_op(tmp_path):
     layer = BasisKernels(4, 5, seed=0, stride=2)
     x = np.random.default_rng(0).random((2, 9, 10, 3)).astype("float32")
-    out = _round_trip(layer, x, tmp_path)
+    out = assert_round_trip(layer, x, tmp_path)[0]
     assert out.shape == (2, 5, 5, 3, 4)
     kernels = keras.ops.convert_to_numpy(layer.kernels)
     for m in range(4):
@@ -75,7 +58,7 @@ def test_spatially_variant_filter_round_trip_and_pixel_kernels(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((2, 12, 12, 1)).astype("float32")
     w = rng.random((2, 12, 12, 4)).astype("float32")
-    out = _round_trip(layer, [x, w], tmp_path)
+    out = assert_round_trip(layer, [x, w], tmp_path)[0]
     kernels = keras.ops.convert_to_numpy(layer.pixel_kernels(w))
     assert kernels.shape == (2, 12, 12, 5, 5)
     padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
@@ -86,7 +69,7 @@ def test_spatially_variant_filter_round_trip_and_pixel_kernels(tmp_path):
 def test_weight_predictor_any_size(size, tmp_path):
     layer = WeightPredictor(num_outputs=8)
     x = np.random.default_rng(0).random((1,) + size + (1,)).astype("float32")
-    out = _round_trip(layer, x, tmp_path) if size == (33, 20) else keras.ops.convert_to_numpy(layer(x))
+    out = assert_round_trip(layer, x, tmp_path)[0] if size == (33, 20) else keras.ops.convert_to_numpy(layer(x))
     assert out.shape == (1,) + size + (8,)
     assert 0 < out.min() and out.max() < 1  # sigmoid
 

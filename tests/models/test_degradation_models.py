@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dml_keras.models import DegradationModel, DirectKPN, DirectNet, GlobalKernel
-from tests.conftest import needs_tensorflow
+from tests.conftest import assert_round_trip, needs_tensorflow
 
 MODELS = [DegradationModel, DirectNet, DirectKPN, GlobalKernel]
 
@@ -32,9 +32,7 @@ def test_shapes_reload_and_tiling(cls, lr_size, tmp_path, photos):
     expected_hw = (24, 26) if lr_size == "same" else (12, 13)
     assert tuple(model(y).shape) == (2,) + expected_hw + (1,)
     _randomize(model)
-    model.save(tmp_path / "m.keras")
-    reloaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(reloaded(y), model(y), atol=1e-6)
+    assert_round_trip(model, y, tmp_path)
     rgb = photos["coffee"][:90, :110]
     whole = model.degrade(rgb, tile_size=4096)
     tiled = model.degrade(rgb, tile_size=32)
@@ -152,7 +150,5 @@ def test_unit_sum_kernels_stay_unit_sum_through_training(tmp_path):
     sums = np.asarray(model.filter.pixel_kernels(model.predict_weights(hr))).sum(axis=(-1, -2))
     np.testing.assert_allclose(sums, 1.0, atol=1e-4)
     assert np.asarray(model.basis_kernels).min() >= 0
-    model.save(tmp_path / "u.keras")
-    reloaded = keras.models.load_model(tmp_path / "u.keras")
+    reloaded = assert_round_trip(model, hr, tmp_path)[1]
     assert reloaded.unit_sum_kernels and reloaded.basis_constraint == "simplex"
-    np.testing.assert_allclose(reloaded(hr), model(hr), atol=1e-6)

@@ -156,8 +156,7 @@ def test_shipped_dml_at_native_size_matches_real_small_lr():
     """The same-size DML taken back to the capture size imitates the real small LR of held-out pairs."""
     import keras
 
-    from dml_keras.evaluation import evaluate_degradation
-    from dml_keras.models import DegradationModel  # noqa: F401  (registers the class)
+    from dml_keras.workflows.degradation import evaluate_degradation
     from tests.conftest import shared_data
 
     shared_data("realsr_x4")

@@ -1,0 +1,88 @@
+"""One loader for every model the package runs: built-ins by name, `.keras` files, exported files."""
+
+import os
+
+from dml_keras.errors import DataError
+
+KINDS = ("degradation", "sr")
+
+
+def load_model(model, kind=None, scale=4, lr_size=None, noise="white"):
+    """A model ready to `degrade` or `super_resolve`, from whatever a user has.
+
+    Args:
+        model: a built-in degradation by name (`"identity"`, `"bicubic"`,
+            `"handcrafted"`), a `.keras` file or the `--out` folder of a
+            training run, an exported file (SavedModel folder, `.tflite`,
+            `.onnx`), or a model object (returned as it is, checked and wrapped).
+        kind: `"degradation"` or `"sr"` to refuse the other family with a
+            clear error; `None` accepts both.
+        scale: the built-ins' factor (loaded models carry their own).
+        lr_size: `"native"` asks a same-size degradation model for LR at the
+            capture size (`AtNativeSize`: the exact inverse of the bicubic
+            enlargement it imitates); for built-ins, the size they make
+            (default `"same"`).
+        noise: degradations only: `"white"` (the model as it is; the
+            synthesis code adds the sensor noise) or `"handcrafted"`: the
+            learned blur followed by Real-ESRGAN's random noise and JPEG
+            (`LearnedBlurWithNoise`).
+
+    Raises:
+        DataError: the name or path is not a model, or not of `kind`.
+
+    Example:
+    >>> import dml_keras
+    >>> dml_keras.load_model("bicubic", scale=4).scale
+    4
+    >>> dml_keras.load_model("saved_models/dml_realsr_x4.keras").channels  # doctest: +SKIP
+    'y'
+    """
+    from dml_keras.models import BUILTIN_BASELINES, AtNativeSize, LearnedBlurWithNoise
+
+    if kind not in (None,) + KINDS:
+        raise ValueError(f"kind must be one of {KINDS} or None. Received: kind={kind!r}")
+    if noise not in ("white", "handcrafted"):
+        raise ValueError(f"noise must be 'white' or 'handcrafted'. Received: noise={noise!r}")
+    if isinstance(model, str) and model in BUILTIN_BASELINES:
+        if kind == "sr":
+            raise DataError(f"'{model}' is a built-in degradation, not an SR model.")
+        if noise == "handcrafted":
+            raise DataError(f"--noise-model handcrafted adds noise to a learned blur; '{model}' is a built-in. "
+                            "Use the built-in 'handcrafted' degradation, or give a learned model.")
+        return BUILTIN_BASELINES[model](scale=scale, lr_size=lr_size or "same")
+    loaded = _load_file(model, kind) if isinstance(model, (str, os.PathLike)) else model
+    if model_kind(loaded) != "degradation":
+        if noise != "white" or lr_size not in (None, loaded.lr_size):
+            raise DataError(f"'{model}' is an SR model: it takes no noise model and keeps its own LR size.")
+        return loaded
+    if lr_size == "native" and loaded.lr_size == "same":
+        loaded = AtNativeSize(loaded)
+    return LearnedBlurWithNoise(loaded) if noise == "handcrafted" else loaded
+
+
+def model_kind(model):
+    """`"degradation"` or `"sr"`: which family a loaded model belongs to."""
+    return getattr(model, "kind", None) or ("degradation" if hasattr(model, "degrade") else "sr")
+
+
+def _load_file(model, kind):
+    from dml_keras.runtime import ExportedModel, exported_format
+
+    path = os.fspath(model)
+    if exported_format(path):
+        return ExportedModel(path, kind=kind)
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        from dml_keras.models import BUILTIN_BASELINES
+
+        builtins = f"a built-in ({', '.join(BUILTIN_BASELINES)}), " if kind != "sr" else ""
+        command = {"degradation": "`dml train-degradation`", "sr": "`dml train-sr`"}.get(kind, "`dml train-*`")
+        raise DataError(f"Model '{model}' is neither {builtins}an exported model nor an existing file. "
+                        f"Give a .keras file written by {command} (or its --out folder).")
+    import keras
+
+    loaded = keras.models.load_model(path)
+    if kind is not None and model_kind(loaded) != kind:
+        raise DataError(f"'{path}' holds a {type(loaded).__name__}, not {'an SR' if kind == 'sr' else 'a degradation'} model.")
+    return loaded

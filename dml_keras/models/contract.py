@@ -1,0 +1,48 @@
+"""The contract every model of a family follows, whatever it is: learned (Keras), built-in, or an exported file.
+
+Workflows and the CLI rely on these members only, so any object that has them
+can be passed where a model is taken.
+
+Degradation models (`DegradationBase` subclasses, `IdentityDegradation`,
+`BicubicDegradation`, `HandcraftedDegradation`, `LearnedBlurWithNoise`,
+`AtNativeSize`, `ExportedModel` of kind `"degradation"`):
+
+- `scale`: the SR factor (int);
+- `lr_size`: `"same"` (LR enlarged back to HR size, the paper) or `"native"` (1/scale);
+- `channels`: `"y"` (computes on Y: give it Y, it is scored on Y) or `"rgb"`;
+- `degrade(images, tile_size=...)`: HR `(H, W, C)` or `(N, H, W, C)` in `[0, 1]` → LR, NumPy float32.
+
+Random degradations also take `degrade(..., seeds=...)` and say so with
+`stochastic = True`; those that add their own noise set `adds_noise = True`.
+
+SR models (`VDSR`, `RCAN`, `ExportedModel` of kind `"sr"`): the same
+`scale`, `lr_size`, `channels`, and `super_resolve(lr_rgb, tile_size=..., enlarged=False)`:
+an RGB photo of any size → RGB `scale` times larger, clipped to `[0, 1]`.
+"""
+
+from typing import Protocol, runtime_checkable
+
+CHANNELS = ("y", "rgb")
+LR_SIZES = ("same", "native")
+
+
+@runtime_checkable
+class Degradation(Protocol):
+    """HR photos in, the LR a camera would capture out."""
+
+    scale: int
+    lr_size: str
+    channels: str
+
+    def degrade(self, images, tile_size=512): ...
+
+
+@runtime_checkable
+class SuperResolution(Protocol):
+    """A low-resolution photo in, a `scale`-times larger one out."""
+
+    scale: int
+    lr_size: str
+    channels: str
+
+    def super_resolve(self, lr_rgb, tile_size=512, enlarged=False): ...

@@ -1,0 +1,75 @@
+"""The fit-and-save both model families share: resume, checkpoints, logs, strategies, float32 result."""
+
+import json
+import math
+import os
+
+import keras
+
+from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly
+from dml_keras.distribute import fit_across_workers, float32_copy, worker_role
+
+
+def resumed_epoch(out_dir):
+    """Epochs already finished by an interrupted run in `out_dir` (0 for a fresh run)."""
+    path = os.path.join(out_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as handle:
+        return int(json.load(handle).get("epoch", 0))
+
+
+def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
+                 callbacks=(), verbose="auto"):
+    """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
+
+    Writes `training.json` (`settings` plus how it ran), `backup/` (resume),
+    `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
+    (`(inputs, targets, tag)`) shown each epoch. With several workers only the
+    first writes; the others resume from its `backup/`, so `out_dir` must be on
+    a filesystem they share. Returns the trained float32 model.
+    """
+    index, workers = worker_role(strategy)
+    backup = os.path.join(out_dir, "backup")
+    if index == 0:
+        settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
+                        jit_compile=bool(model.jit_compile))
+        with open(os.path.join(out_dir, "training.json"), "w") as handle:
+            json.dump(settings, handle, indent=2)
+        outputs = [
+            keras.callbacks.BackupAndRestore(backup),
+            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
+            keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+            ImageSummaries(os.path.join(out_dir, "logs"), *example),
+        ]
+    else:
+        outputs = [RestoreOnly(backup)]
+    if workers > 1:
+        # DATA sharding, what AUTO falls back to (with a warning) for these pipelines: every
+        # worker runs the whole pipeline and keeps its share of each global batch
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train = train.with_options(options)
+    scoring = []
+    if validation is not None and strategy.num_replicas_in_sync > 1:
+        copy = float32_copy(model, example[0], always=True)
+        copy.compile_from_config(model.get_compile_config())
+        scoring, validation = [OneDeviceValidation(copy, validation)], None
+    steps_per_epoch = min(steps_per_epoch, steps)
+    with fit_across_workers(model, strategy):
+        model.fit(
+            train,
+            epochs=math.ceil(steps / steps_per_epoch),
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation,
+            callbacks=scoring + list(callbacks) + outputs,
+            verbose=verbose if index == 0 else 0,
+            shuffle=False,  # the pipelines shuffle, seeded
+        )
+    model = float32_copy(model, example[0])
+    if index == 0:
+        model.save(os.path.join(out_dir, "model.keras"))
+    return model
