@@ -11,8 +11,7 @@ imported until a workflow needs it.
 'same'
 """
 
-__version__ = "0.1.0"
-
+from dml_keras._version import __version__  # noqa: E402
 from dml_keras._quiet import import_backend_quietly  # noqa: E402
 
 import_backend_quietly()

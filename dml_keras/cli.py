@@ -167,7 +167,8 @@ def _add_later_commands(sub):
     _json_out(p)
     p.set_defaults(handler=_evaluate_sr)
 
-    p = sub.add_parser("upscale", help="super-resolve real photos of any size")
+    p = sub.add_parser("upscale", help="super-resolve real photos of any size (PNG out; greyscale stays "
+                                       "greyscale, 16-bit stays 16-bit)")
     p.add_argument("model", help="a saved SR model (.keras or its training folder), or an exported one (SavedModel, .tflite, .onnx)")
     p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True)
@@ -219,7 +220,7 @@ def build_parser():
         description="Learn a real camera's degradation from a few HR/LR photo pairs (DML, ACCV 2020), "
         "synthesize realistic SR training pairs, train and evaluate SR networks.",
     )
-    from dml_keras import __version__
+    from dml_keras._version import __version__
 
     parser.add_argument("--version", action="version", version=f"dml-keras {__version__}")
     parser.add_argument("--verbose", action="store_true",

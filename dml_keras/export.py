@@ -69,7 +69,7 @@ def rgb_forward(model):
 
 def model_metadata(model):
     """What an exported file needs to be run like `model`: kind, scale, LR size and how far a pixel reaches."""
-    import dml_keras
+    from dml_keras._version import __version__
 
     degradation = _is_degradation(model)
     return {
@@ -81,7 +81,7 @@ def model_metadata(model):
         "context_margin": int(getattr(model, "context_margin", 32)),
         "kernel_size": int(model.kernel_size) if degradation else None,
         "tile_align": int(2 * model.stride) if degradation else 1,
-        "dml_keras_version": dml_keras.__version__,
+        "dml_keras_version": __version__,
     }
 
 
@@ -212,6 +212,10 @@ def export_model(model, out, format="savedmodel", quantize="none", check_image=N
     """
     import keras
 
+    from dml_keras.errors import DataError
+
+    if isinstance(model, ExportedModel):
+        raise DataError(f"'{model.path}' is already an exported model; give the .keras file it was exported from.")
     images = [check_image] if check_image is not None else [
         np.random.default_rng(0).random((64, 64, 3)).astype(np.float32),
         np.random.default_rng(1).random((197, 233, 3)).astype(np.float32),

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -93,7 +94,7 @@ def test_upscale_keeps_greyscale_and_16_bit(tmp_path, photos):
     write_image(tmp_path / "in" / "grey.png", grey)
     write_image(tmp_path / "in" / "deep.png", photo, bit_depth=16)
     write_image(tmp_path / "rgb" / "grey_as_rgb.png", np.repeat(grey[..., None], 3, -1))
-    model = "saved_models/table2/syndml.keras"  # a native-size Y network, x4
+    model = str(Path(__file__).resolve().parents[1] / "saved_models" / "table2" / "syndml.keras")  # native Y, x4
     assert main(["upscale", model, str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
     assert main(["upscale", model, str(tmp_path / "rgb"), "--out", str(tmp_path / "out_rgb")]) == 0
     assert image_format(tmp_path / "out" / "grey.png") == (True, 8)

@@ -182,3 +182,20 @@ def paired_eval_dataset(pairs, scale=4, lr_size="same", channels="y"):
     decode = _decoder(pairs, scale, lr_size, channels, geometry)
     dataset = tf.data.Dataset.range(len(pairs)).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def validation_batches(pairs, scale=4, lr_size="same", channels="y", inputs="hr"):
+    """Whole images as `model.fit` validation data, one per batch: `(hr, lr)` for degradation models
+    (`inputs="hr"`: HR in, LR predicted) or `(lr, hr)` for SR networks (`inputs="lr"`)."""
+    if inputs not in ("hr", "lr"):
+        raise ValueError(f"inputs must be 'hr' or 'lr'. Received: inputs={inputs!r}")
+    order = _hr_first if inputs == "hr" else _lr_first
+    return paired_eval_dataset(pairs, scale, lr_size, channels).map(order).batch(1)
+
+
+def _hr_first(hr, lr, name):
+    return hr, lr
+
+
+def _lr_first(hr, lr, name):
+    return lr, hr

@@ -8,7 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.data.pairs import load_pair, pair_geometry, resolve_pairs, split_pairs
-from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
+from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset, validation_batches
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
@@ -195,7 +195,7 @@ def train_degradation(
     )
     validation = None
     if val_pairs:
-        validation = paired_eval_dataset(val_pairs, scale, lr_size, channels).map(lambda hr, lr, name: (hr, lr)).batch(1)
+        validation = validation_batches(val_pairs, scale, lr_size, channels, inputs="hr")
     sample_hr, sample_lr = next(iter((validation or train).take(1)))
     with training_scope(strategy, mixed_precision) as (strategy, policy):
         degradation = build_degradation_model(

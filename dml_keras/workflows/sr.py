@@ -81,10 +81,9 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
     validation = None
     if val_pairs is not None:
-        from dml_keras.data.pipeline import paired_eval_dataset
+        from dml_keras.data.pipeline import validation_batches
 
-        validation = paired_eval_dataset(resolve_pairs(val_pairs, scale), scale, lr_size, channels)
-        validation = validation.map(lambda hr, lr, name: (lr, hr)).batch(1)
+        validation = validation_batches(resolve_pairs(val_pairs, scale), scale, lr_size, channels, inputs="lr")
     sample_lr, sample_hr = next(iter((validation or train).take(1)))
     sample_lr, sample_hr = _center_crop_pair(sample_lr.numpy()[:1], sample_hr.numpy()[:1], 256)
     with training_scope(strategy, mixed_precision) as (strategy, policy):

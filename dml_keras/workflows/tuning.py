@@ -8,7 +8,7 @@ import keras
 import keras_tuner as kt
 
 from dml_keras.data.pairs import resolve_pairs, split_pairs
-from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
+from dml_keras.data.pipeline import paired_dataset, validation_batches
 from dml_keras.models import DegradationModel
 
 OBJECTIVE = "val_psnr"
@@ -55,7 +55,7 @@ def tune_degradation(pairs, out_dir, num_basis=(4, 8, 16), kernel_sizes=(15,), l
     if not val_pairs:
         raise ValueError("Tuning needs validation pairs: give val_fraction > 0.")
     train = paired_dataset(train_pairs, scale, patch_size, batch_size, lr_size, channels, seed=seed, cache=True)
-    validation = paired_eval_dataset(val_pairs, scale, lr_size, channels).map(lambda hr, lr, name: (hr, lr)).batch(1)
+    validation = validation_batches(val_pairs, scale, lr_size, channels, inputs="hr")
     hypermodel = DegradationHyperModel(num_basis, kernel_sizes, learning_rates, scale, channels, lr_size, seed)
     trials = len(list(itertools.product(num_basis, kernel_sizes, learning_rates)))
     tuner = kt.GridSearch(
