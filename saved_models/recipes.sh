@@ -66,3 +66,15 @@ dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_w5 --synthetic-fracti
 for m in bicubic handcrafted syndml syndml_hc real real_syndml; do
   dml evaluate-sr runs/table2/$m saved_models/realsr_x4_val.csv --json runs/table2/eval_$m.json
 done
+
+# 5. Transfer between the two cameras and the learning-rate schedule (saved_models/README.md, "What limits DML").
+#    CAM_train.csv: the 20 training-split pairs of one camera; CAM_all.csv: all 25 pairs of a camera (CSV columns hr,lr).
+for cam in Canon Nikon; do
+  other=$([ $cam = Canon ] && echo Nikon || echo Canon)
+  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --out runs/transfer_dml_$cam --quiet
+  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --model global-kernel --out runs/transfer_gk_$cam
+  for m in dml gk; do
+    dml evaluate-degradation runs/transfer_${m}_$cam runs/${other}_all.csv --json runs/transfer_${m}_${cam}_on_$other.json
+  done
+done
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --lr-schedule cosine --out runs/dml_cosine --quiet
