@@ -53,8 +53,11 @@ def _looks_truncated(path, data):
     return False
 
 
-def read_image(path):
+def read_image(path, with_format=False):
     """Read an image file as float32 RGB `(H, W, 3)` in `[0, 1]`.
+
+    With `with_format=True`, returns `(image, (greyscale, bit_depth))` from the
+    same decode: whether the file has one colour channel and 8 or 16 bits.
 
     Raises:
         DataError: the file is missing, unreadable, truncated or not an image.
@@ -78,7 +81,11 @@ def read_image(path):
             f"'{path}' is not a readable image (empty, truncated or an unsupported format). "
             "Re-export it as PNG or JPEG, or remove it from the folder."
         )
-    return _apply_orientation(_to_rgb_float(decoded, path), _exif_orientation(path))
+    image = _apply_orientation(_to_rgb_float(decoded, path), _exif_orientation(path))
+    if not with_format:
+        return image
+    greyscale = decoded.ndim == 2 or decoded.shape[2] in (1, 2)
+    return image, (greyscale, 16 if decoded.dtype == np.uint16 else 8)
 
 
 def _to_rgb_float(decoded, path):
@@ -101,8 +108,7 @@ def _to_rgb_float(decoded, path):
 
 
 def image_format(path):
-    """`(greyscale, bit_depth)` of an image file as stored: whether it has one colour channel (alpha
-    aside) and whether its samples are 8- or 16-bit, so outputs can be written the same way.
+    """`(greyscale, bit_depth)` of an image file as stored (`read_image(path, with_format=True)`).
 
     Example:
     >>> import numpy as np, tempfile, os
@@ -111,12 +117,7 @@ def image_format(path):
     >>> image_format(path)
     (True, 16)
     """
-    path = os.fspath(path)
-    decoded = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if decoded is None:
-        raise DataError(f"'{path}' is not a readable image. Re-export it as PNG or JPEG, or remove it from the folder.")
-    greyscale = decoded.ndim == 2 or decoded.shape[2] in (1, 2)
-    return greyscale, 16 if decoded.dtype == np.uint16 else 8
+    return read_image(path, with_format=True)[1]
 
 
 def image_size(path):

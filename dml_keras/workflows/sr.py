@@ -163,7 +163,7 @@ def upscale_files(model, inputs, out_dir, tile_size=512, progress=True):
     """
     from pathlib import Path
 
-    from dml_keras.data.io import image_format, is_image_file, read_image, write_image
+    from dml_keras.data.io import is_image_file, read_image, write_image
 
     files = []
     for item in inputs:
@@ -171,8 +171,8 @@ def upscale_files(model, inputs, out_dir, tile_size=512, progress=True):
         files += sorted(p for p in path.iterdir() if is_image_file(p.name)) if path.is_dir() else [path]
     written = []
     for path in tqdm(files, desc="upscale", unit="image", disable=not progress):
-        greyscale, bit_depth = image_format(path)
-        restored = model.super_resolve(read_image(path), tile_size=tile_size)
+        image, (greyscale, bit_depth) = read_image(path, with_format=True)  # one decode
+        restored = model.super_resolve(image, tile_size=tile_size)
         target = os.path.join(out_dir, path.stem + ".png")
         # a grey photo stays grey through a Y model (its chroma is neutral); an RGB model's channels are averaged
         write_image(target, restored.mean(axis=-1) if greyscale else restored, bit_depth=bit_depth)
