@@ -74,8 +74,9 @@ class OneDeviceValidation(keras.callbacks.Callback):
     the replicas, and validation photos differ in size, so a batch holds one
     photo and all replicas but one get an empty batch, which the models cannot
     take. Here each worker scores the whole validation set on one device, so
-    all workers see the same `val_*` logs as a one-device run. Put it before
-    the callbacks that read the logs.
+    all workers see the same `val_*` logs as a one-device run (with weight
+    averaging, of the averaged weights). Put it before the callbacks that
+    read the logs.
 
     Args:
         copy: a compiled model like the trained one, built outside the strategy.
@@ -88,6 +89,10 @@ class OneDeviceValidation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.copy.set_weights(self.model.get_weights())
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # loss scaling wraps it
+        if getattr(optimizer, "use_ema", False):  # score the averaged weights, as one device does
+            for variable, average in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):
+                variable.assign(keras.ops.convert_to_numpy(average))
         scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in scores.items()})

@@ -51,8 +51,9 @@ def _add_train_degradation(sub):
     p.add_argument("--model", choices=("dml", "directnet", "directkpn", "global-kernel"), default="dml")
     p.add_argument("--recipe", choices=("default", "paper"), default="default",
                    help="'default': the best measured on held-out real pairs (3000 steps of 8 x 64² crops, "
-                        "Adam 1e-4, Gaussian basis, weights starting at 1/M); 'paper': the authors' setting "
-                        "(100000 steps of 16 x 192², uniform basis, weights starting at 0.5). "
+                        "Adam 1e-4, weights averaged over the last 500 steps, Gaussian basis, weights starting "
+                        "at 1/M); 'paper': the authors' setting (100000 steps of 16 x 192², no averaging, uniform "
+                        "basis, weights starting at 0.5). "
                         "The flags below override single values")
     p.add_argument("--basis", type=int, default=None, help="dml: number of basis kernels M (default 8)")
     p.add_argument("--kernel-size", type=int, default=15, help="basis kernel size K, odd (default 15)")
@@ -66,6 +67,9 @@ def _add_train_degradation(sub):
     p.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (1e-4 in both recipes)")
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=None,
                    help="keep the learning rate, or decay it to 0 over --steps (cosine)")
+    p.add_argument("--ema-steps", type=int, default=None,
+                   help="average the weights over about this many last steps (exponential moving average), "
+                        "validate and save the average; 0: off (recipe: a sixth of --steps; paper: off)")
     p.add_argument("--val", metavar="PAIRS", help="held-out validation pairs")
     p.add_argument("--val-fraction", type=float, default=0.0,
                    help="hold out every round(1/f)-th pair of PAIRS for validation instead of --val")
@@ -263,7 +267,7 @@ def _train_degradation(args):
         kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,
         patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
-        val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
+        ema_steps=args.ema_steps, val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
         jit_compile=True if args.jit_compile else "auto", **given,
     )

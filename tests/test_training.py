@@ -80,11 +80,11 @@ def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
     # no flag but the run length: every other setting is the default recipe's (the shipped model's)
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
-                 "--steps", "1", "--quiet"]) == 0
+                 "--steps", "12", "--steps-per-epoch", "12", "--quiet"]) == 0
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
     expected = dict(recipe="default", model="dml", num_basis=8, kernel_size=15, patch_size=64, batch_size=8,
-                    steps_per_epoch=250, learning_rate=1e-4, basis_initializer="gaussian", weight_init="uniform_mix",
-                    channels="y", lr_size="same")
+                    learning_rate=1e-4, lr_schedule="constant", ema_steps=2, basis_initializer="gaussian",
+                    weight_init="uniform_mix", channels="y", lr_size="same")
     assert {k: settings[k] for k in expected} == expected
     shipped = keras.models.load_model(Path(__file__).resolve().parents[1] / "saved_models" / "dml_realsr_x4.keras")
     shipped = shipped.get_config()
@@ -96,8 +96,8 @@ def test_paper_recipe_is_one_flag_away_and_flags_override_it(tmp_path, photos):
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", "paper",
                  "--steps", "1", "--patch-size", "32", "--basis", "4", "--kernel-size", "7", "--quiet"]) == 0
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert (settings["recipe"], settings["batch_size"], settings["basis_initializer"], settings["weight_init"]) == (
-        "paper", 16, "uniform", "half")
+    assert (settings["recipe"], settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
+            settings["ema_steps"]) == ("paper", 16, "uniform", "half", 0)
     assert (settings["patch_size"], settings["num_basis"], settings["steps"]) == (32, 4, 1)
 
 
@@ -126,9 +126,10 @@ def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):
         lr = np.stack([correlate(hr[..., c].astype(np.float64), kernel, mode="mirror") for c in range(3)], -1)
         write_image(tmp_path / "pairs" / "lr" / f"{name}.png", lr, bit_depth=16)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "global-kernel",
-                 "--kernel-size", "7", "--scale", "2", "--quiet"]) == 0
+                 "--kernel-size", "7", "--scale", "2", "--val-fraction", "0.34", "--quiet"]) == 0
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert settings["solver"] == "least_squares" and len(settings["train_pairs"]) == 3
+    assert settings["solver"] == "least_squares" and len(settings["train_pairs"]) == 2
+    assert settings["val_psnr"] > 45  # the held-out photo, blurred by the same kernel, is reproduced
     found = keras.models.load_model(tmp_path / "run" / "model.keras").kernel.kernels.numpy()[..., 0]
     np.testing.assert_allclose(found, kernel, atol=1e-2)
 
@@ -141,3 +142,49 @@ def test_cosine_schedule_ends_at_zero(tmp_path, photos):
     optimizer = keras.models.load_model(tmp_path / "run" / "checkpoints" / "last.keras").optimizer
     assert int(optimizer.iterations) == 4
     assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
+
+
+class _WeightRecorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append([w.numpy().copy() for w in self.model.trainable_weights])
+
+
+def test_ema_saves_the_moving_average_of_the_weights(tmp_path, photos):
+    # the average computed here by hand from the weights after every step; the first step starts it
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    recorder = _WeightRecorder()
+    model = train_degradation(**dict(_args(tmp_path / "pairs", tmp_path / "run"), steps=5), ema_steps=4,
+                              learning_rate=1e-2, callbacks=[recorder])
+    assert json.loads((tmp_path / "run" / "training.json").read_text())["ema_steps"] == 4
+    average = recorder.steps[0]
+    for weights in recorder.steps[1:]:
+        average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]
+    saved = keras.models.load_model(tmp_path / "run" / "model.keras")
+    moved = max(np.abs(w - a).max() for w, a in zip(recorder.steps[-1], average))
+    assert moved > 1e-3  # the average is not the last step's weights
+    for got, want in zip(saved.trainable_weights, average):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    for got, want in zip(model.trainable_weights, average):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+
+
+def test_interrupted_ema_training_resumes_its_average(tmp_path, photos):
+    # the average after a resume still holds the steps before the interruption
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    before, after = _WeightRecorder(), _WeightRecorder()
+    with pytest.raises(KeyboardInterrupt):
+        train_degradation(**_args(tmp_path / "pairs", tmp_path / "run"), ema_steps=4, learning_rate=1e-2,
+                          callbacks=[before, interrupt_at_epoch(2)])
+    model = train_degradation(**_args(tmp_path / "pairs", tmp_path / "run"), ema_steps=4, learning_rate=1e-2,
+                              callbacks=[after])
+    assert (len(before.steps), len(after.steps)) == (4, 2)
+    steps = before.steps + after.steps
+    average = steps[0]
+    for weights in steps[1:]:
+        average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]
+    for got, want in zip(model.trainable_weights, average):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)

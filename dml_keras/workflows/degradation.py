@@ -13,7 +13,7 @@ from dml_keras.distribute import check_jit_compile, resolve_strategy, training_s
 from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
-from dml_keras.workflows.fit import fit_and_save, resumed_epoch
+from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -36,9 +36,9 @@ def _can_cache(pairs, scale, lr_size, channels):
 # (docs/degradation.md, saved_models/README.md); "paper" is the authors' setting.
 RECIPES = {
     "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
-                    lr_schedule="constant", basis_initializer="gaussian", weight_init="uniform_mix"),
+                    lr_schedule="constant", ema_steps="auto", basis_initializer="gaussian", weight_init="uniform_mix"),
     "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", basis_initializer="uniform", weight_init="half"),
+                  lr_schedule="constant", ema_steps=0, basis_initializer="uniform", weight_init="half"),
 }
 # recipe entries that only the DML model takes
 _DML_ONLY = ("basis_initializer", "weight_init")
@@ -50,6 +50,8 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     Example:
     >>> resolve_recipe("default", steps=10)["steps"], resolve_recipe("paper")["patch_size"]
     (10, 192)
+    >>> resolve_recipe("default")["ema_steps"], resolve_recipe("paper")["ema_steps"]
+    ('auto', 0)
     >>> "basis_initializer" in resolve_recipe("default", model="directnet")
     False
     """
@@ -78,12 +80,10 @@ def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_
     settings = dict(model="global-kernel", solver="least_squares", scale=scale, kernel_size=kernel_size,
                     channels=channels, lr_size=lr_size, train_pairs=[p.name for p in pairs],
                     val_pairs=[p.name for p in val_pairs])
-    if val_pairs:
-        scores = [psnr(model.degrade(hr.numpy()), lr.numpy(), crop_border=model.crop_border)
-                  for hr, lr, _ in paired_eval_dataset(val_pairs, scale, lr_size, channels)]
-        settings["val_psnr"] = float(np.mean(scores))
+    if val_pairs:  # scored as `dml evaluate-degradation` scores it
+        settings["val_psnr"] = evaluate_degradation(model, val_pairs, progress=False)["psnr"]
         if verbose:
-            print(f"global kernel (least squares): val PSNR {settings['val_psnr']:.2f} dB on {len(scores)} pairs")
+            print(f"global kernel (least squares): val PSNR {settings['val_psnr']:.2f} dB on {len(val_pairs)} pairs")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "training.json"), "w") as handle:
         json.dump(settings, handle, indent=2)
@@ -114,6 +114,7 @@ def train_degradation(
     steps_per_epoch=None,
     learning_rate=None,
     lr_schedule=None,
+    ema_steps=None,
     val_pairs=None,
     val_fraction=0.0,
     seed=0,
@@ -136,16 +137,22 @@ def train_degradation(
         model: `"dml"`, `"directnet"`, `"directkpn"` or `"global-kernel"`
             (fitted in closed form, `fit_global_kernel`: no steps).
         recipe: `"default"` (the best measured: 3000 steps of 8 × 64² crops,
-            Adam 1e-4, Gaussian basis, weights starting at 1/M) or `"paper"`
-            (100K steps of 16 × 192², uniform basis, weights starting at 0.5).
-            Any argument left `None` (`patch_size`, `batch_size`, `steps`,
-            `steps_per_epoch`, `learning_rate`, and for DML `basis_initializer`
-            and `weight_init`) comes from it.
+            Adam 1e-4, weights averaged over the last sixth of the steps,
+            Gaussian basis, weights starting at 1/M) or `"paper"` (100K steps
+            of 16 × 192², no averaging, uniform basis, weights starting at
+            0.5). Any argument left `None` (`patch_size`, `batch_size`,
+            `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
+            `ema_steps`, and for DML `basis_initializer` and `weight_init`)
+            comes from it.
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
         lr_schedule: `"constant"` or `"cosine"` (decays `learning_rate` to 0
             over `steps`, so the final checkpoint is not a random point of
             the last epochs' oscillation).
+        ema_steps: keep an exponential moving average of the weights over
+            about this many steps, validate it and save it as the model
+            (`0`: off; `"auto"`: `steps // 6`). `checkpoints/last.keras` keeps
+            the raw weights.
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
         callbacks: extra Keras callbacks (they run on every worker).
         strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
@@ -173,10 +180,12 @@ def train_degradation(
     dml_only = {k: model_kwargs.pop(k, None) for k in _DML_ONLY}
     hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
                            steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-                           **dml_only)
+                           ema_steps=ema_steps, **dml_only)
     patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
     steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
-    lr_schedule = hyper.pop("lr_schedule")
+    lr_schedule, ema_steps = hyper.pop("lr_schedule"), hyper.pop("ema_steps")
+    if ema_steps == "auto":  # the last sixth of the run, whatever its length
+        ema_steps = max(1, steps // 6)
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine'. Received: lr_schedule={lr_schedule!r}")
     model_kwargs.update(hyper)
@@ -202,13 +211,13 @@ def train_degradation(
             model, kernel_size=kernel_size, scale=scale, channels=channels, lr_size=lr_size, **model_kwargs,
         )
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if lr_schedule == "cosine" else learning_rate
-        degradation.compile(optimizer=keras.optimizers.Adam(rate), jit_compile=jit_compile)
+        degradation.compile(optimizer=averaging_adam(rate, ema_steps), jit_compile=jit_compile)
         degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
     settings = dict(
         model=model, recipe=recipe, scale=scale, kernel_size=kernel_size, channels=channels,
         lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-        train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
+        ema_steps=ema_steps, train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
         **dict(model_kwargs, seed=seed),
     )
     example = (sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr")

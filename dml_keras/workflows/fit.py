@@ -8,6 +8,7 @@ import keras
 
 from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly
 from dml_keras.distribute import fit_across_workers, float32_copy, worker_role
+from dml_keras.errors import SetupError
 
 
 def resumed_epoch(out_dir):
@@ -19,9 +20,27 @@ def resumed_epoch(out_dir):
         return int(json.load(handle).get("epoch", 0))
 
 
+def averaging_adam(learning_rate, ema_steps=0):
+    """Adam that, with `ema_steps` > 0, also keeps an exponential moving average of the weights.
+
+    The average spans about `ema_steps` steps (momentum `1 - 1/ema_steps`);
+    `fit_and_save` validates with it and saves it as the final model, so the
+    result is not whichever point of the last steps' oscillation training
+    stopped at. It is optimizer state, so an interrupted run resumes it.
+    """
+    if ema_steps < 0:
+        raise SetupError(f"ema_steps (--ema-steps) must be 0 (off) or a positive number of steps, not {ema_steps}")
+    if not ema_steps:
+        return keras.optimizers.Adam(learning_rate)
+    return keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=1.0 - 1.0 / ema_steps)
+
+
 def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
                  callbacks=(), verbose="auto"):
     """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
+
+    With an optimizer that averages the weights (`averaging_adam`), validation
+    scores the average and `model.keras` holds it.
 
     Writes `training.json` (`settings` plus how it ran), `backup/` (resume),
     `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
@@ -58,6 +77,9 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         copy = float32_copy(model, example[0], always=True)
         copy.compile_from_config(model.get_compile_config())
         scoring, validation = [OneDeviceValidation(copy, validation)], None
+    if getattr(getattr(model.optimizer, "inner_optimizer", model.optimizer), "use_ema", False):
+        # validation scores the averaged weights; BackupAndRestore keeps the raw ones and the average
+        scoring.append(keras.callbacks.SwapEMAWeights())
     steps_per_epoch = min(steps_per_epoch, steps)
     with fit_across_workers(model, strategy):
         model.fit(
