@@ -6,9 +6,10 @@ export TF_CPP_MIN_LOG_LEVEL=3
 
 # 1. Degradation models: 40 training pairs of ../shared/data/realsr_x4, 10 held out
 #    (every 5th pair: Canon/Nikon 005, 010, 015, 020, 025 = saved_models/realsr_x4_val.csv).
-#    `dml train-degradation PAIRS --out DIR` alone trains the default recipe (3000 steps of 8 x 64², Adam 1e-4,
-#    Gaussian basis, weights at 1/M): the shipped DML. The flags below spell it out.
-COMMON="../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --patch-size 64 --batch-size 8 --steps 3000 --steps-per-epoch 250 --seed 0 --quiet"
+#    These were trained before the default recipe averaged the weights (section 6): --ema-steps 0 keeps the last
+#    step's weights, as then. Otherwise `dml train-degradation PAIRS --out DIR` alone is the same recipe (3000 steps of
+#    8 x 64², Adam 1e-4, Gaussian basis, weights at 1/M); the flags below spell it out.
+COMMON="../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --patch-size 64 --batch-size 8 --steps 3000 --steps-per-epoch 250 --seed 0 --ema-steps 0 --quiet"
 # the global kernel is fitted in closed form (least squares over every training pixel; no steps)
 dml train-degradation ../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --out runs/global-kernel --model global-kernel
 dml train-degradation $COMMON --out runs/directnet      --model directnet
@@ -68,13 +69,39 @@ for m in bicubic handcrafted syndml syndml_hc real real_syndml; do
 done
 
 # 5. Transfer between the two cameras and the learning-rate schedule (saved_models/README.md, "What limits DML").
-#    CAM_train.csv: the 20 training-split pairs of one camera; CAM_all.csv: all 25 pairs of a camera (CSV columns hr,lr).
+#    CAM_train.csv: the 20 training-split pairs of one camera; CAM_val.csv: its 5 held-out pairs; CAM_all.csv: all 25
+#    pairs of a camera (CSV columns hr,lr).
 for cam in Canon Nikon; do
   other=$([ $cam = Canon ] && echo Nikon || echo Canon)
-  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --out runs/transfer_dml_$cam --quiet
+  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --ema-steps 0 --out runs/transfer_dml_$cam --quiet
   dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --model global-kernel --out runs/transfer_gk_$cam
   for m in dml gk; do
     dml evaluate-degradation runs/transfer_${m}_$cam runs/${other}_all.csv --json runs/transfer_${m}_${cam}_on_$other.json
   done
 done
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --lr-schedule cosine --out runs/dml_cosine --quiet
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --lr-schedule cosine --ema-steps 0 --out runs/dml_cosine --quiet
+
+# 6. Weight averaging, the default recipe now (saved_models/README.md, "Weight averaging").
+#    Each run saves the average as model.keras and the last step's weights as checkpoints/last.keras: both are scored.
+for seed in 0 1; do
+  dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed $seed --out runs/dml_ema_$seed --quiet
+done
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --out runs/directnet_ema --quiet
+for cam in Canon Nikon; do
+  other=$([ $cam = Canon ] && echo Nikon || echo Canon)
+  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --out runs/transfer_ema_$cam --quiet
+done
+for run in runs/dml_ema_0 runs/dml_ema_1 runs/directnet_ema; do
+  for f in model.keras checkpoints/last.keras; do
+    dml evaluate-degradation $run/$f saved_models/realsr_x4_val.csv --json $run/eval_$(basename $f .keras).json
+    dml evaluate-degradation $run/$f ../shared/data/realsr_v1_fullres --json $run/fullres_$(basename $f .keras).json
+  done
+done
+for cam in Canon Nikon; do
+  other=$([ $cam = Canon ] && echo Nikon || echo Canon)
+  for f in model.keras checkpoints/last.keras; do
+    for v in runs/${cam}_val.csv runs/${other}_all.csv; do
+      dml evaluate-degradation runs/transfer_ema_$cam/$f $v --json runs/transfer_ema_${cam}_$(basename $f .keras)_on_$(basename $v .csv).json
+    done
+  done
+done
