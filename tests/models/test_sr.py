@@ -63,13 +63,16 @@ def test_super_resolve_y_model_keeps_bicubic_chroma(photos):
 
 @pytest.mark.slow
 def test_short_training_on_real_crops_beats_bicubic(tmp_path, photos):
-    """VDSR trained briefly on real-photo crops (bicubic x2 pairs) beats bicubic upscaling on held-out crops."""
+    """VDSR trained briefly on real-photo crops (bicubic x2 pairs) beats bicubic upscaling on held-out crops.
+
+    Native size (the network runs on the small LR): half the time of the same-size network, same claim.
+    """
     hr_dir = tmp_path / "hr"
     for name in ("astronaut", "coffee", "chelsea"):
         write_image(hr_dir / f"{name}.png", photos[name])
-    model = train_sr(tmp_path / "run", degradation=BicubicDegradation(2), hr_dir=hr_dir, scale=2, patch_size=48,
-                     batch_size=16, steps=400, steps_per_epoch=200, noise_sigma=0.0, learning_rate=1e-3,
-                     depth=8, filters=32, verbose=0)
+    model = train_sr(tmp_path / "run", degradation=BicubicDegradation(2, lr_size="native"), hr_dir=hr_dir, scale=2,
+                     lr_size="native", patch_size=48, batch_size=16, steps=400, steps_per_epoch=200, noise_sigma=0.0,
+                     learning_rate=1e-3, depth=8, filters=32, verbose=0)
     test = photos["rocket"][:200, :300]
     write_image(tmp_path / "test" / "hr" / "rocket.png", test)
     write_image(tmp_path / "test" / "lr" / "rocket.png", np.clip(imresize(test, scale=0.5), 0, 1))
@@ -79,7 +82,7 @@ def test_short_training_on_real_crops_beats_bicubic(tmp_path, photos):
     lr = np.round(np.clip(imresize(test, scale=0.5), 0, 1) * 255) / 255
     bicubic = psnr(np.clip(imresize(lr, output_size=test.shape[:2]), 0, 1), test, crop_border=2)
     print(f"VDSR {ours:.2f} dB vs bicubic {bicubic:.2f} dB")
-    assert ours > bicubic + 0.15  # measured: 37.63 vs 37.34 dB
+    assert ours > bicubic + 0.15  # measured: 37.90 vs 37.34 dB (the same-size network: 37.70, in 148 s vs 78 s)
 
 
 @needs_tensorflow
