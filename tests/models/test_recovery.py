@@ -65,9 +65,10 @@ def test_dml_beats_the_best_global_kernel_on_varying_blur(photos):
             lr = np.stack([train_lr[i][t : t + 48, l : l + 48] for i, t, l in zip(index, top, left)])
             yield hr, lr
 
-    model.fit(batches(), steps_per_epoch=600, epochs=1, verbose=0)
+    model.fit(batches(), steps_per_epoch=300, epochs=1, verbose=0)
     border = KERNEL_SIZE // 2
     dml_psnr = psnr(model.degrade(test_hr), test_lr, crop_border=border)
     global_psnr = _best_global_kernel_psnr(train_hr, train_lr, test_hr, test_lr, border)
     print(f"DML {dml_psnr:.2f} dB, best global kernel {global_psnr:.2f} dB")
+    # measured: 34.85 vs 33.47 dB after these 300 steps in 172 s (600 steps: 37.26 dB, 335 s)
     assert dml_psnr > global_psnr + 1.0, (dml_psnr, global_psnr)
