@@ -77,7 +77,7 @@ def test_truncated_file_found_during_training_is_reported_by_name(tmp_path, phot
 
 
 def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
-    # no flag but the run length: every other setting is the default recipe's (the shipped model's)
+    # no flag but the run length: every other setting is the default recipe's (the shipped model's, plus averaging)
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
                  "--steps", "12", "--steps-per-epoch", "12", "--quiet"]) == 0
