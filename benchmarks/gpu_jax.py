@@ -64,25 +64,29 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     hr = rng.random((batch, crop, crop, 1)).astype("float32")
     lr = (0.9 * hr + 0.05).astype("float32")
-    figures = {"device": str(jax.devices()[0])}
+    figures = {}
+
+    def report(key, value):  # printed as measured, so a run stopped early still shows what it had
+        figures[key] = value
+        print(f"{key:34s} {value if isinstance(value, str) else f'{value:.4g}'}", flush=True)
+
+    report("device", str(jax.devices()[0]))
     for policy in ("float32", "mixed_bfloat16"):
         keras.config.set_dtype_policy(policy)
         model = DegradationModel(seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=True)
         for _ in range(3):  # compile and warm up
             model.train_on_batch(hr, lr)
-        figures[f"dml_step_{policy}_ms"] = _median_ms(lambda: model.train_on_batch(hr, lr), steps)
-        figures[f"paper_100k_minutes_{policy}"] = figures[f"dml_step_{policy}_ms"] * 100_000 / 60_000
+        report(f"dml_step_{policy}_ms", _median_ms(lambda: model.train_on_batch(hr, lr), steps))
+        report(f"paper_100k_minutes_{policy}", figures[f"dml_step_{policy}_ms"] * 100_000 / 60_000)
     keras.config.set_dtype_policy("float32")
     model = DegradationModel(seed=0)
     photo = rng.random((1, height, width, 3)).astype("float32")
     model.predict_on_batch(photo)
     megapixels = height * width / 1e6
-    figures["degrade_4k_mps"] = megapixels / (_median_ms(lambda: model.predict_on_batch(photo), 3) / 1000.0)
+    report("degrade_4k_mps", megapixels / (_median_ms(lambda: model.predict_on_batch(photo), 3) / 1000.0))
     model.degrade(photo[0], tile_size=1024)
-    figures["degrade_4k_tiled_mps"] = megapixels / (_median_ms(lambda: model.degrade(photo[0], tile_size=1024), 3) / 1000.0)
-    for key, value in figures.items():
-        print(f"{key:34s} {value if isinstance(value, str) else f'{value:.4g}'}")
+    report("degrade_4k_tiled_mps", megapixels / (_median_ms(lambda: model.degrade(photo[0], tile_size=1024), 3) / 1000.0))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
