@@ -6,6 +6,17 @@ import keras
 import numpy as np
 
 
+def averaging_optimizer(optimizer):
+    """The optimizer that keeps a moving average of the weights (`averaging_adam`), or `None`.
+
+    Looks through loss scaling's wrapper (mixed float16). Once built, its
+    `_model_variables_moving_average` lists the averages in the order of its
+    trainable variables.
+    """
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    return optimizer if getattr(optimizer, "use_ema", False) else None
+
+
 class ImageSummaries(keras.callbacks.Callback):
     """TensorBoard images at each epoch end: input | model output | target, side by side.
 
@@ -89,10 +100,10 @@ class OneDeviceValidation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.copy.set_weights(self.model.get_weights())
-        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # loss scaling wraps it
-        if getattr(optimizer, "use_ema", False):  # score the averaged weights, as one device does
-            for variable, average in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):
-                variable.assign(keras.ops.convert_to_numpy(average))
+        optimizer = averaging_optimizer(self.model.optimizer)
+        if optimizer is not None:  # score the averaged weights, as one device does
+            for variable, value in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):
+                variable.assign(keras.ops.convert_to_numpy(value))
         scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in scores.items()})

@@ -5,6 +5,8 @@ import json
 import os
 import sys
 
+from dml_keras.workflows.recipes import RECIPES
+
 
 def _scale_out(parser):
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
@@ -49,11 +51,12 @@ def _add_train_degradation(sub):
     p.add_argument("--out", required=True, help="output folder (checkpoints, logs, model.keras)")
     _scale(p)
     p.add_argument("--model", choices=("dml", "directnet", "directkpn", "global-kernel"), default="dml")
-    p.add_argument("--recipe", choices=("default", "paper"), default="default",
+    p.add_argument("--recipe", choices=tuple(RECIPES), default="default",
                    help="'default': the best measured on held-out real pairs (3000 steps of 8 x 64² crops, "
                         "Adam 1e-4, weights averaged over the last 500 steps, Gaussian basis, weights starting "
-                        "at 1/M); 'paper': the authors' setting (100000 steps of 16 x 192², no averaging, uniform "
-                        "basis, weights starting at 0.5). "
+                        "at 1/M); 'large': the same at 36x the pixels, for a GPU (6000 steps of 16 x 192², "
+                        "averaged over the last 1000); 'paper': the authors' setting (100000 steps of 16 x 192², "
+                        "no averaging, uniform basis, weights starting at 0.5). "
                         "The flags below override single values")
     p.add_argument("--basis", type=int, default=None, help="dml: number of basis kernels M (default 8)")
     p.add_argument("--kernel-size", type=int, default=15, help="basis kernel size K, odd (default 15)")

@@ -14,6 +14,7 @@ from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
+from dml_keras.workflows.recipes import _DML_ONLY, RECIPES, resolve_recipe  # noqa: F401  (RECIPES: public here too)
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -30,36 +31,6 @@ def build_degradation_model(model="dml", **kwargs):
 def _can_cache(pairs, scale, lr_size, channels):
     pixels = sum(np.prod(pair_geometry(p, scale, lr_size)[0]) for p in pairs)
     return pixels * (1 if channels == "y" else 3) * 2 * 4 < CACHE_LIMIT_BYTES
-
-
-# Training recipes by name. "default" is the best measured on held-out real pairs
-# (docs/degradation.md, saved_models/README.md); "paper" is the authors' setting.
-RECIPES = {
-    "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
-                    lr_schedule="constant", ema_steps="auto", basis_initializer="gaussian", weight_init="uniform_mix"),
-    "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps=0, basis_initializer="uniform", weight_init="half"),
-}
-# recipe entries that only the DML model takes
-_DML_ONLY = ("basis_initializer", "weight_init")
-
-
-def resolve_recipe(recipe="default", model="dml", **overrides):
-    """The settings of `recipe` for `model`, with every override that is not `None` applied.
-
-    Example:
-    >>> resolve_recipe("default", steps=10)["steps"], resolve_recipe("paper")["patch_size"]
-    (10, 192)
-    >>> resolve_recipe("default")["ema_steps"], resolve_recipe("paper")["ema_steps"]
-    ('auto', 0)
-    >>> "basis_initializer" in resolve_recipe("default", model="directnet")
-    False
-    """
-    if recipe not in RECIPES:
-        raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
-    settings = {k: v for k, v in RECIPES[recipe].items() if model == "dml" or k not in _DML_ONLY}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    return settings
 
 
 def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_size="same", val_pairs=None,
@@ -184,8 +155,6 @@ def train_degradation(
     patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
     steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
     lr_schedule, ema_steps = hyper.pop("lr_schedule"), hyper.pop("ema_steps")
-    if ema_steps == "auto":  # the last sixth of the run, whatever its length
-        ema_steps = max(1, steps // 6)
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine'. Received: lr_schedule={lr_schedule!r}")
     model_kwargs.update(hyper)

@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly
+from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly, averaging_optimizer
 from dml_keras.distribute import fit_across_workers, float32_copy, worker_role
 from dml_keras.errors import SetupError
 
@@ -77,7 +77,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         copy = float32_copy(model, example[0], always=True)
         copy.compile_from_config(model.get_compile_config())
         scoring, validation = [OneDeviceValidation(copy, validation)], None
-    if getattr(getattr(model.optimizer, "inner_optimizer", model.optimizer), "use_ema", False):
+    if averaging_optimizer(model.optimizer) is not None:
         # validation scores the averaged weights; BackupAndRestore keeps the raw ones and the average
         scoring.append(keras.callbacks.SwapEMAWeights())
     steps_per_epoch = min(steps_per_epoch, steps)

@@ -1,0 +1,38 @@
+"""Training recipes of the degradation models by name (no TensorFlow needed: `saved_models/gpu_train_jax.py` reads them too)."""
+
+# "default": the best measured on held-out real pairs within a 2-core CPU's hour
+# (docs/degradation.md, saved_models/README.md); "large": 36× the pixels, for a GPU
+# (3 minutes on one H100 with the JAX backend), as good or slightly better;
+# "paper": the authors' setting.
+RECIPES = {
+    "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
+                    lr_schedule="constant", ema_steps="auto", basis_initializer="gaussian", weight_init="uniform_mix"),
+    "large": dict(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
+                  lr_schedule="constant", ema_steps="auto", basis_initializer="gaussian", weight_init="uniform_mix"),
+    "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
+                  lr_schedule="constant", ema_steps=0, basis_initializer="uniform", weight_init="half"),
+}
+# recipe entries that only the DML model takes
+_DML_ONLY = ("basis_initializer", "weight_init")
+
+
+def resolve_recipe(recipe="default", model="dml", **overrides):
+    """The settings of `recipe` for `model`, with every override that is not `None` applied.
+
+    `ema_steps="auto"` becomes a sixth of `steps` (the average spans the run's last sixth).
+
+    Example:
+    >>> resolve_recipe("default", steps=10)["steps"], resolve_recipe("paper")["patch_size"]
+    (10, 192)
+    >>> resolve_recipe("default")["ema_steps"], resolve_recipe("large")["ema_steps"], resolve_recipe("paper")["ema_steps"]
+    (500, 1000, 0)
+    >>> "basis_initializer" in resolve_recipe("default", model="directnet")
+    False
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
+    settings = {k: v for k, v in RECIPES[recipe].items() if model == "dml" or k not in _DML_ONLY}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if settings["ema_steps"] == "auto":  # the last sixth of the run, whatever its length
+        settings["ema_steps"] = max(1, settings["steps"] // 6)
+    return settings
