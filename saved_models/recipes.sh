@@ -105,3 +105,25 @@ for cam in Canon Nikon; do
     done
   done
 done
+
+# 7. 36x the budget on one GPU (NVIDIA H100, JAX backend, no TensorFlow; saved_models/README.md, "36x the budget").
+#    .gpu/ holds copies of the 50 RealSR pairs (hr/, lr/) with train.csv and val.csv (the splits above),
+#    canon_all.csv and nikon_all.csv. Keras came as wheels (benchmarks/gpu_jax.py says how).
+#    The runs used an earlier form of the script (a fixed --ema-steps, stopped by --max-minutes after the steps
+#    below, several runs sharing the card); these commands give the same settings and crops.
+KERAS_BACKEND=jax python benchmarks/gpu_jax.py --json gpu.json
+S="KERAS_BACKEND=jax python saved_models/gpu_train_jax.py"
+$S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large                                  # gpu_runs/dml_large.csv
+$S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --model directnet --steps 7500 --ema-steps 1000
+$S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large
+$S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --model directnet --steps 7000 --ema-steps 1000
+# the first run: averages over 2000 steps, three models sharing the card for 3.5 minutes (gpu_runs/*_ema2000.csv)
+for m in dml directnet directkpn; do $S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --model $m --steps 20000 --ema-steps 2000 --max-minutes 3.5; done
+# scored here (TensorFlow), like every model above
+for run in runs/gpu_dml runs/gpu_directnet; do
+  for f in model model_raw; do
+    for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
+      dml evaluate-degradation $run/$f.keras $v --json $run/${f}_on_$(basename $v .csv).json
+    done
+  done
+done

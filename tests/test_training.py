@@ -188,3 +188,63 @@ def test_interrupted_ema_training_resumes_its_average(tmp_path, photos):
         average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]
     for got, want in zip(model.trainable_weights, average):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+
+
+def _gpu_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "saved_models" / "gpu_train_jax.py"
+    spec = importlib.util.spec_from_file_location("gpu_train_jax", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_script_crops_hr_and_lr_at_the_same_place_in_all_eight_orientations():
+    height, width, size = 40, 50, 8
+    hr = np.arange(height * width, dtype=np.float32).reshape(height, width, 1)
+    stream = _gpu_script().crop_stream([(hr, 0.5 * hr + 3.0)], size, batch_size=16, seed=0)
+    seen = set()
+    for _ in range(8):
+        hr_batch, lr_batch = next(stream)
+        assert hr_batch.shape == lr_batch.shape == (16, size, size, 1)
+        np.testing.assert_array_equal(lr_batch, 0.5 * hr_batch + 3.0)
+        for crop in hr_batch[..., 0]:
+            # undo the flip and rotation: the crop must be a window of the photo
+            matches = []
+            for turns in range(4):
+                for flip in (False, True):
+                    undone = np.rot90(crop[:, ::-1] if flip else crop, -turns)
+                    top, left = divmod(int(undone[0, 0]), width)
+                    if np.array_equal(undone, hr[top:top + size, left:left + size, 0]):
+                        matches.append((turns, flip))
+            assert len(matches) == 1
+            seen.add(matches[0])
+    assert len(seen) == 8
+
+
+def test_gpu_script_saves_the_weight_average_and_the_raw_weights(tmp_path, photos):
+    from dml_keras.models import DegradationModel
+    from dml_keras.workflows.fit import averaging_adam
+
+    rng = np.random.default_rng(0)
+    hr = np.stack([photos["astronaut"][:32, :32, :1], photos["coffee"][:32, :32, :1]])
+    model = DegradationModel(num_basis=4, kernel_size=7, seed=0)
+    model.compile(optimizer=averaging_adam(1e-2, ema_steps=4))
+    for _ in range(3):
+        model.train_on_batch(hr, 0.8 * hr + 0.01 * rng.random(hr.shape).astype("float32"))
+    raw = [w.numpy().copy() for w in model.trainable_weights]
+    average = [v.numpy().copy() for v in model.optimizer._model_variables_moving_average]
+    assert max(np.abs(r - a).max() for r, a in zip(raw, average)) > 1e-3
+    val = [(hr[0], 0.8 * hr[0]), (hr[1], 0.8 * hr[1])]
+    scores = _gpu_script()._save_and_score(model, model.optimizer, str(tmp_path), val)
+    for got, want in zip(model.trainable_weights, raw):  # training goes on from the raw weights
+        np.testing.assert_array_equal(got.numpy(), want)
+    for name, want in (("model.keras", average), ("model_raw.keras", raw)):
+        saved = keras.models.load_model(tmp_path / name)
+        for got, expected in zip(saved.trainable_weights, want):
+            np.testing.assert_allclose(got.numpy(), expected, atol=1e-7)
+    for score, name in zip(scores, ("model.keras", "model_raw.keras")):
+        saved = keras.models.load_model(tmp_path / name)
+        errors = [np.mean((np.asarray(saved.degrade(h[None]))[0] - l)[7:-7, 7:-7] ** 2) for h, l in val]
+        assert score == pytest.approx(np.mean([10 * np.log10(1 / e) for e in errors]), abs=1e-3)
