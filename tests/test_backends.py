@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ops_layers_models_tests_pass_under_jax_without_tensorflow():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "1", "DML_TEST_WITHOUT_TENSORFLOW": "1",
            "JAX_PLATFORMS": "cpu"}
+    # Not the tiling tests: tiling is NumPy around the forward pass, whose any-size shapes are tested here,
+    # and under JAX every new tile shape compiles anew (7 of the run's 13 minutes, measured).
     command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "not slow",
-               "tests/ops", "tests/layers", "tests/models"]
+               "-k", "not tiled and not tiling", "tests/ops", "tests/layers", "tests/models"]
     out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stdout[-4000:]
     passed = int(re.search(r"(\d+) passed", out.stdout).group(1))

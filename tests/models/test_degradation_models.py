@@ -26,13 +26,21 @@ def _randomize(model, scale=0.3):
 
 @pytest.mark.parametrize("cls", MODELS)
 @pytest.mark.parametrize("lr_size", ["same", "native"])
-def test_shapes_reload_and_tiling(cls, lr_size, tmp_path, photos):
+def test_shapes_and_reload(cls, lr_size, tmp_path):
     model = _small(cls, lr_size=lr_size, scale=2)
     y = np.random.default_rng(0).random((2, 24, 26, 1)).astype("float32")
     expected_hw = (24, 26) if lr_size == "same" else (12, 13)
     assert tuple(model(y).shape) == (2,) + expected_hw + (1,)
     _randomize(model)
     assert_round_trip(model, y, tmp_path)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.parametrize("lr_size", ["same", "native"])
+def test_tiled_equals_whole(cls, lr_size, photos):
+    model = _small(cls, lr_size=lr_size, scale=2)
+    model(np.zeros((1, 24, 26, 1), "float32"))  # build, so that every weight is randomized
+    _randomize(model)
     rgb = photos["coffee"][:90, :110]
     whole = model.degrade(rgb, tile_size=4096)
     tiled = model.degrade(rgb, tile_size=32)
