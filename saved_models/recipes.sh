@@ -127,3 +127,11 @@ for run in runs/gpu_dml runs/gpu_directnet; do
     done
   done
 done
+
+# 8. Where the error is: per-image exposure and DML's local gain (saved_models/README.md, "per-pixel kernel sums").
+python saved_models/gain_analysis.py saved_models/dml_realsr_x4.keras saved_models/realsr_x4_val.csv
+for m in gpu_dml gpu_directnet; do python saved_models/gain_analysis.py runs/$m/model.keras saved_models/realsr_x4_val.csv; done
+for m in gpu_dml_canon gpu_directnet_canon; do python saved_models/gain_analysis.py runs/$m/model.keras runs/Nikon_all.csv; done
+for f in saved_models/dml_realsr_x4.keras saved_models/baselines/global_kernel_realsr_x4.keras runs/gpu_directnet/model.keras; do
+  python saved_models/gain_analysis.py $f ../shared/data/city100_nikon
+done
