@@ -101,6 +101,15 @@ def test_paper_recipe_is_one_flag_away_and_flags_override_it(tmp_path, photos):
     assert (settings["patch_size"], settings["num_basis"], settings["steps"]) == (32, 4, 1)
 
 
+def test_large_recipe_is_the_default_at_paper_sized_batches(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", "large",
+                 "--steps", "12", "--patch-size", "32", "--basis", "4", "--kernel-size", "7", "--quiet"]) == 0
+    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert (settings["recipe"], settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
+            settings["steps_per_epoch"], settings["ema_steps"]) == ("large", 16, "gaussian", "uniform_mix", 500, 2)
+
+
 def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     status = main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "directnet",
