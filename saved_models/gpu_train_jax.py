@@ -67,17 +67,20 @@ def _save_and_score(model, optimizer, out_dir, val_pairs):
     """
     from dml_keras.callbacks import averaging_optimizer
 
+    def score():
+        return [_val_psnr(model, val_pairs)] if val_pairs else []
+
     averaging = averaging_optimizer(optimizer)
     if averaging is None:
         model.save(os.path.join(out_dir, "model.keras"))
-        return [_val_psnr(model, val_pairs)] if val_pairs else []
+        return score()
     raw = [v.numpy() for v in averaging._trainable_variables]
     model.save(os.path.join(out_dir, "model_raw.keras"))
-    scores = [_val_psnr(model, val_pairs)] if val_pairs else []
+    raw_scores = score()
     for variable, average in zip(averaging._trainable_variables, averaging._model_variables_moving_average):
         variable.assign(average)
     model.save(os.path.join(out_dir, "model.keras"))
-    scores = ([_val_psnr(model, val_pairs)] if val_pairs else []) + scores
+    scores = score() + raw_scores
     for variable, value in zip(averaging._trainable_variables, raw):
         variable.assign(value)
     return scores
@@ -112,6 +115,7 @@ def main(argv=None):
     if keras.backend.backend() != "jax":
         raise SystemExit("Run with KERAS_BACKEND=jax.")
     start = time.perf_counter()
+
     def read_y(csv_path):
         return [tuple(np.asarray(rgb_to_y(x), np.float32) for x in load_pair(p, 4)) for p in discover_pairs(csv_path, 4)]
 

@@ -91,23 +91,19 @@ def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
     assert (shipped["basis_initializer"], shipped["weight_init"], shipped["num_basis"]) == ("gaussian", "uniform_mix", 8)
 
 
-def test_paper_recipe_is_one_flag_away_and_flags_override_it(tmp_path, photos):
+@pytest.mark.parametrize("recipe, expected", [
+    ("paper", (16, "uniform", "half", 500, 0)),  # the authors' setting: no averaging
+    ("large", (16, "gaussian", "uniform_mix", 500, 2)),  # the default's start, averaged over a sixth of 12 steps
+])
+def test_other_recipes_are_one_flag_away_and_flags_override_them(tmp_path, photos, recipe, expected):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
-    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", "paper",
-                 "--steps", "1", "--patch-size", "32", "--basis", "4", "--kernel-size", "7", "--quiet"]) == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert (settings["recipe"], settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
-            settings["ema_steps"]) == ("paper", 16, "uniform", "half", 0)
-    assert (settings["patch_size"], settings["num_basis"], settings["steps"]) == (32, 4, 1)
-
-
-def test_large_recipe_is_the_default_at_paper_sized_batches(tmp_path, photos):
-    make_hr_lr(tmp_path / "pairs", photos, native=False)
-    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", "large",
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", recipe,
                  "--steps", "12", "--patch-size", "32", "--basis", "4", "--kernel-size", "7", "--quiet"]) == 0
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert (settings["recipe"], settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
-            settings["steps_per_epoch"], settings["ema_steps"]) == ("large", 16, "gaussian", "uniform_mix", 500, 2)
+    assert settings["recipe"] == recipe
+    assert (settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
+            settings["steps_per_epoch"], settings["ema_steps"]) == expected
+    assert (settings["patch_size"], settings["num_basis"], settings["steps"]) == (32, 4, 12)
 
 
 def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys):

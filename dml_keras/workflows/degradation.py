@@ -14,7 +14,7 @@ from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import _DML_ONLY, RECIPES, resolve_recipe  # noqa: F401  (RECIPES: public here too)
+from dml_keras.workflows.recipes import _DML_ONLY, resolve_recipe
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -109,9 +109,9 @@ def train_degradation(
             (fitted in closed form, `fit_global_kernel`: no steps).
         recipe: `"default"` (the best measured: 3000 steps of 8 × 64² crops,
             Adam 1e-4, weights averaged over the last sixth of the steps,
-            Gaussian basis, weights starting at 1/M) or `"paper"` (100K steps
-            of 16 × 192², no averaging, uniform basis, weights starting at
-            0.5). Any argument left `None` (`patch_size`, `batch_size`,
+            Gaussian basis, weights starting at 1/M), `"large"` (the same at
+            6000 steps of 16 × 192², for a GPU) or `"paper"` (100K steps of
+            16 × 192², no averaging, uniform basis, weights starting at 0.5). Any argument left `None` (`patch_size`, `batch_size`,
             `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
             `ema_steps`, and for DML `basis_initializer` and `weight_init`)
             comes from it.

@@ -2,7 +2,7 @@
 
 # "default": the best measured on held-out real pairs within a 2-core CPU's hour
 # (docs/degradation.md, saved_models/README.md); "large": 36× the pixels, for a GPU
-# (3 minutes on one H100 with the JAX backend), as good or slightly better;
+# (277 s on one shared H100 with the JAX backend), as good or slightly better;
 # "paper": the authors' setting.
 RECIPES = {
     "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
