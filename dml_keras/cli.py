@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from dml_keras.workflows.recipes import RECIPES
+from dml_keras.workflows.recipes import AUGMENTATIONS, RECIPES
 
 
 def _scale_out(parser):
@@ -73,6 +73,10 @@ def _add_train_degradation(sub):
     p.add_argument("--ema-steps", type=int, default=None,
                    help="average the weights over about this many last steps (exponential moving average), "
                         "validate and save the average; 0: off (recipe: a sixth of --steps; paper: off)")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default=None,
+                   help="orient each training crop (HR and LR alike) at random: 'dihedral', all 8 orientations "
+                        "(recipe); 'flips', left-right and up-down only, which keeps the camera's horizontal "
+                        "and vertical blur apart (paper); 'none'")
     p.add_argument("--val", metavar="PAIRS", help="held-out validation pairs")
     p.add_argument("--val-fraction", type=float, default=0.0,
                    help="hold out every round(1/f)-th pair of PAIRS for validation instead of --val")
@@ -270,7 +274,7 @@ def _train_degradation(args):
         kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,
         patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
-        ema_steps=args.ema_steps, val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
+        ema_steps=args.ema_steps, augment=args.augment, val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
         jit_compile=True if args.jit_compile else "auto", **given,
     )

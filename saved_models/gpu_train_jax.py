@@ -2,14 +2,14 @@
 
     KERAS_BACKEND=jax python saved_models/gpu_train_jax.py PAIRS.csv OUT_DIR [--val VAL.csv] \\
         [--model dml] [--recipe large] [--steps N] [--patch-size P] [--batch-size B] \\
-        [--learning-rate R] [--ema-steps N] [--max-minutes M] [--seed 0]
+        [--learning-rate R] [--ema-steps N] [--augment dihedral] [--max-minutes M] [--seed 0]
 
 For machines that have JAX and Keras but no TensorFlow (the `tf.data` pipeline
 of `dml train-degradation` needs it). It trains a recipe of
 `dml train-degradation` (`--recipe large` by default: 6000 steps of 16 × 192²
 crops, Adam 1e-4, weights averaged over the last 1000; any flag overrides one
-value) on aligned random crops of the pairs' Y channel, LR at HR size, a
-random horizontal flip and 90° rotation applied to both.
+value) on aligned random crops of the pairs' Y channel, LR at HR size, both
+oriented alike as the recipe's `augment` says.
 
 Every epoch (the recipe's `steps_per_epoch`) it saves `OUT_DIR/model.keras`
 (the weight average; the weights themselves without averaging) and
@@ -30,8 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def crop_stream(pairs, patch_size, batch_size, seed):
-    """Batches `(hr, lr)` of aligned random crops `(B, P, P, C)` of `(H, W, C)` pairs, flipped/rotated alike."""
+def crop_stream(pairs, patch_size, batch_size, seed, augment="dihedral"):
+    """Batches `(hr, lr)` of aligned random crops `(B, P, P, C)` of `(H, W, C)` pairs, oriented alike:
+    `augment` as `paired_dataset`'s ("dihedral", "flips" or "none")."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -44,8 +45,11 @@ def crop_stream(pairs, patch_size, batch_size, seed):
             hr = hr[top:top + patch_size, left:left + patch_size]
             lr = lr[top:top + patch_size, left:left + patch_size]
             turns, flip = rng.integers(4), rng.integers(2)
-            hr, lr = np.rot90(hr, turns), np.rot90(lr, turns)
-            if flip:
+            if augment == "dihedral":
+                hr, lr = np.rot90(hr, turns), np.rot90(lr, turns)
+            elif augment == "flips" and turns >= 2:  # up-down
+                hr, lr = hr[::-1], lr[::-1]
+            if flip and augment != "none":
                 hr, lr = hr[:, ::-1], lr[:, ::-1]
             hr_batch.append(hr)
             lr_batch.append(lr)
@@ -98,6 +102,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--ema-steps", type=int)
+    parser.add_argument("--augment", choices=("dihedral", "flips", "none"))
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -121,7 +126,8 @@ def main(argv=None):
 
     pairs, val_pairs = read_y(args.pairs), read_y(args.val) if args.val else []
     recipe = resolve_recipe(args.recipe, args.model, patch_size=args.patch_size, batch_size=args.batch_size,
-                            steps=args.steps, learning_rate=args.learning_rate, ema_steps=args.ema_steps)
+                            steps=args.steps, learning_rate=args.learning_rate, ema_steps=args.ema_steps,
+                            augment=args.augment)
     steps, save_every = recipe.pop("steps"), recipe.pop("steps_per_epoch")
     patch_size, batch_size = recipe.pop("patch_size"), recipe.pop("batch_size")
     rate, schedule = recipe.pop("learning_rate"), recipe.pop("lr_schedule")
@@ -137,7 +143,7 @@ def main(argv=None):
     with open(log_path, "w", newline="") as handle:
         scored = ["val_psnr", "val_psnr_raw"] if optimizer.use_ema else ["val_psnr"]
         csv.writer(handle).writerow(["steps", "seconds", "loss"] + (scored if val_pairs else []))
-    stream = crop_stream(pairs, patch_size, batch_size, args.seed)
+    stream = crop_stream(pairs, patch_size, batch_size, args.seed, recipe.pop("augment"))
     losses = []
     for step in range(1, steps + 1):
         hr, lr = next(stream)

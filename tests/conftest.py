@@ -74,6 +74,26 @@ def make_hr_lr(root, photos, native=True):
         write_image(root / "lr" / f"{name}.png", lr)
 
 
+def orientation_of(crop, image):
+    """`(turns, flip)` such that `crop` is `np.rot90(window, turns)` of a window of `image` (2-D), flipped left-right
+    first when `flip`; `None` unless exactly one orientation matches (a photo of noise has one)."""
+    size = crop.shape[0]
+    matches = []
+    for turns in range(4):
+        for flip in (False, True):
+            undone = np.rot90(crop, -turns)
+            undone = undone[:, ::-1] if flip else undone
+            windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))
+            if np.any(np.all(windows == undone, axis=(-2, -1))):
+                matches.append((turns, flip))
+    return matches[0] if len(matches) == 1 else None
+
+
+# the orientations each `augment` setting draws; "flips": left-right and up-down (= a half turn of the left-right flip)
+ORIENTATIONS = {"dihedral": {(t, f) for t in range(4) for f in (False, True)},
+                "flips": {(0, False), (0, True), (2, False), (2, True)}, "none": {(0, False)}}
+
+
 def interrupt_at_epoch(epoch):
     """A Keras callback that raises `KeyboardInterrupt` when `epoch` begins (a run stopped by the user)."""
     import keras

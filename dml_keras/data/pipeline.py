@@ -16,6 +16,7 @@ import tensorflow as tf
 from dml_keras.errors import DataError
 from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
 from dml_keras.ops.color import rgb_to_y
+from dml_keras.workflows.recipes import AUGMENTATIONS
 
 CHANNELS = ("y", "rgb")
 
@@ -95,10 +96,15 @@ def _crop_and_augment(seed, patch_size, lr_patch, factor, augment):
         left = tf.random.stateless_uniform([], element_seed + [0, 1 << 40], 0, lr_shape[1] - lr_patch + 1, dtype=tf.int32)
         lr = lr[top : top + lr_patch, left : left + lr_patch]
         hr = hr[top * factor : top * factor + patch_size, left * factor : left * factor + patch_size]
-        if augment:
+        if augment != "none":
             draws = tf.random.stateless_uniform([2], element_seed + [0, 2 << 40], 0, 4, dtype=tf.int32)
-            flip, turns = draws[0] >= 2, draws[1]
-            hr, lr = [tf.image.rot90(tf.cond(flip, lambda x=x: tf.reverse(x, [1]), lambda x=x: x), turns) for x in (hr, lr)]
+            # "dihedral": a left-right flip and 0-3 quarter turns; "flips": left-right and up-down flips,
+            # which keep a camera's horizontal and vertical axes where they are
+            hr, lr = [tf.cond(draws[0] >= 2, lambda x=x: tf.reverse(x, [1]), lambda x=x: x) for x in (hr, lr)]
+            if augment == "dihedral":
+                hr, lr = [tf.image.rot90(x, draws[1]) for x in (hr, lr)]
+            else:
+                hr, lr = [tf.cond(draws[1] >= 2, lambda x=x: tf.reverse(x, [0]), lambda x=x: x) for x in (hr, lr)]
         return hr, lr
 
     return apply
@@ -127,7 +133,11 @@ def paired_dataset(
         lr_size: `"same"` (LR resized to HR size, the paper) or `"native"`.
         channels: `"y"` (MATLAB Y, the paper) or `"rgb"`.
         seed: integer; the same seed gives the same batches. `None` draws one.
-        augment: random horizontal flip and 90° rotations, identical for HR and LR.
+        augment: the same random orientation for HR and LR: `"dihedral"` (a
+            left-right flip and quarter turns, all 8 orientations), `"flips"`
+            (left-right and up-down flips only, the paper's: a camera's
+            horizontal and vertical blur stay so) or `"none"`. `True` is
+            `"dihedral"`, `False` is `"none"`.
         repeat: loop forever (training) or stop after one pass.
         shuffle: reshuffle the pair order every pass.
         cache: keep decoded images in memory (small sets, many epochs).
@@ -143,6 +153,9 @@ def paired_dataset(
     >>> hr, lr = next(iter(ds))  # doctest: +SKIP
     """
     _check_args(scale, lr_size, channels, patch_size)
+    augment = {True: "dihedral", False: "none"}.get(augment, augment)
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}. Received: augment={augment!r}")
     pairs = _resolve_pairs(pairs, scale)
     factor = scale if lr_size == "native" else 1
     lr_patch = patch_size // factor

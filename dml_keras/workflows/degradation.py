@@ -86,6 +86,7 @@ def train_degradation(
     learning_rate=None,
     lr_schedule=None,
     ema_steps=None,
+    augment=None,
     val_pairs=None,
     val_fraction=0.0,
     seed=0,
@@ -113,7 +114,7 @@ def train_degradation(
             6000 steps of 16 × 192², for a GPU) or `"paper"` (100K steps of
             16 × 192², no averaging, uniform basis, weights starting at 0.5). Any argument left `None` (`patch_size`, `batch_size`,
             `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
-            `ema_steps`, and for DML `basis_initializer` and `weight_init`)
+            `ema_steps`, `augment`, and for DML `basis_initializer` and `weight_init`)
             comes from it.
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
@@ -124,6 +125,8 @@ def train_degradation(
             about this many steps, validate it and save it as the model
             (`0`: off; `"auto"`: `steps // 6`). `checkpoints/last.keras` keeps
             the raw weights.
+        augment: how crops are oriented: `"dihedral"` (all 8 orientations),
+            `"flips"` (left-right and up-down: the paper's) or `"none"`.
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
         callbacks: extra Keras callbacks (they run on every worker).
         strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
@@ -151,10 +154,10 @@ def train_degradation(
     dml_only = {k: model_kwargs.pop(k, None) for k in _DML_ONLY}
     hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
                            steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-                           ema_steps=ema_steps, **dml_only)
+                           ema_steps=ema_steps, augment=augment, **dml_only)
     patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
     steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
-    lr_schedule, ema_steps = hyper.pop("lr_schedule"), hyper.pop("ema_steps")
+    lr_schedule, ema_steps, augment = hyper.pop("lr_schedule"), hyper.pop("ema_steps"), hyper.pop("augment")
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine'. Received: lr_schedule={lr_schedule!r}")
     model_kwargs.update(hyper)
@@ -168,7 +171,7 @@ def train_degradation(
     resumed = resumed_epoch(out_dir)
     data_seed = seed * 1_000_003 + resumed if resumed else seed
     train = paired_dataset(
-        pairs, scale, patch_size, batch_size, lr_size, channels, seed=data_seed,
+        pairs, scale, patch_size, batch_size, lr_size, channels, seed=data_seed, augment=augment,
         cache=_can_cache(pairs, scale, lr_size, channels),
     )
     validation = None
@@ -186,7 +189,7 @@ def train_degradation(
         model=model, recipe=recipe, scale=scale, kernel_size=kernel_size, channels=channels,
         lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-        ema_steps=ema_steps, train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
+        ema_steps=ema_steps, augment=augment, train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
         **dict(model_kwargs, seed=seed),
     )
     example = (sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr")

@@ -6,12 +6,17 @@
 # "paper": the authors' setting.
 RECIPES = {
     "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
-                    lr_schedule="constant", ema_steps="auto", basis_initializer="gaussian", weight_init="uniform_mix"),
+                    lr_schedule="constant", ema_steps="auto", augment="dihedral", basis_initializer="gaussian",
+                    weight_init="uniform_mix"),
     "large": dict(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps="auto", basis_initializer="gaussian", weight_init="uniform_mix"),
+                  lr_schedule="constant", ema_steps="auto", augment="dihedral", basis_initializer="gaussian",
+                  weight_init="uniform_mix"),
     "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps=0, basis_initializer="uniform", weight_init="half"),
+                  lr_schedule="constant", ema_steps=0, augment="flips", basis_initializer="uniform", weight_init="half"),
 }
+# how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
+# up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
+AUGMENTATIONS = ("dihedral", "flips", "none")
 # recipe entries that only the DML model takes
 _DML_ONLY = ("basis_initializer", "weight_init")
 

@@ -4,7 +4,7 @@ import pytest
 from dml_keras.data import DataError, discover_pairs
 from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset
 from tests.conftest import shared_data
-from tests.conftest import make_hr_lr
+from tests.conftest import ORIENTATIONS, make_hr_lr, orientation_of
 
 
 def _batches(dataset, count):
@@ -49,6 +49,22 @@ def test_same_seed_same_batches_other_seed_other_batches(tmp_path, photos):
     other = _batches(paired_dataset(tmp_path, patch_size=24, batch_size=3, seed=8), 4)
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, again))
     assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, other))
+
+
+@pytest.mark.parametrize("augment", sorted(ORIENTATIONS))
+def test_crops_come_in_the_orientations_asked_and_hr_lr_alike(tmp_path, augment):
+    from dml_keras.data.io import write_image
+
+    # a photo of noise: each 8² window occurs once, in one orientation; LR = HR, so both must turn alike
+    photo = np.round(np.random.default_rng(0).random((40, 50, 3)) * 255) / 255
+    write_image(tmp_path / "hr" / "noise.png", photo)
+    write_image(tmp_path / "lr" / "noise.png", photo)
+    ds = paired_dataset(tmp_path, patch_size=8, batch_size=16, channels="rgb", seed=0, augment=augment)
+    seen = set()
+    for hr, lr in _batches(ds, 4):
+        np.testing.assert_array_equal(hr, lr)
+        seen |= {orientation_of(crop, photo[..., 0].astype(np.float32)) for crop in hr[..., 0]}
+    assert seen == ORIENTATIONS[augment]
 
 
 def test_fresh_crops_each_epoch(tmp_path, photos):
