@@ -106,6 +106,8 @@ def _add_evaluate_degradation(sub):
     p.add_argument("--crop-border", type=int, default=None, help="pixels ignored on each side (default K // 2 = 7)")
     _json_out(p)
     p.set_defaults(handler=_evaluate_degradation)
+    p.epilog = ("Prints PSNR/SSIM (Y) of the generated LR against the real LR, beside plain bicubic downscaling's "
+                "on the same pairs ('bicubic'), and warns when the model does worse than that.")
 
 
 def _add_later_commands(sub):
@@ -294,7 +296,19 @@ def _evaluate_degradation(args):
     from dml_keras.workflows.degradation import evaluate_degradation
 
     model = load_model(args.model, kind="degradation", scale=args.scale, lr_size=args.lr_size)
-    _print_scores(evaluate_degradation(model, args.pairs, crop_border=args.crop_border), args.json)
+    crop_border = getattr(model, "kernel_size", 15) // 2 if args.crop_border is None else args.crop_border
+    scores = evaluate_degradation(model, args.pairs, crop_border=crop_border)
+    if args.model != "bicubic":  # the reference every learned model must beat, on the same pairs and crop
+        bicubic = load_model("bicubic", kind="degradation", scale=getattr(model, "scale", 4),
+                             lr_size=getattr(model, "lr_size", "same"))
+        reference = evaluate_degradation(bicubic, args.pairs, crop_border=crop_border, progress=False)
+        scores["bicubic"] = {"psnr": reference["psnr"], "ssim": reference["ssim"]}
+        if scores["psnr"] < reference["psnr"]:
+            print(f"Warning: {args.model} scores {scores['psnr']:.2f} dB, below plain bicubic downscaling "
+                  f"({reference['psnr']:.2f} dB) on these pairs: they are not from the camera (or the optics) "
+                  "it was trained on, or it trained too briefly. Train it on pairs of this camera "
+                  "(docs/degradation.md).", file=sys.stderr)
+    _print_scores(scores, args.json)
     return 0
 
 

@@ -31,7 +31,7 @@ def test_python_dash_m_runs_the_cli():
     assert result.returncode == 0 and result.stdout.startswith("dml-keras ")
 
 
-def test_evaluate_degradation_json_matches_library(tmp_path, photos):
+def test_evaluate_degradation_json_matches_library_and_warns_below_bicubic(tmp_path, photos, capsys):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     out = tmp_path / "scores.json"
     assert main(["evaluate-degradation", "bicubic", str(tmp_path / "pairs"), "--json", str(out)]) == 0
@@ -44,7 +44,11 @@ def test_evaluate_degradation_json_matches_library(tmp_path, photos):
     assert scores["psnr"] > 45
     identity = tmp_path / "identity.json"
     assert main(["evaluate-degradation", "identity", str(tmp_path / "pairs"), "--json", str(identity)]) == 0
-    assert json.loads(identity.read_text())["psnr"] < scores["psnr"] - 5
+    identity = json.loads(identity.read_text())
+    assert identity["psnr"] < scores["psnr"] - 5
+    # identity is scored beside bicubic on the same pairs, and falls below it: the user is told
+    assert identity["bicubic"]["psnr"] == pytest.approx(scores["psnr"], abs=1e-9)
+    assert "below plain bicubic" in capsys.readouterr().err
 
 
 def test_bad_pairs_exit_2_with_the_file_named(tmp_path, photos, capsys):
