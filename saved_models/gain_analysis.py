@@ -12,7 +12,7 @@ Prints, averaged over the pairs (PSNR on Y, crop 7, as `dml evaluate-degradation
 - `tiles`: a gain and offset fitted to each 64² tile instead (local tone),
   and `+shift` a shift per tile too (local registration); with how much of
   the tiles' mean residual (after the per-image fit) the tile's brightness,
-  contrast and position explain (R², linear in those);
+  contrast and position explain (R², linear in those), and position alone;
 - for DML, `sums flattened`: each pixel's kernel rescaled so that the sums of
   all kernels equal the image's mean sum (the kernels' shapes without their
   local gain), and `unit sums` (every kernel rescaled to sum to 1);
@@ -75,7 +75,8 @@ def main(argv=None):
           f"per 64² tile gain+offset {mean[3]:.2f}, +shift {mean[4]:.2f}")
     bias, features = np.concatenate(tile_bias), np.concatenate(tile_features)
     print(f"tiles' mean residual after the per-image fit: std {255 * bias.std():.2f} grey levels, R² against the "
-          f"tile's brightness, contrast and position {_explained(bias, features.T):.2f}")
+          f"tile's brightness, contrast and position {_explained(bias, features.T):.2f}, position alone "
+          f"{_explained(bias, features.T[-3:]):.2f}")
     if not is_dml:
         return 0
     print(f"sums flattened {mean[5]:.2f}, unit sums {mean[6]:.2f}")

@@ -129,9 +129,34 @@ for run in runs/gpu_dml runs/gpu_directnet; do
 done
 
 # 8. Where the error is: per-image exposure and DML's local gain (saved_models/README.md, "per-pixel kernel sums").
-python saved_models/gain_analysis.py saved_models/dml_realsr_x4.keras saved_models/realsr_x4_val.csv
+#    The same runs print what is left after each model: exposure, registration and local tone ("What is left after DML").
+for f in saved_models/dml_realsr_x4.keras saved_models/baselines/directnet_realsr_x4.keras; do
+  python saved_models/gain_analysis.py $f saved_models/realsr_x4_val.csv
+done
 for m in gpu_dml gpu_directnet; do python saved_models/gain_analysis.py runs/$m/model.keras saved_models/realsr_x4_val.csv; done
 for m in gpu_dml_canon gpu_directnet_canon; do python saved_models/gain_analysis.py runs/$m/model.keras runs/Nikon_all.csv; done
 for f in saved_models/dml_realsr_x4.keras saved_models/baselines/global_kernel_realsr_x4.keras runs/gpu_directnet/model.keras; do
   python saved_models/gain_analysis.py $f ../shared/data/city100_nikon
+done
+
+# 9. How the training crops are oriented (saved_models/README.md, "Orientation"): seed 1 of section 6 is the
+#    default (all 8 orientations); the same seed and crops, as photographed and with the paper's flips.
+#    First the data's answer: the closed-form global kernel (fitted without augmentation) turned and averaged.
+python - <<'EOF'
+import keras, numpy as np
+from dml_keras.workflows.degradation import evaluate_degradation
+model = keras.models.load_model("saved_models/baselines/global_kernel_realsr_x4.keras")
+kernel = model.get_weights()[0]
+turns = [np.rot90(kernel, t) for t in range(4)]
+for name, k in [("as fitted", kernel), ("transposed", np.transpose(kernel, (1, 0, 2))),
+                ("8 orientations", sum(turns + [t[:, ::-1] for t in turns]) / 8)]:
+    model.set_weights([k] + model.get_weights()[1:])
+    print(name, evaluate_degradation(model, "saved_models/realsr_x4_val.csv", progress=False)["psnr"])
+EOF
+for a in none flips; do
+  dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --augment $a --out runs/dml_$a --quiet
+done
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --model directnet --out runs/directnet_ema_1 --quiet
+for run in runs/dml_none runs/dml_flips runs/directnet_ema_1; do
+  dml evaluate-degradation $run/model.keras saved_models/realsr_x4_val.csv --json $run/eval_model.json
 done
