@@ -56,7 +56,7 @@ def _add_train_degradation(sub):
                         "Adam 1e-4, weights averaged over the last 500 steps, Gaussian basis, weights starting "
                         "at 1/M); 'large': the same at 36x the pixels, for a GPU (6000 steps of 16 x 192², "
                         "averaged over the last 1000); 'paper': the authors' setting (100000 steps of 16 x 192², "
-                        "no averaging, uniform basis, weights starting at 0.5). "
+                        "no averaging, flips only, uniform basis, weights starting at 0.5). "
                         "The flags below override single values")
     p.add_argument("--basis", type=int, default=None, help="dml: number of basis kernels M (default 8)")
     p.add_argument("--kernel-size", type=int, default=15, help="basis kernel size K, odd (default 15)")

@@ -112,7 +112,7 @@ def train_degradation(
             Adam 1e-4, weights averaged over the last sixth of the steps,
             Gaussian basis, weights starting at 1/M), `"large"` (the same at
             6000 steps of 16 × 192², for a GPU) or `"paper"` (100K steps of
-            16 × 192², no averaging, uniform basis, weights starting at 0.5). Any argument left `None` (`patch_size`, `batch_size`,
+            16 × 192², no averaging, flips only, uniform basis, weights starting at 0.5). Any argument left `None` (`patch_size`, `batch_size`,
             `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
             `ema_steps`, `augment`, and for DML `basis_initializer` and `weight_init`)
             comes from it.
