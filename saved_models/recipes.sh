@@ -139,8 +139,9 @@ for f in saved_models/dml_realsr_x4.keras saved_models/baselines/global_kernel_r
   python saved_models/gain_analysis.py $f ../shared/data/city100_nikon
 done
 
-# 9. How the training crops are oriented (saved_models/README.md, "Orientation"): seed 1 of section 6 is the
-#    default (all 8 orientations); the same seed and crops, as photographed and with the paper's flips.
+# 9. How the training crops are oriented, and M = 16 (saved_models/README.md, "Orientation"): seed 1 of section 6
+#    is the default (all 8 orientations, M = 8); the same seed and crops, as photographed, with the paper's flips,
+#    and with 16 basis kernels.
 #    First the data's answer: the closed-form global kernel (fitted without augmentation) turned and averaged.
 python - <<'EOF'
 import keras, numpy as np
@@ -156,7 +157,10 @@ EOF
 for a in none flips; do
   dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --augment $a --out runs/dml_$a --quiet
 done
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --basis 16 --out runs/dml_m16 --quiet
 dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --model directnet --out runs/directnet_ema_1 --quiet
-for run in runs/dml_none runs/dml_flips runs/directnet_ema_1; do
-  dml evaluate-degradation $run/model.keras saved_models/realsr_x4_val.csv --json $run/eval_model.json
+for run in runs/dml_none runs/dml_flips runs/dml_m16 runs/directnet_ema_1; do
+  for f in model.keras checkpoints/last.keras; do
+    dml evaluate-degradation $run/$f saved_models/realsr_x4_val.csv --json $run/eval_$(basename $f .keras).json
+  done
 done
