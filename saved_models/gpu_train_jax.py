@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=jax python saved_models/gpu_train_jax.py PAIRS.csv OUT_DIR [--val VAL.csv] \\
         [--model dml] [--recipe large] [--steps N] [--patch-size P] [--batch-size B] \\
-        [--learning-rate R] [--ema-steps N] [--augment dihedral] [--max-minutes M] [--seed 0]
+        [--learning-rate R] [--ema-steps N] [--augment dihedral] [--max-minutes M] [--filters 32] [--seed 0]
 
 For machines that have JAX and Keras but no TensorFlow (the `tf.data` pipeline
 of `dml train-degradation` needs it). It trains a recipe of
@@ -104,6 +104,7 @@ def main(argv=None):
     parser.add_argument("--ema-steps", type=int)
     parser.add_argument("--augment", choices=("dihedral", "flips", "none"))
     parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--filters", type=int, default=32, help="channels of DML's weight network (32)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -131,11 +132,12 @@ def main(argv=None):
     steps, save_every = recipe.pop("steps"), recipe.pop("steps_per_epoch")
     patch_size, batch_size = recipe.pop("patch_size"), recipe.pop("batch_size")
     rate, schedule = recipe.pop("learning_rate"), recipe.pop("lr_schedule")
+    augment = recipe.pop("augment")
     if schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, steps)
     optimizer = averaging_adam(rate, recipe.pop("ema_steps"))
     keras.utils.set_random_seed(args.seed)
-    dml_only = dict(num_basis=8, seed=args.seed) if args.model == "dml" else {}
+    dml_only = dict(num_basis=8, filters=args.filters, seed=args.seed) if args.model == "dml" else {}
     model = DEGRADATION_MODELS[args.model](kernel_size=15, scale=4, channels="y", lr_size="same", **dml_only, **recipe)
     model.compile(optimizer=optimizer, jit_compile=True)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -143,7 +145,7 @@ def main(argv=None):
     with open(log_path, "w", newline="") as handle:
         scored = ["val_psnr", "val_psnr_raw"] if optimizer.use_ema else ["val_psnr"]
         csv.writer(handle).writerow(["steps", "seconds", "loss"] + (scored if val_pairs else []))
-    stream = crop_stream(pairs, patch_size, batch_size, args.seed, recipe.pop("augment"))
+    stream = crop_stream(pairs, patch_size, batch_size, args.seed, augment)
     losses = []
     for step in range(1, steps + 1):
         hr, lr = next(stream)
