@@ -2,12 +2,12 @@
 
     KERAS_BACKEND=jax python saved_models/gpu_train_jax.py PAIRS.csv OUT_DIR [--val VAL.csv] \\
         [--model dml] [--recipe large] [--steps N] [--patch-size P] [--batch-size B] \\
-        [--learning-rate R] [--ema-steps N] [--augment dihedral] [--max-minutes M] [--filters 32] [--seed 0]
+        [--learning-rate R] [--ema-steps N] [--augment dihedral] [--max-minutes M] [--filters N] [--seed 0]
 
 For machines that have JAX and Keras but no TensorFlow (the `tf.data` pipeline
 of `dml train-degradation` needs it). It trains a recipe of
 `dml train-degradation` (`--recipe large` by default: 6000 steps of 16 × 192²
-crops, Adam 1e-4, weights averaged over the last 1000; any flag overrides one
+crops, Adam 1e-4, weights averaged over the last 1000, a 64-channel network; any flag overrides one
 value) on aligned random crops of the pairs' Y channel, LR at HR size, both
 oriented alike as the recipe's `augment` says.
 
@@ -104,7 +104,7 @@ def main(argv=None):
     parser.add_argument("--ema-steps", type=int)
     parser.add_argument("--augment", choices=("dihedral", "flips", "none"))
     parser.add_argument("--max-minutes", type=float, default=None)
-    parser.add_argument("--filters", type=int, default=32, help="channels of DML's weight network (32)")
+    parser.add_argument("--filters", type=int, help="channels of the model's network (the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -128,7 +128,7 @@ def main(argv=None):
     pairs, val_pairs = read_y(args.pairs), read_y(args.val) if args.val else []
     recipe = resolve_recipe(args.recipe, args.model, patch_size=args.patch_size, batch_size=args.batch_size,
                             steps=args.steps, learning_rate=args.learning_rate, ema_steps=args.ema_steps,
-                            augment=args.augment)
+                            augment=args.augment, filters=args.filters)
     steps, save_every = recipe.pop("steps"), recipe.pop("steps_per_epoch")
     patch_size, batch_size = recipe.pop("patch_size"), recipe.pop("batch_size")
     rate, schedule = recipe.pop("learning_rate"), recipe.pop("lr_schedule")
@@ -137,7 +137,7 @@ def main(argv=None):
         rate = keras.optimizers.schedules.CosineDecay(rate, steps)
     optimizer = averaging_adam(rate, recipe.pop("ema_steps"))
     keras.utils.set_random_seed(args.seed)
-    dml_only = dict(num_basis=8, filters=args.filters, seed=args.seed) if args.model == "dml" else {}
+    dml_only = dict(num_basis=8, seed=args.seed) if args.model == "dml" else {}
     model = DEGRADATION_MODELS[args.model](kernel_size=15, scale=4, channels="y", lr_size="same", **dml_only, **recipe)
     model.compile(optimizer=optimizer, jit_compile=True)
     os.makedirs(args.out_dir, exist_ok=True)

@@ -78,12 +78,12 @@ def orientation_of(crop, image):
     """`(turns, flip)` such that `crop` is `np.rot90(window, turns)` of a window of `image` (2-D), flipped left-right
     first when `flip`; `None` unless exactly one orientation matches (a photo of noise has one)."""
     size = crop.shape[0]
+    windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))
     matches = []
     for turns in range(4):
         for flip in (False, True):
             undone = np.rot90(crop, -turns)
             undone = undone[:, ::-1] if flip else undone
-            windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))
             if np.any(np.all(windows == undone, axis=(-2, -1))):
                 matches.append((turns, flip))
     return matches[0] if len(matches) == 1 else None

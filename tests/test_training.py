@@ -1,5 +1,8 @@
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -9,7 +12,7 @@ import pytest
 from dml_keras.cli import main
 from dml_keras.errors import SetupError
 from dml_keras.data.pairs import split_pairs
-from dml_keras.workflows.degradation import train_degradation
+from dml_keras.workflows.degradation import evaluate_degradation, train_degradation
 from tests.conftest import ORIENTATIONS, interrupt_at_epoch, make_hr_lr, orientation_of
 
 
@@ -83,8 +86,8 @@ def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
                  "--steps", "12", "--steps-per-epoch", "12", "--quiet"]) == 0
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
     expected = dict(recipe="default", model="dml", num_basis=8, kernel_size=15, patch_size=64, batch_size=8,
-                    learning_rate=1e-4, lr_schedule="constant", ema_steps=2, augment="dihedral", basis_initializer="gaussian",
-                    weight_init="uniform_mix", channels="y", lr_size="same")
+                    learning_rate=1e-4, lr_schedule="constant", ema_steps=2, augment="dihedral", filters=32,
+                    basis_initializer="gaussian", weight_init="uniform_mix", channels="y", lr_size="same")
     assert {k: settings[k] for k in expected} == expected
     shipped = keras.models.load_model(Path(__file__).resolve().parents[1] / "saved_models" / "dml_realsr_x4.keras")
     shipped = shipped.get_config()
@@ -92,10 +95,11 @@ def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
 
 
 @pytest.mark.parametrize("recipe, flags, expected", [
-    # the authors' setting: no averaging, left-right and up-down flips
-    ("paper", [], (16, "uniform", "half", 500, 0, "flips")),
-    # the default's start, averaged over a sixth of 12 steps; crops as photographed, as asked
-    ("large", ["--augment", "none"], (16, "gaussian", "uniform_mix", 500, 2, "none")),
+    # the authors' setting: no averaging, left-right and up-down flips, 32 channels
+    ("paper", [], (16, "uniform", "half", 500, 0, "flips", 32)),
+    # the default's start, averaged over a sixth of 12 steps, 64 channels; crops as photographed, as asked
+    ("large", ["--augment", "none"], (16, "gaussian", "uniform_mix", 500, 2, "none", 64)),
+    ("large", ["--filters", "8"], (16, "gaussian", "uniform_mix", 500, 2, "dihedral", 8)),
 ])
 def test_other_recipes_are_one_flag_away_and_flags_override_them(tmp_path, photos, recipe, flags, expected):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
@@ -104,8 +108,11 @@ def test_other_recipes_are_one_flag_away_and_flags_override_them(tmp_path, photo
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
     assert settings["recipe"] == recipe
     assert (settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
-            settings["steps_per_epoch"], settings["ema_steps"], settings["augment"]) == expected
+            settings["steps_per_epoch"], settings["ema_steps"], settings["augment"], settings["filters"]) == expected
     assert (settings["patch_size"], settings["num_basis"], settings["steps"]) == (32, 4, 12)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.predictor.filters == expected[-1]
+    assert model.predictor.head.kernel.shape == (3, 3, 1, expected[-1])
 
 
 def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys):
@@ -115,6 +122,8 @@ def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys)
     assert status == 2 and "--basis" in capsys.readouterr().err
     with pytest.raises(SetupError, match="directkpn does not take tone_offset"):
         train_degradation(tmp_path / "pairs", tmp_path / "run2", model="directkpn", tone_offset=True, steps=1)
+    with pytest.raises(SetupError, match="global kernel has none"):
+        train_degradation(tmp_path / "pairs", tmp_path / "run3", model="global-kernel", filters=16)
 
 
 def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):
@@ -220,6 +229,30 @@ def test_gpu_script_crops_hr_and_lr_at_the_same_place_in_the_orientations_asked(
         # each crop is a window of the photo in one orientation (None: no window matched)
         seen |= {orientation_of(crop, hr[..., 0]) for crop in hr_batch[..., 0]}
     assert seen == ORIENTATIONS[augment]
+
+
+@pytest.mark.slow
+def test_gpu_script_trains_the_recipe_and_scores_as_evaluate_degradation_does(tmp_path, photos):
+    # the whole script under JAX, as on a GPU machine: the recipe's settings reach the model, and the PSNR it
+    # logs is the one `dml evaluate-degradation` gives the saved files here (TensorFlow)
+    pytest.importorskip("jax")
+    repo = Path(__file__).resolve().parents[1]
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(repo))
+    command = [sys.executable, str(repo / "saved_models" / "gpu_train_jax.py"), str(tmp_path / "pairs"),
+               str(tmp_path / "run"), "--val", str(tmp_path / "pairs"), "--recipe", "large", "--steps", "6",
+               "--patch-size", "32", "--batch-size", "2", "--ema-steps", "3", "--augment", "flips"]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    with open(tmp_path / "run" / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["steps"] for row in rows] == ["6"]
+    average = keras.models.load_model(tmp_path / "run" / "model.keras")
+    raw = keras.models.load_model(tmp_path / "run" / "model_raw.keras")
+    assert average.predictor.filters == raw.predictor.filters == 64  # the large recipe's width
+    for model, logged in ((average, rows[0]["val_psnr"]), (raw, rows[0]["val_psnr_raw"])):
+        assert evaluate_degradation(model, tmp_path / "pairs", progress=False)["psnr"] == pytest.approx(
+            float(logged), abs=1e-3)
+    assert float(rows[0]["val_psnr"]) != float(rows[0]["val_psnr_raw"])
 
 
 def test_gpu_script_saves_the_weight_average_and_the_raw_weights(tmp_path, photos):

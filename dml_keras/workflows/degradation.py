@@ -87,6 +87,7 @@ def train_degradation(
     lr_schedule=None,
     ema_steps=None,
     augment=None,
+    filters=None,
     val_pairs=None,
     val_fraction=0.0,
     seed=0,
@@ -110,11 +111,11 @@ def train_degradation(
             (fitted in closed form, `fit_global_kernel`: no steps).
         recipe: `"default"` (the best measured: 3000 steps of 8 × 64² crops,
             Adam 1e-4, weights averaged over the last sixth of the steps,
-            Gaussian basis, weights starting at 1/M), `"large"` (the same at
-            6000 steps of 16 × 192², for a GPU) or `"paper"` (100K steps of
+            Gaussian basis, weights starting at 1/M, 32-channel network), `"large"`
+            (for a GPU: 6000 steps of 16 × 192², 64 channels) or `"paper"` (100K steps of
             16 × 192², no averaging, flips only, uniform basis, weights starting at 0.5). Any argument left `None` (`patch_size`, `batch_size`,
             `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
-            `ema_steps`, `augment`, and for DML `basis_initializer` and `weight_init`)
+            `ema_steps`, `augment`, `filters`, and for DML `basis_initializer` and `weight_init`)
             comes from it.
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
@@ -127,6 +128,8 @@ def train_degradation(
             the raw weights.
         augment: how crops are oriented: `"dihedral"` (all 8 orientations),
             `"flips"` (left-right and up-down: the paper's) or `"none"`.
+        filters: channels of the model's convolutional network (DML's weight
+            network; DirectNet's and DirectKPN's whole network).
         val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
         callbacks: extra Keras callbacks (they run on every worker).
         strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
@@ -145,6 +148,8 @@ def train_degradation(
     if model != "dml":
         if num_basis is not None:
             raise SetupError(f"num_basis is DML's number of basis kernels; model {model!r} takes none")
+        if model == "global-kernel" and filters is not None:
+            raise SetupError("filters is the width of a learned model's network; the global kernel has none")
     else:
         num_basis = 8 if num_basis is None else num_basis
         model_kwargs.update(num_basis=num_basis, seed=seed)
@@ -154,7 +159,7 @@ def train_degradation(
     dml_only = {k: model_kwargs.pop(k, None) for k in _DML_ONLY}
     hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
                            steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-                           ema_steps=ema_steps, augment=augment, **dml_only)
+                           ema_steps=ema_steps, augment=augment, filters=filters, **dml_only)
     patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
     steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
     lr_schedule, ema_steps, augment = hyper.pop("lr_schedule"), hyper.pop("ema_steps"), hyper.pop("augment")

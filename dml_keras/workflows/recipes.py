@@ -1,18 +1,19 @@
 """Training recipes of the degradation models by name (no TensorFlow needed: `saved_models/gpu_train_jax.py` reads them too)."""
 
 # "default": the best measured on held-out real pairs within a 2-core CPU's hour
-# (docs/degradation.md, saved_models/README.md); "large": 36× the pixels, for a GPU
-# (277 s on one shared H100 with the JAX backend), as good or slightly better;
+# (docs/degradation.md, saved_models/README.md); "large": 36× the pixels and a network twice
+# as wide, for a GPU (about 5 minutes on one shared H100 with the JAX backend), 0.2 dB better;
 # "paper": the authors' setting.
 RECIPES = {
     "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
-                    lr_schedule="constant", ema_steps="auto", augment="dihedral", basis_initializer="gaussian",
-                    weight_init="uniform_mix"),
+                    lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=32,
+                    basis_initializer="gaussian", weight_init="uniform_mix"),
     "large": dict(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps="auto", augment="dihedral", basis_initializer="gaussian",
-                  weight_init="uniform_mix"),
+                  lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=64,
+                  basis_initializer="gaussian", weight_init="uniform_mix"),
     "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps=0, augment="flips", basis_initializer="uniform", weight_init="half"),
+                  lr_schedule="constant", ema_steps=0, augment="flips", filters=32, basis_initializer="uniform",
+                  weight_init="half"),
 }
 # how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
 # up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
@@ -33,6 +34,8 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     (500, 1000, 0)
     >>> "basis_initializer" in resolve_recipe("default", model="directnet")
     False
+    >>> resolve_recipe("default", model="directnet")["filters"], resolve_recipe("large")["filters"]
+    (32, 64)
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
