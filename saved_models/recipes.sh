@@ -113,12 +113,13 @@ done
 #    below, several runs sharing the card); these commands give the same settings and crops.
 KERAS_BACKEND=jax python benchmarks/gpu_jax.py --json gpu.json
 S="KERAS_BACKEND=jax python saved_models/gpu_train_jax.py"
-$S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large                                  # gpu_runs/dml_large.csv
-$S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --model directnet --steps 7500 --ema-steps 1000
-$S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large
-$S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --model directnet --steps 7000 --ema-steps 1000
+#    The large recipe had 32 channels then (--filters 32 keeps that; section 10 made it 64).
+$S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large --filters 32                      # gpu_runs/dml_large.csv
+$S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --filters 32 --model directnet --steps 7500 --ema-steps 1000
+$S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large --filters 32
+$S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --filters 32 --model directnet --steps 7000 --ema-steps 1000
 # the first run: averages over 2000 steps, three models sharing the card for 3.5 minutes (gpu_runs/*_ema2000.csv)
-for m in dml directnet directkpn; do $S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --model $m --steps 20000 --ema-steps 2000 --max-minutes 3.5; done
+for m in dml directnet directkpn; do $S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --model $m --filters 32 --steps 20000 --ema-steps 2000 --max-minutes 3.5; done
 # scored here (TensorFlow), like every model above
 for run in runs/gpu_dml runs/gpu_directnet; do
   for f in model model_raw; do
@@ -162,5 +163,20 @@ dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr
 for run in runs/dml_none runs/dml_flips runs/dml_m16 runs/directnet_ema_1; do
   for f in model.keras checkpoints/last.keras; do
     dml evaluate-degradation $run/$f saved_models/realsr_x4_val.csv --json $run/eval_$(basename $f .keras).json
+  done
+done
+
+# 10. The weight network's width, and the baselines' second seed at the large budget (saved_models/README.md,
+#     "A wider weight network"). One H100, JAX backend; the first four shared the card, then the last two.
+#     .gpu/ as in section 7. gpu_runs/dml_large_w128_stopped_at_4500.csv: the 128-channel run hit its time limit.
+$S .gpu/train.csv runs/gpu_directkpn --val .gpu/val.csv --recipe large --filters 32 --model directkpn        # gpu_runs/directkpn_large.csv
+$S .gpu/train.csv runs/gpu_dml_1 --val .gpu/val.csv --recipe large --filters 32 --seed 1                    # gpu_runs/dml_large_seed1.csv
+$S .gpu/train.csv runs/gpu_directnet_1 --val .gpu/val.csv --recipe large --filters 32 --model directnet --seed 1  # gpu_runs/directnet_large_seed1.csv
+$S .gpu/train.csv runs/gpu_dml_w64 --val .gpu/val.csv --recipe large                                        # gpu_runs/dml_large_w64.csv
+$S .gpu/train.csv runs/gpu_dml_w64_1 --val .gpu/val.csv --recipe large --seed 1                             # gpu_runs/dml_large_w64_seed1.csv
+$S .gpu/train.csv runs/gpu_dml_w128 --val .gpu/val.csv --recipe large --filters 128 --max-minutes 4.5
+for run in runs/gpu_dml_w64 runs/gpu_dml_w64_1 runs/gpu_dml_1 runs/gpu_directnet_1 runs/gpu_directkpn; do
+  for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
+    dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
   done
 done
