@@ -296,10 +296,10 @@ def _report_saved(args):
 
 def _evaluate_degradation(args):
     from dml_keras.loading import load_model
-    from dml_keras.workflows.degradation import evaluate_degradation
+    from dml_keras.workflows.degradation import default_crop_border, evaluate_degradation
 
     model = load_model(args.model, kind="degradation", scale=args.scale, lr_size=args.lr_size)
-    crop_border = getattr(model, "kernel_size", 15) // 2 if args.crop_border is None else args.crop_border
+    crop_border = default_crop_border(model) if args.crop_border is None else args.crop_border
     scores = evaluate_degradation(model, args.pairs, crop_border=crop_border)
     if args.model != "bicubic":  # the reference every learned model must beat, on the same pairs and crop
         bicubic = load_model("bicubic", kind="degradation", scale=getattr(model, "scale", 4),

@@ -202,6 +202,11 @@ def train_degradation(
                         steps_per_epoch, example, callbacks, verbose)
 
 
+def default_crop_border(model):
+    """Pixels a score ignores on each side unless told: the model's `kernel_size // 2` (7, the paper's)."""
+    return getattr(model, "kernel_size", 15) // 2
+
+
 def evaluate_degradation(model, pairs, scale=None, lr_size=None, crop_border=None, progress=True):
     """PSNR/SSIM (Y, `crop_border`) of `model.degrade(hr)` against the real LR of each pair.
 
@@ -220,7 +225,7 @@ def evaluate_degradation(model, pairs, scale=None, lr_size=None, crop_border=Non
     """
     scale = getattr(model, "scale", 4) if scale is None else scale
     lr_size = getattr(model, "lr_size", "same") if lr_size is None else lr_size
-    crop_border = getattr(model, "kernel_size", 15) // 2 if crop_border is None else crop_border
+    crop_border = default_crop_border(model) if crop_border is None else crop_border
     pairs = resolve_pairs(pairs, scale)
     for pair in pairs:  # fail before any work on a bad pair
         pair_geometry(pair, scale, lr_size)
