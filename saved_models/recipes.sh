@@ -180,3 +180,4 @@ for run in runs/gpu_dml_w64 runs/gpu_dml_w64_1 runs/gpu_dml_1 runs/gpu_directnet
     dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
   done
 done
+for m in runs/gpu_dml runs/gpu_dml_w64; do python saved_models/gain_analysis.py $m/model.keras saved_models/realsr_x4_val.csv; done
