@@ -181,3 +181,5 @@ for run in runs/gpu_dml_w64 runs/gpu_dml_w64_1 runs/gpu_dml_1 runs/gpu_directnet
   done
 done
 for m in runs/gpu_dml runs/gpu_dml_w64; do python saved_models/gain_analysis.py $m/model.keras saved_models/realsr_x4_val.csv; done
+# the same width at the CPU's default recipe, shortened to 1000 steps (2 cores, alone)
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --filters 64 --steps 1000 --seed 0 --out runs/dml_w64_1000 --quiet
