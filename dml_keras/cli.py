@@ -55,7 +55,8 @@ def _add_train_degradation(sub):
                    help="'default': the best measured on held-out real pairs (3000 steps of 8 x 64² crops, "
                         "Adam 1e-4, weights averaged over the last 500 steps, Gaussian basis, weights starting "
                         "at 1/M, a 32-channel network); 'large': for a GPU, 36x the pixels and twice the channels "
-                        "(6000 steps of 16 x 192², averaged over the last 1000, 64 channels); 'paper': the authors' setting (100000 steps of 16 x 192², "
+                        "(6000 steps of 16 x 192², averaged over the last 1000, 64 channels); "
+                        "'paper': the authors' setting (100000 steps of 16 x 192², "
                         "no averaging, flips only, uniform basis, weights starting at 0.5). "
                         "The flags below override single values")
     p.add_argument("--basis", type=int, default=None, help="dml: number of basis kernels M (default 8)")
@@ -279,7 +280,8 @@ def _train_degradation(args):
         kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,
         patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
-        ema_steps=args.ema_steps, augment=args.augment, filters=args.filters, val_pairs=args.val, val_fraction=args.val_fraction, seed=args.seed,
+        ema_steps=args.ema_steps, augment=args.augment, filters=args.filters, val_pairs=args.val,
+        val_fraction=args.val_fraction, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
         jit_compile=True if args.jit_compile else "auto", **given,
     )
