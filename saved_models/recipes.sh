@@ -183,3 +183,19 @@ done
 for m in runs/gpu_dml runs/gpu_dml_w64; do python saved_models/gain_analysis.py $m/model.keras saved_models/realsr_x4_val.csv; done
 # the same width at the CPU's default recipe, shortened to 1000 steps (2 cores, alone)
 dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --filters 64 --steps 1000 --seed 0 --out runs/dml_w64_1000 --quiet
+
+# 11. Baselines as wide as DML (saved_models/README.md, "Baselines as wide as DML"). One H100, JAX backend,
+#     the five runs sharing the card, each stopped at the first save after 8.2 minutes (only DirectKPN was:
+#     gpu_runs/directkpn_large_w64_stopped_at_2500.csv). .gpu/ as in section 7; the large recipe is 64 channels.
+M="--recipe large --max-minutes 8.2"
+$S .gpu/train.csv runs/gpu_directnet_w64 --val .gpu/val.csv $M --model directnet --seed 0        # gpu_runs/directnet_large_w64.csv
+$S .gpu/train.csv runs/gpu_directnet_w64_1 --val .gpu/val.csv $M --model directnet --seed 1      # gpu_runs/directnet_large_w64_seed1.csv
+$S .gpu/train.csv runs/gpu_directkpn_w64 --val .gpu/val.csv $M --model directkpn --seed 0
+$S .gpu/canon_all.csv runs/gpu_dml_w64_canon --val .gpu/nikon_all.csv $M --model dml --seed 0   # gpu_runs/dml_large_w64_canon_to_nikon.csv
+$S .gpu/canon_all.csv runs/gpu_directnet_w64_canon --val .gpu/nikon_all.csv $M --model directnet --seed 0  # gpu_runs/directnet_large_w64_canon_to_nikon.csv
+for run in runs/gpu_directnet_w64 runs/gpu_directnet_w64_1; do
+  for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
+    dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
+  done
+done
+python saved_models/gain_analysis.py runs/gpu_directnet_w64/model.keras saved_models/realsr_x4_val.csv
