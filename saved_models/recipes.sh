@@ -199,3 +199,37 @@ for run in runs/gpu_directnet_w64 runs/gpu_directnet_w64_1; do
   done
 done
 python saved_models/gain_analysis.py runs/gpu_directnet_w64/model.keras saved_models/realsr_x4_val.csv
+
+# 12. Adapting the Canon models of section 11 to the Nikon camera with five of its pairs (saved_models/README.md,
+#     "Adapting to a new camera"). CPU, TensorFlow. Each config is MODEL:PART:RATE:STEPS:AVERAGE_OVER
+#     (PART basis = DML's basis kernels only; AVERAGE_OVER 0 = no weight average); scored on Nikon 006-025.
+D=../shared/data/realsr_x4
+(echo hr,lr; for i in 001 002 003 004 005; do echo $PWD/$D/hr/Nikon_$i.png,$PWD/$D/lr/Nikon_$i.png; done) > runs/nikon_adapt.csv
+(echo hr,lr; for i in $(seq -w 6 25); do echo $PWD/$D/hr/Nikon_0$i.png,$PWD/$D/lr/Nikon_0$i.png; done) > runs/nikon_test.csv
+python - dml:all:0:0:0 directnet:all:0:0:0 dml:basis:1e-4:300:0 dml:basis:1e-3:300:0 dml:basis:1e-4:1000:300 \
+    dml:basis:3e-4:1000:300 dml:all:1e-4:300:0 directnet:all:1e-4:300:0 dml:all:1e-4:600:200 directnet:all:1e-4:600:200 <<'EOF2'
+import importlib.util, os, sys
+import keras, numpy as np
+from dml_keras.data.pairs import discover_pairs, load_pair
+from dml_keras.ops.color import rgb_to_y
+from dml_keras.workflows.fit import averaging_adam
+
+spec = importlib.util.spec_from_file_location("gpu", "saved_models/gpu_train_jax.py")
+gpu = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gpu)
+read = lambda csv: [tuple(np.asarray(rgb_to_y(x), np.float32) for x in load_pair(p, 4)) for p in discover_pairs(csv, 4)]
+pairs, test = read("runs/nikon_adapt.csv"), read("runs/nikon_test.csv")
+for config in sys.argv[1:]:
+    name, part, rate, steps, average = config.split(":")
+    model = keras.models.load_model(f"runs/gpu_{name}_w64_canon/model.keras", compile=False)
+    if part == "basis":
+        model.predictor.trainable = False  # DML's weight network; its basis kernels train
+    keras.utils.set_random_seed(0)
+    optimizer = averaging_adam(float(rate) or 1e-4, int(average))
+    model.compile(optimizer=optimizer, jit_compile=True)
+    stream = gpu.crop_stream(pairs, 64, 8, 0, "dihedral")
+    for _ in range(int(steps)):
+        model.train_on_batch(*next(stream))
+    os.makedirs(f"runs/adapt_{config}", exist_ok=True)
+    print(config, "PSNR (average, last step)", gpu._save_and_score(model, optimizer, f"runs/adapt_{config}", test))
+EOF2
