@@ -56,6 +56,16 @@ def crop_stream(pairs, patch_size, batch_size, seed, augment="dihedral"):
         yield np.stack(hr_batch), np.stack(lr_batch)
 
 
+def read_y(csv_path):
+    """The ×4 pairs a CSV lists, as `(hr, lr)` float32 Y arrays `(H, W, 1)`, LR at HR size."""
+    import numpy as np
+
+    from dml_keras.data.pairs import discover_pairs, load_pair
+    from dml_keras.ops.color import rgb_to_y
+
+    return [tuple(np.asarray(rgb_to_y(x), np.float32) for x in load_pair(p, 4)) for p in discover_pairs(csv_path, 4)]
+
+
 def _val_psnr(model, val_pairs):
     import numpy as np
 
@@ -112,18 +122,13 @@ def main(argv=None):
     import keras
     import numpy as np
 
-    from dml_keras.data.pairs import discover_pairs, load_pair
     from dml_keras.models import DEGRADATION_MODELS
-    from dml_keras.ops.color import rgb_to_y
     from dml_keras.workflows.fit import averaging_adam
     from dml_keras.workflows.recipes import resolve_recipe
 
     if keras.backend.backend() != "jax":
         raise SystemExit("Run with KERAS_BACKEND=jax.")
     start = time.perf_counter()
-
-    def read_y(csv_path):
-        return [tuple(np.asarray(rgb_to_y(x), np.float32) for x in load_pair(p, 4)) for p in discover_pairs(csv_path, 4)]
 
     pairs, val_pairs = read_y(args.pairs), read_y(args.val) if args.val else []
     recipe = resolve_recipe(args.recipe, args.model, patch_size=args.patch_size, batch_size=args.batch_size,

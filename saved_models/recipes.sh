@@ -209,16 +209,13 @@ D=../shared/data/realsr_x4
 python - dml:all:0:0:0 directnet:all:0:0:0 dml:basis:1e-4:300:0 dml:basis:1e-3:300:0 dml:basis:1e-4:1000:300 \
     dml:basis:3e-4:1000:300 dml:all:1e-4:300:0 directnet:all:1e-4:300:0 dml:all:1e-4:600:200 directnet:all:1e-4:600:200 <<'EOF2'
 import importlib.util, os, sys
-import keras, numpy as np
-from dml_keras.data.pairs import discover_pairs, load_pair
-from dml_keras.ops.color import rgb_to_y
+import keras
 from dml_keras.workflows.fit import averaging_adam
 
 spec = importlib.util.spec_from_file_location("gpu", "saved_models/gpu_train_jax.py")
 gpu = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(gpu)
-read = lambda csv: [tuple(np.asarray(rgb_to_y(x), np.float32) for x in load_pair(p, 4)) for p in discover_pairs(csv, 4)]
-pairs, test = read("runs/nikon_adapt.csv"), read("runs/nikon_test.csv")
+pairs, test = gpu.read_y("runs/nikon_adapt.csv"), gpu.read_y("runs/nikon_test.csv")
 for config in sys.argv[1:]:
     name, part, rate, steps, average = config.split(":")
     model = keras.models.load_model(f"runs/gpu_{name}_w64_canon/model.keras", compile=False)

@@ -12,7 +12,7 @@ SAVED = Path(__file__).resolve().parents[1] / "saved_models"
 
 
 @pytest.mark.slow
-def test_the_wider_large_recipe_model_is_closer_to_the_real_lr_than_the_main_one_and_the_baselines():
+def test_the_wider_large_recipe_model_is_closer_to_the_real_lr_than_the_main_one_and_the_shipped_directnet():
     shared_data("realsr_x4")
     names = ("dml_realsr_x4", "dml_realsr_x4_large", "baselines/directnet_realsr_x4")
     models = {name: keras.models.load_model(SAVED / f"{name}.keras") for name in names}
