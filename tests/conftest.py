@@ -8,6 +8,15 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Under pytest-xdist every worker would start a thread per core: `-n 2` on two cores ran four busy threads
+# and each test took 2.3-2.9× its time alone. Give each worker (and the processes it starts) its share.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    _threads = str(max(1, (os.cpu_count() or 1) // _workers))
+    for _name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, _threads)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
 # `DML_TEST_WITHOUT_TENSORFLOW=1` (with KERAS_BACKEND=jax) runs the tests as on a
 # machine that has Keras and JAX but no TensorFlow: importing it fails, and the
 # tests that need it (tf.data, tf.distribute, export, comparisons with tf.image)
