@@ -199,6 +199,8 @@ for run in runs/gpu_directnet_w64 runs/gpu_directnet_w64_1; do
   done
 done
 python saved_models/gain_analysis.py runs/gpu_directnet_w64/model.keras saved_models/realsr_x4_val.csv
+# shipped as baselines/directnet_realsr_x4_large.keras: the seed-0 model without its optimizer state (6.0 -> 1.5 MB)
+python -c "import keras, dml_keras; keras.models.load_model('runs/gpu_directnet_w64/model.keras', compile=False).save('saved_models/baselines/directnet_realsr_x4_large.keras')"
 
 # 12. Adapting the Canon models of section 11 to the Nikon camera with five of its pairs (saved_models/README.md,
 #     "Adapting to a new camera"). CPU, TensorFlow. Each config is MODEL:PART:RATE:STEPS:AVERAGE_OVER
