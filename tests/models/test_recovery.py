@@ -54,21 +54,20 @@ def test_dml_beats_the_best_global_kernel_on_varying_blur(photos):
 
     keras.utils.set_random_seed(0)
     model = DegradationModel(num_basis=4, kernel_size=KERNEL_SIZE, basis_initializer="gaussian", seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    # 400 batches of 8 random 48² crops, drawn up front (a Python generator feeding `fit` doubled the step time)
     rng = np.random.default_rng(0)
-
-    def batches():
-        while True:
-            index = rng.integers(0, 3, 8)
-            top, left = rng.integers(0, 140 - 48, (2, 8))
-            hr = np.stack([train_hr[i][t : t + 48, l : l + 48] for i, t, l in zip(index, top, left)])
-            lr = np.stack([train_lr[i][t : t + 48, l : l + 48] for i, t, l in zip(index, top, left)])
-            yield hr, lr
-
-    model.fit(batches(), steps_per_epoch=300, epochs=1, verbose=0)
+    hr_crops, lr_crops = [], []
+    for _ in range(400):
+        index = rng.integers(0, 3, 8)
+        top, left = rng.integers(0, 140 - 48, (2, 8))
+        hr_crops += [train_hr[i][t : t + 48, l : l + 48] for i, t, l in zip(index, top, left)]
+        lr_crops += [train_lr[i][t : t + 48, l : l + 48] for i, t, l in zip(index, top, left)]
+    model.fit(np.stack(hr_crops), np.stack(lr_crops), batch_size=8, shuffle=False, epochs=1, verbose=0)
     border = KERNEL_SIZE // 2
     dml_psnr = psnr(model.degrade(test_hr), test_lr, crop_border=border)
     global_psnr = _best_global_kernel_psnr(train_hr, train_lr, test_hr, test_lr, border)
     print(f"DML {dml_psnr:.2f} dB, best global kernel {global_psnr:.2f} dB")
-    # measured: 34.85 vs 33.47 dB after these 300 steps in 172 s (600 steps: 37.26 dB, 335 s)
-    assert dml_psnr > global_psnr + 1.0, (dml_psnr, global_psnr)
+    # measured after these 400 steps: DML 38.19 dB against 33.47 (seeds 1 and 2 of model and crops: 36.93, 38.40); at
+    # Adam 2e-3 the first few hundred steps swung by 2 dB and 300 steps ended anywhere from 33.4 to 34.9 dB
+    assert dml_psnr > global_psnr + 2.0, (dml_psnr, global_psnr)
