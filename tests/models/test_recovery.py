@@ -55,7 +55,7 @@ def test_dml_beats_the_best_global_kernel_on_varying_blur(photos):
     keras.utils.set_random_seed(0)
     model = DegradationModel(num_basis=4, kernel_size=KERNEL_SIZE, basis_initializer="gaussian", seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    # 400 batches of 8 random 48² crops, drawn up front (a Python generator feeding `fit` doubled the step time)
+    # 400 batches of 8 random 48² crops, drawn up front (a Python generator feeding `fit` made each step slower)
     rng = np.random.default_rng(0)
     hr_crops, lr_crops = [], []
     for _ in range(400):
