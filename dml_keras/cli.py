@@ -91,6 +91,9 @@ def _add_train_degradation(sub):
     p.add_argument("--weight-init", choices=("uniform_mix", "half"), default=None,
                    help="dml: start per-pixel weights at 1/M, the kernel summing to 1 (recipe), "
                         "or at 0.5 as the authors' code (paper)")
+    p.add_argument("--kernel-init", choices=("gaussian", "random"), default=None,
+                   help="directkpn: start every pixel's kernel as DML's starting blur (recipe) or from a random "
+                        "last layer (paper)")
     p.add_argument("--unit-sum-kernels", action="store_true", default=None,
                    help="dml: every per-pixel kernel sums to 1 (softmax weights over unit-sum basis kernels)")
     p.add_argument("--tone-offset", action="store_true", default=None,
@@ -275,6 +278,12 @@ def _train_degradation(args):
                  "basis_constraint": "--basis-constraint", "tone_offset": "--tone-offset",
                  "unit_sum_kernels": "--unit-sum-kernels"}
         raise DataError(f"--model {args.model} takes no DML options; drop {', '.join(sorted(flags[k] for k in given))}")
+    if args.kernel_init is not None:
+        if args.model != "directkpn":
+            from dml_keras.errors import DataError
+
+            raise DataError(f"--kernel-init is DirectKPN's; --model {args.model} takes none, drop it")
+        given["kernel_init"] = args.kernel_init
     train_degradation(
         args.pairs, args.out, model=args.model, recipe=args.recipe, scale=args.scale,
         kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,

@@ -41,8 +41,11 @@ class WeightPredictor(keras.layers.Layer):
         filters: width of every hidden layer (32 in the paper).
         output_kernel_size: size of the last convolution (7).
         activation: `"sigmoid"` (DML's weights) or `None` (linear outputs).
-        output_bias: initial bias of the last convolution (e.g. `logit(1/M)`
-            so DML's sigmoid weights start at `1/M`).
+        output_bias: initial bias of the last convolution, one number or one
+            per output (e.g. `logit(1/M)` so DML's sigmoid weights start at
+            `1/M`; a starting kernel for DirectKPN).
+        output_kernel_initializer: initial weights of the last convolution
+            (`"zeros"` with `output_bias` makes every output start at it).
 
     Example:
     >>> import numpy as np
@@ -50,13 +53,15 @@ class WeightPredictor(keras.layers.Layer):
     (1, 33, 20, 8)
     """
 
-    def __init__(self, num_outputs=8, filters=32, output_kernel_size=7, activation="sigmoid", output_bias=0.0, **kwargs):
+    def __init__(self, num_outputs=8, filters=32, output_kernel_size=7, activation="sigmoid", output_bias=0.0,
+                 output_kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = num_outputs
         self.filters = filters
         self.output_kernel_size = output_kernel_size
         self.activation = activation
         self.output_bias = output_bias
+        self.output_kernel_initializer = output_kernel_initializer
 
         def conv(name, size=3, **conv_kwargs):
             return layers.Conv2D(filters, size, padding="same", name=name, **conv_kwargs)
@@ -67,7 +72,7 @@ class WeightPredictor(keras.layers.Layer):
         self.decoder = [conv(f"decoder_{i}", activation="relu") for i in range(3)]
         self.output_conv = layers.Conv2D(
             num_outputs, output_kernel_size, padding="same", name="output", activation=activation,
-            bias_initializer=keras.initializers.Constant(output_bias),
+            kernel_initializer=output_kernel_initializer, bias_initializer=keras.initializers.Constant(output_bias),
         )
 
     def build(self, input_shape):
@@ -110,5 +115,6 @@ class WeightPredictor(keras.layers.Layer):
             output_kernel_size=self.output_kernel_size,
             activation=self.activation,
             output_bias=self.output_bias,
+            output_kernel_initializer=self.output_kernel_initializer,
         )
         return config

@@ -14,7 +14,7 @@ from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import _DML_ONLY, resolve_recipe
+from dml_keras.workflows.recipes import MODEL_ONLY, resolve_recipe
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -113,9 +113,11 @@ def train_degradation(
             Adam 1e-4, weights averaged over the last sixth of the steps,
             Gaussian basis, weights starting at 1/M, 32-channel network), `"large"`
             (for a GPU: 6000 steps of 16 × 192², 64 channels) or `"paper"` (100K steps of
-            16 × 192², no averaging, flips only, uniform basis, weights starting at 0.5). Any argument left `None` (`patch_size`, `batch_size`,
+            16 × 192², no averaging, flips only, uniform basis, weights starting at 0.5,
+            DirectKPN's kernels starting at random). Any argument left `None` (`patch_size`, `batch_size`,
             `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
-            `ema_steps`, `augment`, `filters`, and for DML `basis_initializer` and `weight_init`)
+            `ema_steps`, `augment`, `filters`, for DML `basis_initializer` and `weight_init`, for
+            DirectKPN `kernel_init`)
             comes from it.
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
@@ -156,10 +158,10 @@ def train_degradation(
     if model == "global-kernel":
         return fit_global_kernel(pairs, out_dir, scale, kernel_size, channels, lr_size, val_pairs, val_fraction,
                                  verbose)
-    dml_only = {k: model_kwargs.pop(k, None) for k in _DML_ONLY}
+    model_only = {k: model_kwargs.pop(k, None) for k in MODEL_ONLY}
     hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
                            steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-                           ema_steps=ema_steps, augment=augment, filters=filters, **dml_only)
+                           ema_steps=ema_steps, augment=augment, filters=filters, **model_only)
     patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
     steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
     lr_schedule, ema_steps, augment = hyper.pop("lr_schedule"), hyper.pop("ema_steps"), hyper.pop("augment")

@@ -7,19 +7,19 @@
 RECIPES = {
     "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
                     lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=32,
-                    basis_initializer="gaussian", weight_init="uniform_mix"),
+                    basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian"),
     "large": dict(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
                   lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=64,
-                  basis_initializer="gaussian", weight_init="uniform_mix"),
+                  basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian"),
     "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
                   lr_schedule="constant", ema_steps=0, augment="flips", filters=32, basis_initializer="uniform",
-                  weight_init="half"),
+                  weight_init="half", kernel_init="random"),
 }
 # how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
 # up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
 AUGMENTATIONS = ("dihedral", "flips", "none")
-# recipe entries that only the DML model takes
-_DML_ONLY = ("basis_initializer", "weight_init")
+# recipe entries that only one model takes, and which
+MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn"}
 
 
 def resolve_recipe(recipe="default", model="dml", **overrides):
@@ -34,12 +34,14 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     (500, 1000, 0)
     >>> "basis_initializer" in resolve_recipe("default", model="directnet")
     False
+    >>> resolve_recipe("default", model="directkpn")["kernel_init"], resolve_recipe("paper", model="directkpn")["kernel_init"]
+    ('gaussian', 'random')
     >>> resolve_recipe("default", model="directnet")["filters"], resolve_recipe("large")["filters"]
     (32, 64)
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
-    settings = {k: v for k, v in RECIPES[recipe].items() if model == "dml" or k not in _DML_ONLY}
+    settings = {k: v for k, v in RECIPES[recipe].items() if MODEL_ONLY.get(k, model) == model}
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if settings["ema_steps"] == "auto":  # the last sixth of the run, whatever its length
         settings["ema_steps"] = max(1, settings["steps"] // 6)
