@@ -257,7 +257,8 @@ run runs/cpu_transfer_directkpn_Canon_0 Canon 0 --model directkpn   # from DML's
 # The blurred-residual DirectNet is not in the package: it was DirectNet with `generate` returning
 # basis_responses(images, starting_kernel(K)[..., None])[..., 0] + network(images) (dml_keras.ops.filtering,
 # dml_keras.models.direct_kpn) and its network built with output_kernel_initializer="zeros", run as
-# `run runs/cpu_transfer_directnet_blur_Canon_0 Canon 0 --model directnet`.
+# `run runs/cpu_transfer_directnet_blur_Canon_0 Canon 0 --model directnet`, and on the 40 pairs as
+# `dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet`.
 # DirectKPN from DML's starting blur on the 40 training pairs, the default recipe (weights averaged)
 dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directkpn --out runs/directkpn_gaussian --quiet
 dml evaluate-degradation runs/directkpn_gaussian saved_models/realsr_x4_val.csv --json runs/directkpn_gaussian/eval.json
