@@ -94,6 +94,9 @@ def _add_train_degradation(sub):
     p.add_argument("--kernel-init", choices=("gaussian", "random"), default=None,
                    help="directkpn: start every pixel's kernel as DML's starting blur (recipe) or from a random "
                         "last layer (paper)")
+    p.add_argument("--residual-on", choices=("blur", "hr"), default=None,
+                   help="directnet: learn LR as a correction of DML's starting blur of HR, starting at that blur "
+                        "(recipe), or of HR itself, starting at random (paper)")
     p.add_argument("--unit-sum-kernels", action="store_true", default=None,
                    help="dml: every per-pixel kernel sums to 1 (softmax weights over unit-sum basis kernels)")
     p.add_argument("--tone-offset", action="store_true", default=None,
@@ -278,12 +281,16 @@ def _train_degradation(args):
                  "basis_constraint": "--basis-constraint", "tone_offset": "--tone-offset",
                  "unit_sum_kernels": "--unit-sum-kernels"}
         raise DataError(f"--model {args.model} takes no DML options; drop {', '.join(sorted(flags[k] for k in given))}")
-    if args.kernel_init is not None:
-        if args.model != "directkpn":
-            from dml_keras.errors import DataError
+    for name in ("kernel_init", "residual_on"):  # each baseline's own start
+        if getattr(args, name) is not None:
+            from dml_keras.workflows.recipes import MODEL_ONLY
 
-            raise DataError(f"--kernel-init is DirectKPN's; --model {args.model} takes none, drop it")
-        given["kernel_init"] = args.kernel_init
+            if args.model != MODEL_ONLY[name]:
+                from dml_keras.errors import DataError
+
+                raise DataError(f"--{name.replace('_', '-')} is {MODEL_ONLY[name]}'s alone; "
+                                f"--model {args.model} takes none, drop it")
+            given[name] = getattr(args, name)
     train_degradation(
         args.pairs, args.out, model=args.model, recipe=args.recipe, scale=args.scale,
         kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,

@@ -126,24 +126,30 @@ def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys)
         train_degradation(tmp_path / "pairs", tmp_path / "run3", model="global-kernel", filters=16)
 
 
-@pytest.mark.parametrize("recipe, flags, expected", [
-    ("default", [], "gaussian"), ("paper", [], "random"), ("paper", ["--kernel-init", "gaussian"], "gaussian")])
-def test_directkpn_starts_where_the_recipe_says(tmp_path, photos, recipe, flags, expected):
+@pytest.mark.parametrize("model, option, recipe, flags, expected", [
+    ("directkpn", "kernel_init", "default", [], "gaussian"), ("directkpn", "kernel_init", "paper", [], "random"),
+    ("directkpn", "kernel_init", "paper", ["--kernel-init", "gaussian"], "gaussian"),
+    ("directnet", "residual_on", "default", [], "blur"), ("directnet", "residual_on", "paper", [], "hr"),
+    ("directnet", "residual_on", "default", ["--residual-on", "hr"], "hr")])
+def test_baselines_start_where_the_recipe_says(tmp_path, photos, model, option, recipe, flags, expected):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
-    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "directkpn",
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", model,
                  "--recipe", recipe, "--steps", "2", "--patch-size", "32", "--batch-size", "2", "--kernel-size", "7",
                  "--filters", "8", "--quiet", *flags]) == 0
-    assert json.loads((tmp_path / "run" / "training.json").read_text())["kernel_init"] == expected
-    assert keras.models.load_model(tmp_path / "run" / "model.keras").kernel_init == expected
+    assert json.loads((tmp_path / "run" / "training.json").read_text())[option] == expected
+    assert getattr(keras.models.load_model(tmp_path / "run" / "model.keras"), option) == expected
 
 
-def test_kernel_init_is_directkpns_alone(tmp_path, photos, capsys):
+@pytest.mark.parametrize("flag, option, value, owner, other", [
+    ("--kernel-init", "kernel_init", "random", "directkpn", "directnet"),
+    ("--residual-on", "residual_on", "hr", "directnet", "directkpn")])
+def test_a_baselines_start_is_its_own(tmp_path, photos, capsys, flag, option, value, owner, other):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
-                 "--kernel-init", "random", "--steps", "1"]) == 2
-    assert "--kernel-init" in capsys.readouterr().err
-    with pytest.raises(SetupError, match="directnet does not take kernel_init"):
-        train_degradation(tmp_path / "pairs", tmp_path / "run2", model="directnet", kernel_init="random", steps=1)
+                 flag, value, "--steps", "1"]) == 2
+    assert f"{flag} is {owner}'s alone" in capsys.readouterr().err
+    with pytest.raises(SetupError, match=f"{other} does not take {option}"):
+        train_degradation(tmp_path / "pairs", tmp_path / "run2", model=other, steps=1, **{option: value})
 
 
 def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):

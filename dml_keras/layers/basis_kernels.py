@@ -43,6 +43,18 @@ def gaussian_family(num_basis, kernel_size):
     return np.stack(kernels, axis=-1).astype(np.float32)
 
 
+def starting_kernel(kernel_size, num_basis=8):
+    """The blur DML starts from with its default recipe: its Gaussian family mixed at `1/M` each, `(K, K)`, summing to one.
+
+    The baselines start from it too (`DirectKPN(kernel_init="gaussian")`, `DirectNet(residual_on="blur")`).
+
+    Example:
+    >>> round(float(starting_kernel(15).sum()), 6)
+    1.0
+    """
+    return gaussian_family(num_basis, kernel_size).mean(axis=-1)
+
+
 def uniform_family(num_basis, kernel_size, seed=None):
     """Random uniform kernels, `(K, K, M)`, each normalised to sum to one (the paper's initialisation)."""
     values = np.random.default_rng(seed).uniform(0.0, 1.0, (kernel_size, kernel_size, num_basis))

@@ -34,7 +34,7 @@ def check_arguments(cls, name, kwargs):
     >>> check_arguments(DirectNet, "directnet", {"num_basis": 8})
     Traceback (most recent call last):
     ...
-    dml_keras.errors.SetupError: directnet does not take num_basis. It takes: channels, filters, kernel_size, lr_size, scale
+    dml_keras.errors.SetupError: directnet does not take num_basis. It takes: channels, filters, kernel_size, lr_size, residual_on, scale
     """
     import inspect
 

@@ -2,18 +2,13 @@
 
 import keras
 
-from dml_keras.layers.basis_kernels import gaussian_family
+from dml_keras.layers.basis_kernels import starting_kernel
 from dml_keras.layers.weight_predictor import WeightPredictor
 from dml_keras.models.degradation_base import DegradationBase
 from dml_keras.ops.filtering import per_pixel_filter
 
 
 KERNEL_INITS = ("gaussian", "random")
-
-
-def starting_kernel(kernel_size, num_basis=8):
-    """The kernel DML starts from with its default recipe: its Gaussian basis family mixed at `1/M` each, `(K, K)`."""
-    return gaussian_family(num_basis, kernel_size).mean(axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="dml_keras")

@@ -7,19 +7,21 @@
 RECIPES = {
     "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
                     lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=32,
-                    basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian"),
+                    basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
+                    residual_on="blur"),
     "large": dict(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
                   lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=64,
-                  basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian"),
+                  basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
+                  residual_on="blur"),
     "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
                   lr_schedule="constant", ema_steps=0, augment="flips", filters=32, basis_initializer="uniform",
-                  weight_init="half", kernel_init="random"),
+                  weight_init="half", kernel_init="random", residual_on="hr"),
 }
 # how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
 # up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
 AUGMENTATIONS = ("dihedral", "flips", "none")
 # recipe entries that only one model takes, and which
-MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn"}
+MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn", "residual_on": "directnet"}
 
 
 def resolve_recipe(recipe="default", model="dml", **overrides):
@@ -36,6 +38,8 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     False
     >>> resolve_recipe("default", model="directkpn")["kernel_init"], resolve_recipe("paper", model="directkpn")["kernel_init"]
     ('gaussian', 'random')
+    >>> resolve_recipe("default", model="directnet")["residual_on"], resolve_recipe("paper", model="directnet")["residual_on"]
+    ('blur', 'hr')
     >>> resolve_recipe("default", model="directnet")["filters"], resolve_recipe("large")["filters"]
     (32, 64)
     """

@@ -92,16 +92,34 @@ def test_loss_is_mse_on_the_interior():
     assert float(model.compute_loss(y=y, y_pred=y_pred)) == pytest.approx(1 / 14**2)
 
 
-def test_directkpn_starts_from_the_blur_dml_starts_from():
+@pytest.mark.parametrize("cls, paper_start", [(DirectKPN, dict(kernel_init="random")), (DirectNet, dict(residual_on="hr"))])
+def test_baselines_start_from_the_blur_dml_starts_from(cls, paper_start):
     # the same first generated LR as a default-initialised DML (whose per-pixel weights start near 1/M,
-    # not exactly at it), unlike a random last layer, whose first kernels are noise
+    # not exactly at it), unlike the paper's starts: DirectKPN's first kernels are noise, DirectNet's
+    # first LR is HR plus a random residual
     from dml_keras.metrics import psnr
 
     keras.utils.set_random_seed(0)
     hr = np.random.default_rng(0).random((1, 64, 64, 1)).astype("float32")
     dml = np.asarray(DegradationModel(basis_initializer="gaussian", weight_init="uniform_mix", seed=0)(hr))
-    assert psnr(np.asarray(DirectKPN()(hr)), dml, crop_border=7)[0] > 50  # measured 62 dB
-    assert psnr(np.asarray(DirectKPN(kernel_init="random")(hr)), dml, crop_border=7)[0] < 20  # measured 6.6 dB
+    assert psnr(np.asarray(cls()(hr)), dml, crop_border=7)[0] > 50  # measured 62 dB (DirectKPN), 60 (DirectNet)
+    assert psnr(np.asarray(cls(**paper_start)(hr)), dml, crop_border=7)[0] < 20  # measured 6.6, 11.7 dB
+
+
+def test_directnet_saved_before_residual_on_loads_as_the_papers(tmp_path):
+    # a file whose config lacks residual_on (as the shipped baselines) holds LR = HR + F(HR)
+    keras.utils.set_random_seed(0)
+    model = DirectNet(kernel_size=7, filters=8, residual_on="hr")
+    hr = np.random.default_rng(0).random((1, 32, 32, 1)).astype("float32")
+    model(hr)
+    _randomize(model, scale=0.05)
+    config = {k: v for k, v in model.get_config().items() if k != "residual_on"}
+    old = DirectNet.from_config(config)
+    old(hr)
+    old.set_weights(model.get_weights())
+    assert old.residual_on == "hr"
+    np.testing.assert_allclose(np.asarray(old(hr)), np.asarray(model(hr)), atol=1e-6)
+    assert np.abs(np.asarray(DirectNet(kernel_size=7, filters=8)(hr)) - hr).max() > 0.1  # the new default differs
 
 
 # DirectNet's unscaled residual head diverges at 3e-3 (measured: loss 0.075 → 0.068 in 30
