@@ -114,10 +114,11 @@ def train_degradation(
             Gaussian basis, weights starting at 1/M, 32-channel network), `"large"`
             (for a GPU: 6000 steps of 16 × 192², 64 channels) or `"paper"` (100K steps of
             16 × 192², no averaging, flips only, uniform basis, weights starting at 0.5,
-            DirectKPN's kernels starting at random). Any argument left `None` (`patch_size`, `batch_size`,
+            DirectNet a residual on HR, DirectKPN's kernels starting at random;
+            the others start both baselines at DML's first blur). Any argument left `None` (`patch_size`, `batch_size`,
             `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
             `ema_steps`, `augment`, `filters`, for DML `basis_initializer` and `weight_init`, for
-            DirectKPN `kernel_init`)
+            DirectKPN `kernel_init`, for DirectNet `residual_on`)
             comes from it.
         steps: total optimisation steps; `steps_per_epoch` steps make one
             epoch (the unit of logging, validation and checkpointing).
