@@ -115,8 +115,14 @@ def main(argv=None):
     parser.add_argument("--augment", choices=("dihedral", "flips", "none"))
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--filters", type=int, help="channels of the model's network (the recipe's)")
+    parser.add_argument("--residual-on", choices=("blur", "hr"), help="directnet's start (the recipe's; hr: the paper's)")
+    parser.add_argument("--kernel-init", choices=("gaussian", "random"),
+                        help="directkpn's start (the recipe's; random: the paper's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    for name, owner in (("residual_on", "directnet"), ("kernel_init", "directkpn")):
+        if getattr(args, name) is not None and args.model != owner:
+            parser.error(f"--{name.replace('_', '-')} is {owner}'s alone; --model {args.model} takes none")
 
     os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is imported
     import keras
@@ -133,7 +139,8 @@ def main(argv=None):
     pairs, val_pairs = read_y(args.pairs), read_y(args.val) if args.val else []
     recipe = resolve_recipe(args.recipe, args.model, patch_size=args.patch_size, batch_size=args.batch_size,
                             steps=args.steps, learning_rate=args.learning_rate, ema_steps=args.ema_steps,
-                            augment=args.augment, filters=args.filters)
+                            augment=args.augment, filters=args.filters, residual_on=args.residual_on,
+                            kernel_init=args.kernel_init)
     steps, save_every = recipe.pop("steps"), recipe.pop("steps_per_epoch")
     patch_size, batch_size = recipe.pop("patch_size"), recipe.pop("batch_size")
     rate, schedule = recipe.pop("learning_rate"), recipe.pop("lr_schedule")

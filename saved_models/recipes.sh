@@ -3,6 +3,8 @@
 # Run from the repository root with ../shared/data beside it. Takes a few hours on 2 cores.
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=3
+# Sections 1-12 ran the paper's baselines, DirectNet on HR and DirectKPN with a random last layer: their commands
+# say so (--residual-on hr, --kernel-init random), as the package's baselines start at DML's first blur since.
 
 # 1. Degradation models: 40 training pairs of ../shared/data/realsr_x4, 10 held out
 #    (every 5th pair: Canon/Nikon 005, 010, 015, 020, 025 = saved_models/realsr_x4_val.csv).
@@ -12,8 +14,8 @@ export TF_CPP_MIN_LOG_LEVEL=3
 COMMON="../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --patch-size 64 --batch-size 8 --steps 3000 --steps-per-epoch 250 --seed 0 --ema-steps 0 --quiet"
 # the global kernel is fitted in closed form (least squares over every training pixel; no steps)
 dml train-degradation ../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --out runs/global-kernel --model global-kernel
-dml train-degradation $COMMON --out runs/directnet      --model directnet
-dml train-degradation $COMMON --out runs/directkpn      --model directkpn
+dml train-degradation $COMMON --out runs/directnet      --model directnet --residual-on hr
+dml train-degradation $COMMON --out runs/directkpn      --model directkpn --kernel-init random
 dml train-degradation $COMMON --out runs/dml_paper      --model dml --weight-init half
 dml train-degradation $COMMON --out runs/dml_mix        --model dml --basis-init gaussian
 dml train-degradation $COMMON --out runs/dml_tone       --model dml --basis-init gaussian --tone-offset
@@ -86,7 +88,7 @@ dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr
 for seed in 0 1; do
   dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed $seed --out runs/dml_ema_$seed --quiet
 done
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --out runs/directnet_ema --quiet
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --residual-on hr --out runs/directnet_ema --quiet
 for cam in Canon Nikon; do
   other=$([ $cam = Canon ] && echo Nikon || echo Canon)
   dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --out runs/transfer_ema_$cam --quiet
@@ -115,11 +117,14 @@ KERAS_BACKEND=jax python benchmarks/gpu_jax.py --json gpu.json
 S="KERAS_BACKEND=jax python saved_models/gpu_train_jax.py"
 #    The large recipe had 32 channels then (--filters 32 keeps that; section 10 made it 64).
 $S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large --filters 32                      # gpu_runs/dml_large.csv
-$S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --filters 32 --model directnet --steps 7500 --ema-steps 1000
+$S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7500 --ema-steps 1000
 $S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large --filters 32
-$S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --filters 32 --model directnet --steps 7000 --ema-steps 1000
+$S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7000 --ema-steps 1000
 # the first run: averages over 2000 steps, three models sharing the card for 3.5 minutes (gpu_runs/*_ema2000.csv)
-for m in dml directnet directkpn; do $S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --model $m --filters 32 --steps 20000 --ema-steps 2000 --max-minutes 3.5; done
+declare -A PAPER_START=([dml]="" [directnet]="--residual-on hr" [directkpn]="--kernel-init random")
+for m in dml directnet directkpn; do
+  $S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --model $m ${PAPER_START[$m]} --filters 32 --steps 20000 --ema-steps 2000 --max-minutes 3.5
+done
 # scored here (TensorFlow), like every model above
 for run in runs/gpu_dml runs/gpu_directnet; do
   for f in model model_raw; do
@@ -159,7 +164,7 @@ for a in none flips; do
   dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --augment $a --out runs/dml_$a --quiet
 done
 dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --basis 16 --out runs/dml_m16 --quiet
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --model directnet --out runs/directnet_ema_1 --quiet
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --model directnet --residual-on hr --out runs/directnet_ema_1 --quiet
 for run in runs/dml_none runs/dml_flips runs/dml_m16 runs/directnet_ema_1; do
   for f in model.keras checkpoints/last.keras; do
     dml evaluate-degradation $run/$f saved_models/realsr_x4_val.csv --json $run/eval_$(basename $f .keras).json
@@ -169,9 +174,9 @@ done
 # 10. The weight network's width, and the baselines' second seed at the large budget (saved_models/README.md,
 #     "A wider weight network"). One H100, JAX backend; the first four shared the card, then the last two.
 #     .gpu/ as in section 7. gpu_runs/dml_large_w128_stopped_at_4500.csv: the 128-channel run hit its time limit.
-$S .gpu/train.csv runs/gpu_directkpn --val .gpu/val.csv --recipe large --filters 32 --model directkpn        # gpu_runs/directkpn_large.csv
+$S .gpu/train.csv runs/gpu_directkpn --val .gpu/val.csv --recipe large --filters 32 --model directkpn --kernel-init random        # gpu_runs/directkpn_large.csv
 $S .gpu/train.csv runs/gpu_dml_1 --val .gpu/val.csv --recipe large --filters 32 --seed 1                    # gpu_runs/dml_large_seed1.csv
-$S .gpu/train.csv runs/gpu_directnet_1 --val .gpu/val.csv --recipe large --filters 32 --model directnet --seed 1  # gpu_runs/directnet_large_seed1.csv
+$S .gpu/train.csv runs/gpu_directnet_1 --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --seed 1  # gpu_runs/directnet_large_seed1.csv
 $S .gpu/train.csv runs/gpu_dml_w64 --val .gpu/val.csv --recipe large                                        # gpu_runs/dml_large_w64.csv
 $S .gpu/train.csv runs/gpu_dml_w64_1 --val .gpu/val.csv --recipe large --seed 1                             # gpu_runs/dml_large_w64_seed1.csv
 $S .gpu/train.csv runs/gpu_dml_w128 --val .gpu/val.csv --recipe large --filters 128 --max-minutes 4.5
@@ -188,11 +193,11 @@ dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr
 #     the five runs sharing the card, each stopped at the first save after 8.2 minutes (only DirectKPN was:
 #     gpu_runs/directkpn_large_w64_stopped_at_2500.csv). .gpu/ as in section 7; the large recipe is 64 channels.
 M="--recipe large --max-minutes 8.2"
-$S .gpu/train.csv runs/gpu_directnet_w64 --val .gpu/val.csv $M --model directnet --seed 0        # gpu_runs/directnet_large_w64.csv
-$S .gpu/train.csv runs/gpu_directnet_w64_1 --val .gpu/val.csv $M --model directnet --seed 1      # gpu_runs/directnet_large_w64_seed1.csv
-$S .gpu/train.csv runs/gpu_directkpn_w64 --val .gpu/val.csv $M --model directkpn --seed 0
+$S .gpu/train.csv runs/gpu_directnet_w64 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 0        # gpu_runs/directnet_large_w64.csv
+$S .gpu/train.csv runs/gpu_directnet_w64_1 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 1      # gpu_runs/directnet_large_w64_seed1.csv
+$S .gpu/train.csv runs/gpu_directkpn_w64 --val .gpu/val.csv $M --model directkpn --kernel-init random --seed 0
 $S .gpu/canon_all.csv runs/gpu_dml_w64_canon --val .gpu/nikon_all.csv $M --model dml --seed 0   # gpu_runs/dml_large_w64_canon_to_nikon.csv
-$S .gpu/canon_all.csv runs/gpu_directnet_w64_canon --val .gpu/nikon_all.csv $M --model directnet --seed 0  # gpu_runs/directnet_large_w64_canon_to_nikon.csv
+$S .gpu/canon_all.csv runs/gpu_directnet_w64_canon --val .gpu/nikon_all.csv $M --model directnet --residual-on hr --seed 0  # gpu_runs/directnet_large_w64_canon_to_nikon.csv
 for run in runs/gpu_directnet_w64 runs/gpu_directnet_w64_1; do
   for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
     dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
@@ -235,7 +240,8 @@ EOF2
 
 # 13. All three models from one camera to the other at the CPU budget, and where the baselines start
 #     (saved_models/README.md, "All three models from one camera to the other"). 2-core CPU, TensorFlow; the CSVs of
-#     section 5. `--kernel-init random` is DirectKPN's start before commit 6a08f68 (and the paper recipe's).
+#     section 5. `--kernel-init random` and `--residual-on hr` are the paper's baselines (the package's defaults
+#     before commits 6a08f68 and 5655d7b); without them both baselines start at DML's first blur.
 run() {  # OUT CAM SEED TRAIN-DEGRADATION-FLAGS...
   local out=$1 cam=$2 seed=$3; shift 3
   local other=$([ $cam = Canon ] && echo Nikon || echo Canon)
@@ -248,17 +254,20 @@ run() {  # OUT CAM SEED TRAIN-DEGRADATION-FLAGS...
 }
 for cam in Canon Nikon; do
   run runs/cpu_transfer_dml_${cam}_0 $cam 0 --model dml
-  run runs/cpu_transfer_directnet_${cam}_0 $cam 0 --model directnet
+  run runs/cpu_transfer_directnet_hr_${cam}_0 $cam 0 --model directnet --residual-on hr
   run runs/cpu_transfer_directkpn_random_${cam}_0 $cam 0 --model directkpn --kernel-init random
+  run runs/cpu_transfer_directnet_${cam}_0 $cam 0 --model directnet    # a correction of DML's starting blur
+  run runs/cpu_transfer_directkpn_${cam}_0 $cam 0 --model directkpn    # every kernel starting at that blur
 done
 run runs/cpu_transfer_dml_Canon_1 Canon 1 --model dml
+run runs/cpu_transfer_directnet_hr_Canon_1 Canon 1 --model directnet --residual-on hr
 run runs/cpu_transfer_directnet_Canon_1 Canon 1 --model directnet
-run runs/cpu_transfer_directkpn_Canon_0 Canon 0 --model directkpn   # from DML's starting blur, the default now
-# The blurred-residual DirectNet is not in the package: it was DirectNet with `generate` returning
-# basis_responses(images, starting_kernel(K)[..., None])[..., 0] + network(images) (dml_keras.ops.filtering,
-# dml_keras.models.direct_kpn) and its network built with output_kernel_initializer="zeros", run as
-# `run runs/cpu_transfer_directnet_blur_Canon_0 Canon 0 --model directnet`, and on the 40 pairs as
-# `dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet`.
-# DirectKPN from DML's starting blur on the 40 training pairs, the default recipe (weights averaged)
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directkpn --out runs/directkpn_gaussian --quiet
-dml evaluate-degradation runs/directkpn_gaussian saved_models/realsr_x4_val.csv --json runs/directkpn_gaussian/eval.json
+# The Canon seed-0 blur-residual DirectNet and its seed-0 run on the 40 pairs were first run as an experiment,
+# before `residual_on` was in the package; the package's DirectNet computes the same.
+# Both baselines from DML's starting blur on the 40 training pairs, the default recipe (weights averaged)
+for m in directkpn directnet; do
+  dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model $m --out runs/${m}_blur --quiet
+  dml evaluate-degradation runs/${m}_blur saved_models/realsr_x4_val.csv --json runs/${m}_blur/eval.json
+done
+dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --seed 1 --out runs/directnet_blur_1 --quiet
+dml evaluate-degradation runs/directnet_blur_1 saved_models/realsr_x4_val.csv --json runs/directnet_blur_1/eval.json

@@ -281,6 +281,14 @@ def test_gpu_script_trains_the_recipe_and_scores_as_evaluate_degradation_does(tm
     assert float(rows[0]["val_psnr"]) != float(rows[0]["val_psnr_raw"])
 
 
+@pytest.mark.parametrize("model, flag, value", [("dml", "--residual-on", "hr"), ("directnet", "--kernel-init", "random")])
+def test_gpu_script_takes_a_baselines_start_for_that_baseline_alone(capsys, model, flag, value):
+    with pytest.raises(SystemExit) as stopped:
+        _gpu_script().main(["pairs.csv", "out", "--model", model, flag, value])
+    assert stopped.value.code == 2
+    assert f"{flag} is {'directnet' if flag == '--residual-on' else 'directkpn'}'s alone" in capsys.readouterr().err
+
+
 def test_gpu_script_saves_the_weight_average_and_the_raw_weights(tmp_path, photos):
     from dml_keras.models import DegradationModel
     from dml_keras.workflows.fit import averaging_adam
