@@ -25,6 +25,22 @@ def test_the_large_recipe_models_beat_the_main_ones_and_tie_each_other():
     # 36.61 (DirectNet, 64 channels, GPU, large recipe)
     assert scores["dml_realsr_x4_large"] == pytest.approx(36.64, abs=0.01)
     assert scores["baselines/directnet_realsr_x4_large"] == pytest.approx(36.61, abs=0.01)
-    assert scores["dml_realsr_x4_large"] > scores["dml_realsr_x4"] + 0.2 > scores["baselines/directnet_realsr_x4"] + 0.5
-    # at the CPU budget DML leads DirectNet by 0.37 dB; as wide and trained as long, the two tie
+    assert scores["dml_realsr_x4_large"] > scores["dml_realsr_x4"] + 0.2
+    # as wide and trained as long, the two tie
     assert abs(scores["dml_realsr_x4_large"] - scores["baselines/directnet_realsr_x4_large"]) < 0.1
+
+
+@pytest.mark.slow
+def test_the_cpu_baselines_start_at_dmls_blur_and_come_within_half_a_db_of_it():
+    shared_data("realsr_x4")
+    names = ("dml_realsr_x4", "baselines/directnet_realsr_x4", "baselines/directkpn_realsr_x4")
+    models = {name: keras.models.load_model(SAVED / f"{name}.keras") for name in names}
+    scores = {name: evaluate_degradation(model, SAVED / "realsr_x4_val.csv", progress=False)["psnr"]
+              for name, model in models.items()}
+    assert models["baselines/directnet_realsr_x4"].residual_on == "blur"
+    assert models["baselines/directkpn_realsr_x4"].kernel_init == "gaussian"
+    # measured: 36.29 (DirectNet correcting DML's first blur, default recipe, seed 0), 36.00 (DirectKPN from
+    # that blur), 36.41 (DML, the default recipe without the weight average)
+    assert scores["baselines/directnet_realsr_x4"] == pytest.approx(36.29, abs=0.01)
+    assert scores["baselines/directkpn_realsr_x4"] == pytest.approx(36.00, abs=0.01)
+    assert scores["dml_realsr_x4"] - 0.5 < min(scores["baselines/directnet_realsr_x4"], scores["baselines/directkpn_realsr_x4"])
