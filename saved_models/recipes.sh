@@ -271,3 +271,21 @@ for m in directkpn directnet; do
 done
 dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --seed 1 --out runs/directnet_blur_1 --quiet
 dml evaluate-degradation runs/directnet_blur_1 saved_models/realsr_x4_val.csv --json runs/directnet_blur_1/eval.json
+
+# 14. Table 2's Syn-DML row with the better-started DirectNet as the degradation, and the bicubic and Syn-DML rows
+#     again with today's code (saved_models/README.md, "Pairs from the better-started DirectNet"): runs/clean_hr,
+#     runs/syn_dml_w5 and $T2 as in section 4, seeds 0 and 1. The shipped baselines/directnet_realsr_x4.keras is
+#     section 13's 40-pair DirectNet.
+dml synthesize saved_models/baselines/directnet_realsr_x4.keras runs/clean_hr --out runs/syn_dn_w5 --lr-size native --noise-sigma 5 --seed 0
+T2_NO_SEED=$(echo $T2 | sed 's/--seed 0//')
+for seed in 0 1; do
+  dml train-sr --degradation bicubic --hr-dir runs/clean_hr --noise-sigma 0 --out runs/table2_today/bicubic_$seed $T2_NO_SEED --seed $seed
+  for m in dn dml; do
+    dml train-sr runs/syn_${m}_w5 --out runs/table2_today/syn${m}_$seed $T2_NO_SEED --seed $seed
+  done
+  for m in bicubic syndn syndml; do
+    for v in saved_models/realsr_x4_val.csv saved_models/realsr_x4_train.csv; do
+      dml evaluate-sr runs/table2_today/${m}_$seed $v --json runs/table2_today/${m}_${seed}_on_$(basename $v .csv).json
+    done
+  done
+done
