@@ -281,22 +281,13 @@ def _train_degradation(args):
                  "basis_constraint": "--basis-constraint", "tone_offset": "--tone-offset",
                  "unit_sum_kernels": "--unit-sum-kernels"}
         raise DataError(f"--model {args.model} takes no DML options; drop {', '.join(sorted(flags[k] for k in given))}")
-    for name in ("kernel_init", "residual_on"):  # each baseline's own start
-        if getattr(args, name) is not None:
-            from dml_keras.workflows.recipes import MODEL_ONLY
-
-            if args.model != MODEL_ONLY[name]:
-                from dml_keras.errors import DataError
-
-                raise DataError(f"--{name.replace('_', '-')} is {MODEL_ONLY[name]}'s alone; "
-                                f"--model {args.model} takes none, drop it")
-            given[name] = getattr(args, name)
     train_degradation(
         args.pairs, args.out, model=args.model, recipe=args.recipe, scale=args.scale,
         kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,
         patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
-        ema_steps=args.ema_steps, augment=args.augment, filters=args.filters, val_pairs=args.val,
+        ema_steps=args.ema_steps, augment=args.augment, filters=args.filters, kernel_init=args.kernel_init,
+        residual_on=args.residual_on, val_pairs=args.val,
         val_fraction=args.val_fraction, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
         jit_compile=True if args.jit_compile else "auto", **given,

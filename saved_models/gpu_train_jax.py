@@ -120,27 +120,28 @@ def main(argv=None):
                         help="directkpn's start (the recipe's; random: the paper's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for name, owner in (("residual_on", "directnet"), ("kernel_init", "directkpn")):
-        if getattr(args, name) is not None and args.model != owner:
-            parser.error(f"--{name.replace('_', '-')} is {owner}'s alone; --model {args.model} takes none")
 
     os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is imported
     import keras
     import numpy as np
 
+    from dml_keras.errors import SetupError
     from dml_keras.models import DEGRADATION_MODELS
     from dml_keras.workflows.fit import averaging_adam
     from dml_keras.workflows.recipes import resolve_recipe
 
+    try:  # first: an option the model does not take is refused before any work
+        recipe = resolve_recipe(args.recipe, args.model, patch_size=args.patch_size, batch_size=args.batch_size,
+                                steps=args.steps, learning_rate=args.learning_rate, ema_steps=args.ema_steps,
+                                augment=args.augment, filters=args.filters, residual_on=args.residual_on,
+                                kernel_init=args.kernel_init)
+    except SetupError as error:
+        parser.error(str(error))
     if keras.backend.backend() != "jax":
         raise SystemExit("Run with KERAS_BACKEND=jax.")
     start = time.perf_counter()
 
     pairs, val_pairs = read_y(args.pairs), read_y(args.val) if args.val else []
-    recipe = resolve_recipe(args.recipe, args.model, patch_size=args.patch_size, batch_size=args.batch_size,
-                            steps=args.steps, learning_rate=args.learning_rate, ema_steps=args.ema_steps,
-                            augment=args.augment, filters=args.filters, residual_on=args.residual_on,
-                            kernel_init=args.kernel_init)
     steps, save_every = recipe.pop("steps"), recipe.pop("steps_per_epoch")
     patch_size, batch_size = recipe.pop("patch_size"), recipe.pop("batch_size")
     rate, schedule = recipe.pop("learning_rate"), recipe.pop("lr_schedule")

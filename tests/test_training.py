@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,11 +146,14 @@ def test_baselines_start_where_the_recipe_says(tmp_path, photos, model, option, 
     ("--residual-on", "residual_on", "hr", "directnet", "directkpn")])
 def test_a_baselines_start_is_its_own(tmp_path, photos, capsys, flag, option, value, owner, other):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
+    message = f"{option} ({flag}) is {owner}'s alone"
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
                  flag, value, "--steps", "1"]) == 2
-    assert f"{flag} is {owner}'s alone" in capsys.readouterr().err
-    with pytest.raises(SetupError, match=f"{other} does not take {option}"):
-        train_degradation(tmp_path / "pairs", tmp_path / "run2", model=other, steps=1, **{option: value})
+    assert message + "; dml takes none" in capsys.readouterr().err
+    for model in (other, "global-kernel"):  # refused before any work, the closed-form kernel included
+        with pytest.raises(SetupError, match=re.escape(f"{message}; {model} takes none")):
+            train_degradation(tmp_path / "pairs", tmp_path / model, model=model, steps=1, **{option: value})
+        assert not (tmp_path / model).exists()
 
 
 def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):
@@ -281,12 +285,14 @@ def test_gpu_script_trains_the_recipe_and_scores_as_evaluate_degradation_does(tm
     assert float(rows[0]["val_psnr"]) != float(rows[0]["val_psnr_raw"])
 
 
-@pytest.mark.parametrize("model, flag, value", [("dml", "--residual-on", "hr"), ("directnet", "--kernel-init", "random")])
-def test_gpu_script_takes_a_baselines_start_for_that_baseline_alone(capsys, model, flag, value):
-    with pytest.raises(SystemExit) as stopped:
-        _gpu_script().main(["pairs.csv", "out", "--model", model, flag, value])
+@pytest.mark.parametrize("model, flag, value, owner", [
+    ("dml", "--residual-on", "hr", "directnet"), ("directnet", "--kernel-init", "random", "directkpn")])
+def test_gpu_script_takes_a_baselines_start_for_that_baseline_alone(capsys, monkeypatch, model, flag, value, owner):
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # the script would set it for this process
+    with pytest.raises(SystemExit) as stopped:  # before reading the pairs (there are none)
+        _gpu_script().main(["no_such_pairs.csv", "out", "--model", model, flag, value])
     assert stopped.value.code == 2
-    assert f"{flag} is {'directnet' if flag == '--residual-on' else 'directkpn'}'s alone" in capsys.readouterr().err
+    assert f"({flag}) is {owner}'s alone; {model} takes none" in capsys.readouterr().err
 
 
 def test_gpu_script_saves_the_weight_average_and_the_raw_weights(tmp_path, photos):

@@ -14,7 +14,7 @@ from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import MODEL_ONLY, resolve_recipe
+from dml_keras.workflows.recipes import MODEL_ONLY, check_model_only, resolve_recipe
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -156,10 +156,11 @@ def train_degradation(
     else:
         num_basis = 8 if num_basis is None else num_basis
         model_kwargs.update(num_basis=num_basis, seed=seed)
+    model_only = {k: model_kwargs.pop(k, None) for k in MODEL_ONLY}
     if model == "global-kernel":
+        check_model_only(model, **model_only)  # a learned model's start given to the closed form is an error
         return fit_global_kernel(pairs, out_dir, scale, kernel_size, channels, lr_size, val_pairs, val_fraction,
                                  verbose)
-    model_only = {k: model_kwargs.pop(k, None) for k in MODEL_ONLY}
     hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
                            steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
                            ema_steps=ema_steps, augment=augment, filters=filters, **model_only)

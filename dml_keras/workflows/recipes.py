@@ -1,5 +1,7 @@
 """Training recipes of the degradation models by name (no TensorFlow needed: `saved_models/gpu_train_jax.py` reads them too)."""
 
+from dml_keras.errors import SetupError
+
 # "default": the best measured on held-out real pairs within a 2-core CPU's hour
 # (docs/degradation.md, saved_models/README.md); "large": 36× the pixels and a network twice
 # as wide, for a GPU (about 5 minutes on one shared H100 with the JAX backend), 0.2 dB better;
@@ -24,8 +26,26 @@ AUGMENTATIONS = ("dihedral", "flips", "none")
 MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn", "residual_on": "directnet"}
 
 
+def check_model_only(model, **options):
+    """Refuse, with a `SetupError` naming it and its flag, an option given (not `None`) that only another model takes.
+
+    Example:
+    >>> check_model_only("directnet", residual_on="hr", kernel_init=None)
+    >>> check_model_only("dml", residual_on="hr")
+    Traceback (most recent call last):
+    ...
+    dml_keras.errors.SetupError: residual_on (--residual-on) is directnet's alone; dml takes none, drop it
+    """
+    for name, value in options.items():
+        owner = MODEL_ONLY.get(name, model)
+        if value is not None and owner != model:
+            raise SetupError(f"{name} (--{name.replace('_', '-')}) is {owner}'s alone; {model} takes none, drop it")
+
+
 def resolve_recipe(recipe="default", model="dml", **overrides):
     """The settings of `recipe` for `model`, with every override that is not `None` applied.
+
+    An override that only another model takes is an error (`check_model_only`).
 
     `ema_steps="auto"` becomes a sixth of `steps` (the average spans the run's last sixth).
 
@@ -45,6 +65,7 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
+    check_model_only(model, **overrides)
     settings = {k: v for k, v in RECIPES[recipe].items() if MODEL_ONLY.get(k, model) == model}
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if settings["ema_steps"] == "auto":  # the last sixth of the run, whatever its length
