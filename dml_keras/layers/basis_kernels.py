@@ -124,14 +124,10 @@ class BasisKernels(keras.layers.Layer):
         shrink = (lambda n: None if n is None else -(-n // self.stride))
         return (batch, shrink(height), shrink(width), channels, self.num_basis)
 
+    def arguments(self):
+        """The constructor's arguments: what `get_config` adds, and what `SpatiallyVariantFilter` saves of its basis."""
+        names = ("num_basis", "kernel_size", "initializer", "constraint", "stride", "seed")
+        return {name: getattr(self, name) for name in names}
+
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_basis=self.num_basis,
-            kernel_size=self.kernel_size,
-            initializer=self.initializer,
-            constraint=self.constraint,
-            stride=self.stride,
-            seed=self.seed,
-        )
-        return config
+        return {**super().get_config(), **self.arguments()}

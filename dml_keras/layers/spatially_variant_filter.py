@@ -26,12 +26,7 @@ class SpatiallyVariantFilter(keras.layers.Layer):
     def __init__(self, num_basis=8, kernel_size=15, initializer="uniform", constraint=None, stride=1, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.basis = BasisKernels(num_basis, kernel_size, initializer, constraint, stride, seed, name="basis")
-        self.num_basis = num_basis
-        self.kernel_size = kernel_size
-        self.initializer = initializer
-        self.constraint = constraint
-        self.stride = stride
-        self.seed = seed
+        self.kernel_size, self.stride = kernel_size, stride
 
     def build(self, input_shape):
         self.basis.build(input_shape[0])
@@ -51,13 +46,4 @@ class SpatiallyVariantFilter(keras.layers.Layer):
         return tuple(weights_shape[:3]) + (images_shape[-1],)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_basis=self.num_basis,
-            kernel_size=self.kernel_size,
-            initializer=self.initializer,
-            constraint=self.constraint,
-            stride=self.stride,
-            seed=self.seed,
-        )
-        return config
+        return {**super().get_config(), **self.basis.arguments()}
