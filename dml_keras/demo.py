@@ -3,8 +3,9 @@
 1. The shipped real-camera degradation model (learned from real RealSR x4 pairs)
    degrades the bundled photos (+ sensor noise, 8-bit), side by side with bicubic.
 2. Its figures: basis kernels, weight maps, per-pixel kernels.
-3. The shipped SR model (VDSR trained on real + DML-synthesized pairs) upscales
-   the realistic LR, next to the same network trained on bicubic pairs.
+3. The best shipped SR model (a VDSR trained on real + DML-synthesized pairs,
+   `table2/real_syndml_5000.keras`) upscales the realistic LR, next to the same
+   network trained on bicubic pairs of the same clean photos.
 4. Everything goes to `--out` as PNGs plus `summary.md` / `summary.json`.
 """
 
@@ -18,10 +19,11 @@ from dml_keras.data.io import read_image, write_image
 from dml_keras.data.synthesis import add_noise
 from dml_keras.metrics import lpips, psnr
 from dml_keras.models import BicubicDegradation
+from dml_keras.ops.resize import imresize
 
 DEMO_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 DEGRADATION_FILE = "dml_realsr_x4.keras"
-SR_FILES = {"vdsr_real_syndml": "vdsr_x4_real_syndml.keras", "vdsr_bicubic": "vdsr_x4_bicubic.keras"}
+SR_FILES = {"vdsr_real_syndml": "table2/real_syndml_5000.keras", "vdsr_bicubic": "table2/bicubic_5000.keras"}
 
 
 def demo_photos(names=DEMO_PHOTOS, multiple_of=4):
@@ -62,24 +64,28 @@ def run_demo(out_dir="dml_demo", noise_sigma=5.0, seed=0, models_dir=None, image
     from dml_keras.visualization import visualize
 
     folder = find_saved_models(models_dir)
-    degradation = load_model(folder / DEGRADATION_FILE, kind="degradation") if folder else BicubicDegradation(4)
+    # LR at the capture size, as `dml synthesize --lr-size native` makes the pairs the shipped SR models learned from
+    degradation = (load_model(folder / DEGRADATION_FILE, kind="degradation", lr_size="native") if folder
+                   else BicubicDegradation(4, lr_size="native"))
     name_of_degradation = "learned DML (RealSR x4)" if folder else "bicubic x4 (shipped model not found)"
     sr_models = {k: load_model(folder / f, kind="sr") for k, f in SR_FILES.items() if folder and (folder / f).exists()}
     bicubic = BicubicDegradation(4)
     rows = []
     for index, (name, hr) in enumerate(demo_photos().items()):
-        lr = add_noise(np.clip(degradation.degrade(hr), 0, 1), noise_sigma, seed + index)
-        lr = np.round(lr * 255) / 255
+        small = add_noise(np.clip(degradation.degrade(hr), 0, 1), noise_sigma, seed + index)
+        small = np.round(small * 255) / 255
+        lr = np.clip(imresize(small, output_size=hr.shape[:2]), 0, 1)  # enlarged: shown and scored beside the photo
         write_image(os.path.join(out_dir, "degraded", f"{name}_hr_dml_bicubic.png"), _side_by_side(hr, lr, bicubic.degrade(hr)))
         row = {"name": name, "lr_psnr": psnr(lr, hr, 4), "lr_lpips": lpips(lr, hr)}
         for key, model in sr_models.items():
-            restored = super_resolve(model, lr, enlarged=True)
+            restored = super_resolve(model, small)
             write_image(os.path.join(out_dir, "upscaled", f"{name}_{key}.png"), restored)
             row[f"{key}_psnr"], row[f"{key}_lpips"] = psnr(restored, hr, 4), lpips(restored, hr)
         rows.append(row)
     figures = {}
-    if hasattr(degradation, "basis_kernels"):
-        figures = visualize(degradation, demo_photos(["astronaut"])["astronaut"][:256, :256], os.path.join(out_dir, "figures"))
+    learned = getattr(degradation, "model", degradation)  # the same-size model inside the native-size wrapper
+    if hasattr(learned, "basis_kernels"):
+        figures = visualize(learned, demo_photos(["astronaut"])["astronaut"][:256, :256], os.path.join(out_dir, "figures"))
     upscaled_own = None
     if image and sr_models:
         upscaled_own = os.path.join(out_dir, "upscaled", Path(image).stem + "_x4.png")
@@ -105,7 +111,8 @@ def _write_summary(out_dir, summary):
     lines = [
         "# dml demo",
         "",
-        f"Degradation: {summary['degradation']}, then white Gaussian noise sigma={summary['noise_sigma']} and 8-bit quantization.",
+        f"Degradation: {summary['degradation']} to the capture size (1/4), then white Gaussian noise "
+        f"sigma={summary['noise_sigma']} and 8-bit quantization; the LR is shown and scored enlarged (bicubic).",
         "`degraded/NAME_hr_dml_bicubic.png`: clean photo | realistic LR from the learned model | plain bicubic LR.",
         "`upscaled/`: the realistic LR restored by the shipped SR models. `figures/`: what the degradation model learned.",
         "",

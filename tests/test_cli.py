@@ -69,6 +69,9 @@ def test_demo_writes_images_and_summary(tmp_path):
     assert summary["degradation"].startswith("learned DML")
     assert summary["vdsr_real_syndml_lpips"] < summary["lr_lpips"]
     assert summary["vdsr_real_syndml_psnr"] > summary["lr_psnr"]
+    # ... and the network trained on real + DML pairs restores it better than the same one trained on bicubic pairs
+    # (measured: 28.13 against 27.25 dB)
+    assert summary["vdsr_real_syndml_psnr"] > summary["vdsr_bicubic_psnr"] + 0.5
     assert (tmp_path / "figures" / "basis_kernels.png").exists()
 
 
