@@ -289,3 +289,24 @@ for seed in 0 1; do
     done
   done
 done
+
+# 15. Table 2 trained five times longer, and less noise in the Syn-DML pairs (saved_models/README.md, "Table 2
+#     trained five times longer"): runs/clean_hr and runs/syn_dml_w5 as in section 4, seed 0, one thread a run.
+T5=$(echo $T2 | sed 's/--steps 1000/--steps 5000/')
+dml train-sr --degradation bicubic --hr-dir runs/clean_hr --noise-sigma 0 --out runs/table2_5000/bicubic $T5
+dml train-sr runs/syn_dml_w5 --out runs/table2_5000/syndml $T5
+dml train-sr saved_models/realsr_x4_train.csv --out runs/table2_5000/real $T5
+dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_w5 --synthetic-fraction 0.5 --out runs/table2_5000/real_syndml $T5
+dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w2 --lr-size native --noise-sigma 2 --seed 0
+dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w05 --lr-size native --noise-sigma 0,5 --seed 0
+dml train-sr runs/syn_dml_w2 --out runs/table2_5000/syndml_w2 $T5
+dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05 $T5
+for m in bicubic syndml real real_syndml syndml_w2 syndml_w05; do
+  for v in saved_models/realsr_x4_val.csv saved_models/realsr_x4_train.csv; do
+    dml evaluate-sr runs/table2_5000/$m $v --json runs/table2_5000/${m}_on_$(basename $v .csv).json
+  done
+done
+# shipped as saved_models/table2/{bicubic,syndml,real,real_syndml}_5000.keras, without the optimizer state
+for m in bicubic syndml real real_syndml; do
+  python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/$m/model.keras', compile=False).save('saved_models/table2/${m}_5000.keras')"
+done
