@@ -301,12 +301,17 @@ dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w05 --lr-size native --noise-sigma 0,5 --seed 0
 dml train-sr runs/syn_dml_w2 --out runs/table2_5000/syndml_w2 $T5
 dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05 $T5
-for m in bicubic syndml real real_syndml syndml_w2 syndml_w05; do
+T5_NO_SEED=$(echo $T5 | sed 's/--seed 0//')   # second seed of the two Syn-DML rows
+dml train-sr runs/syn_dml_w5 --out runs/table2_5000/syndml_1 $T5_NO_SEED --seed 1
+dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05_1 $T5_NO_SEED --seed 1
+for m in bicubic syndml real real_syndml syndml_w2 syndml_w05 syndml_1 syndml_w05_1; do
   for v in saved_models/realsr_x4_val.csv saved_models/realsr_x4_train.csv; do
     dml evaluate-sr runs/table2_5000/$m $v --json runs/table2_5000/${m}_on_$(basename $v .csv).json
   done
 done
-# shipped as saved_models/table2/{bicubic,syndml,real,real_syndml}_5000.keras, without the optimizer state
+# shipped as saved_models/table2/{bicubic,syndml,real,real_syndml}_5000.keras and syndml_noise0to5_5000.keras (seed 0),
+# without the optimizer state
 for m in bicubic syndml real real_syndml; do
   python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/$m/model.keras', compile=False).save('saved_models/table2/${m}_5000.keras')"
 done
+python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/syndml_w05/model.keras', compile=False).save('saved_models/table2/syndml_noise0to5_5000.keras')"
