@@ -304,7 +304,8 @@ dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05 $T5
 T5_NO_SEED=$(echo $T5 | sed 's/--seed 0//')   # second seed of the two Syn-DML rows
 dml train-sr runs/syn_dml_w5 --out runs/table2_5000/syndml_1 $T5_NO_SEED --seed 1
 dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05_1 $T5_NO_SEED --seed 1
-for m in bicubic syndml real real_syndml syndml_w2 syndml_w05 syndml_1 syndml_w05_1; do
+dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_w05 --synthetic-fraction 0.5 --out runs/table2_5000/real_syndml_w05 $T5  # two threads
+for m in bicubic syndml real real_syndml syndml_w2 syndml_w05 syndml_1 syndml_w05_1 real_syndml_w05; do
   for v in saved_models/realsr_x4_val.csv saved_models/realsr_x4_train.csv; do
     dml evaluate-sr runs/table2_5000/$m $v --json runs/table2_5000/${m}_on_$(basename $v .csv).json
   done
