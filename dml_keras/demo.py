@@ -64,12 +64,12 @@ def run_demo(out_dir="dml_demo", noise_sigma=5.0, seed=0, models_dir=None, image
     from dml_keras.visualization import visualize
 
     folder = find_saved_models(models_dir)
+    bicubic = BicubicDegradation(4)
+    learned = load_model(folder / DEGRADATION_FILE, kind="degradation") if folder else bicubic
     # LR at the capture size, as `dml synthesize --lr-size native` makes the pairs the shipped SR models learned from
-    degradation = (load_model(folder / DEGRADATION_FILE, kind="degradation", lr_size="native") if folder
-                   else BicubicDegradation(4, lr_size="native"))
+    degradation = load_model(learned, kind="degradation", lr_size="native")
     name_of_degradation = "learned DML (RealSR x4)" if folder else "bicubic x4 (shipped model not found)"
     sr_models = {k: load_model(folder / f, kind="sr") for k, f in SR_FILES.items() if folder and (folder / f).exists()}
-    bicubic = BicubicDegradation(4)
     rows = []
     for index, (name, hr) in enumerate(demo_photos().items()):
         small = add_noise(np.clip(degradation.degrade(hr), 0, 1), noise_sigma, seed + index)
@@ -83,7 +83,6 @@ def run_demo(out_dir="dml_demo", noise_sigma=5.0, seed=0, models_dir=None, image
             row[f"{key}_psnr"], row[f"{key}_lpips"] = psnr(restored, hr, 4), lpips(restored, hr)
         rows.append(row)
     figures = {}
-    learned = getattr(degradation, "model", degradation)  # the same-size model inside the native-size wrapper
     if hasattr(learned, "basis_kernels"):
         figures = visualize(learned, demo_photos(["astronaut"])["astronaut"][:256, :256], os.path.join(out_dir, "figures"))
     upscaled_own = None
