@@ -58,8 +58,8 @@ def test_sr_trained_on_dml_pairs_beats_sr_trained_on_bicubic_pairs_on_real_photo
     # measured (PSNR / SSIM / LPIPS): 29.18 / 0.7846 / 0.397 from the 94 clean photos degraded by the shipped DML with
     # white noise of sigma 5; 28.94 / 0.7807 / 0.343 with sigma drawn per photo from 0-5; 28.26 / 0.7705 / 0.398 from
     # bicubic pairs of the same photos. The same network and 5000 steps; the real LR as input.
+    # PSNR as measured: DML pairs 0.92 dB above bicubic pairs, less noise 0.24 dB below DML pairs
     assert (dml["psnr"], less_noise["psnr"], bicubic["psnr"]) == pytest.approx((29.18, 28.94, 28.26), abs=0.01)
-    assert dml["psnr"] > bicubic["psnr"] + 0.5 and dml["ssim"] > bicubic["ssim"] + 0.01
-    # less noise in the synthetic pairs trades a quarter dB for a much better LPIPS
+    assert dml["ssim"] > bicubic["ssim"] + 0.01
+    # ... and what the quarter dB buys: a much better LPIPS than either
     assert less_noise["lpips"] < min(dml["lpips"], bicubic["lpips"]) - 0.04
-    assert less_noise["psnr"] > bicubic["psnr"] + 0.5
