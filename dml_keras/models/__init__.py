@@ -10,7 +10,9 @@ from dml_keras.models.direct_kpn import DirectKPN
 from dml_keras.models.direct_net import DirectNet
 from dml_keras.models.global_kernel import GlobalKernel
 from dml_keras.models.handcrafted import HandcraftedDegradation, LearnedBlurWithNoise
+from dml_keras.models.discriminator import UNetDiscriminator
 from dml_keras.models.rcan import RCAN
+from dml_keras.models.rrdb import RRDBNet
 from dml_keras.models.sr_base import SuperResolutionBase
 from dml_keras.models.vdsr import VDSR
 
@@ -23,7 +25,7 @@ DEGRADATION_MODELS = {
 }
 
 # The SR networks by their command-line names.
-SR_MODELS = {"vdsr": VDSR, "rcan": RCAN}
+SR_MODELS = {"vdsr": VDSR, "rcan": RCAN, "rrdb": RRDBNet}
 
 
 
@@ -66,8 +68,10 @@ __all__ = [
     "IdentityDegradation",
     "LearnedBlurWithNoise",
     "RCAN",
+    "RRDBNet",
     "SR_MODELS",
     "SuperResolutionBase",
+    "UNetDiscriminator",
     "VDSR",
     "build_strictly",
     "check_arguments",

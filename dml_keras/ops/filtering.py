@@ -182,3 +182,39 @@ def per_pixel_filter(images, kernels, kernel_size, stride=1):
     patches = ops.reshape(patches, (batch, channels, out_h, out_w, kernel_size * kernel_size))
     out = ops.sum(patches * ops.expand_dims(ops.cast(kernels, images.dtype), axis=1), axis=-1)
     return ops.transpose(out, (0, 2, 3, 1))
+
+
+def gaussian_taps(size, sigma=0.0):
+    """OpenCV's 1-D Gaussian (`cv2.getGaussianKernel`): `sigma <= 0` means `0.3 · ((size - 1) / 2 - 1) + 0.8`."""
+    if sigma <= 0:
+        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    taps = np.exp(-(x**2) / (2 * sigma**2))
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def _separable_blur(images, taps):
+    """Reflect-padded separable blur of `(B, H, W, C)` images by the 1-D `taps`, channel by channel."""
+    half = len(taps) // 2
+    channels = images.shape[-1]
+    x = reflect_pad(images, half)
+    row = ops.convert_to_tensor(np.tile(taps.reshape(1, -1, 1, 1), (1, 1, channels, 1)))
+    column = ops.convert_to_tensor(np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, channels, 1)))
+    x = ops.depthwise_conv(x, row, padding="valid")
+    return ops.depthwise_conv(x, column, padding="valid")
+
+
+def unsharp_mask(images, radius=50, weight=0.5, threshold=10):
+    """Real-ESRGAN's sharpening of the ground truth (`USMSharp`), for `(B, H, W, C)` images in `[0, 1]`.
+
+    With `G` OpenCV's Gaussian of `radius + 1` taps (σ 8 at the default) and reflect padding:
+    `r = x − G·x`, `m = G·[255 |r| > threshold]`, result `m · clip(x + weight · r, 0, 1) + (1 − m) · x`:
+    edges are sharpened, flat regions (and their noise) are not. Sides must exceed `radius / 2`.
+    """
+    size = radius + 1 if radius % 2 == 0 else radius
+    taps = gaussian_taps(size)
+    images = ops.convert_to_tensor(images)
+    residual = images - _separable_blur(images, taps)
+    mask = _separable_blur(ops.cast(ops.abs(residual) * 255.0 > threshold, images.dtype), taps)
+    sharp = ops.clip(images + weight * residual, 0.0, 1.0)
+    return mask * sharp + (1.0 - mask) * images

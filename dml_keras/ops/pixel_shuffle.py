@@ -22,3 +22,27 @@ def depth_to_space(x, block_size):
 def upsample_nearest(x, factor):
     """Nearest-neighbour enlargement by an integer `factor` (dynamic sizes, every backend)."""
     return ops.repeat(ops.repeat(x, factor, axis=1), factor, axis=2)
+
+
+def _double_axis(x, axis):
+    """Bilinear ×2 along `axis` (1 or 2) with half-pixel centres and clamped edges."""
+    padding = [(0, 0)] * 4
+    padding[axis] = (1, 1)
+    padded = ops.pad(x, padding, mode="symmetric")  # by one pixel: the edge repeated
+    index = [slice(None)] * 4
+    index[axis] = slice(0, -2)
+    previous = padded[tuple(index)]
+    index[axis] = slice(2, None)
+    following = padded[tuple(index)]
+    pair = ops.stack([0.75 * x + 0.25 * previous, 0.75 * x + 0.25 * following], axis=axis + 1)
+    shape = ops.shape(x)
+    new_shape = [shape[0], shape[1], shape[2], shape[3]]
+    new_shape[axis] = shape[axis] * 2
+    return ops.reshape(pair, new_shape)
+
+
+def upsample_bilinear2x(x):
+    """Bilinear ×2 enlargement of `(B, H, W, C)` (PyTorch's `align_corners=False`, TensorFlow's half-pixel
+    centres), for dynamic sizes on every backend: each output pixel is ¾ of its nearest input pixel and
+    ¼ of the next one on that side, the edge repeated."""
+    return _double_axis(_double_axis(x, 1), 2)
