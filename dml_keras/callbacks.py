@@ -60,6 +60,18 @@ class ImageSummaries(keras.callbacks.Callback):
             self.writer.close()
 
 
+class SaveNetwork(keras.callbacks.Callback):
+    """Save `network_of(model)` to `path` (`.keras`) at each epoch end: the part of a trainer that is the result."""
+
+    def __init__(self, path, network_of):
+        super().__init__()
+        self.path, self.network_of = path, network_of
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.network_of(self.model).save(self.path)
+
+
 class RestoreOnly(keras.callbacks.BackupAndRestore):
     """Resume from the backup in `backup_dir` like `BackupAndRestore`, but never write or delete it.
 

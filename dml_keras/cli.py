@@ -5,7 +5,9 @@ import json
 import os
 import sys
 
+from dml_keras.models import SR_MODELS
 from dml_keras.workflows.recipes import AUGMENTATIONS, RECIPES
+from dml_keras.workflows.sr import LOSSES
 
 
 def _scale_out(parser):
@@ -140,13 +142,21 @@ def _add_later_commands(sub):
     _scale(p)
     p.set_defaults(handler=_synthesize)
 
-    p = sub.add_parser("train-sr", help="train VDSR or RCAN on real, synthetic or mixed pairs")
+    p = sub.add_parser("train-sr", help="train VDSR, RCAN or RRDBNet (Real-ESRGAN's L1 and GAN stages) on real, "
+                                        "synthetic or mixed pairs")
     p.add_argument("pairs_or_synth", nargs="?",
                    help="real pairs, or the output of `dml synthesize` (any pair layout); optional with --degradation")
     p.add_argument("synthetic_pairs", nargs="?",
                    help="also: synthesized pairs (`dml synthesize` output) mixed with the first at --synthetic-fraction")
     p.add_argument("--out", required=True)
-    p.add_argument("--arch", choices=("vdsr", "rcan"), default="vdsr")
+    p.add_argument("--arch", choices=tuple(SR_MODELS), default="vdsr",
+                   help="vdsr, rcan, or rrdb: ESRGAN's generator, trained with Real-ESRGAN's recipe (sharpened "
+                        "ground truth, EMA of the weights, Adam beta 0.9/0.99); default lr-size native, channels rgb")
+    p.add_argument("--loss", choices=LOSSES, default="auto",
+                   help="auto: L2 for vdsr, L1 otherwise; gan: Real-ESRGAN's second stage, L1 + VGG perceptual "
+                        "x1 + GAN x0.1 against a U-Net discriminator (RGB), usually with --init from an L1 run")
+    p.add_argument("--init", metavar="RUN", help="start the network from a trained SR model (run folder or .keras) "
+                                                 "of the same --arch and sizes")
     _scale(p)
     p.add_argument("--degradation", metavar="MODEL",
                    help="make pairs on the fly with this degradation model from --hr-dir: a saved one, or a built-in "
@@ -163,17 +173,26 @@ def _add_later_commands(sub):
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--crops-per-image", type=int, default=4,
                    help="on-the-fly synthesis: crops cut from each decoded HR photo (decoding dominates with large photos)")
-    p.add_argument("--channels", choices=("y", "rgb"), default="y")
-    _lr_size(p)
+    p.add_argument("--channels", choices=("y", "rgb"), default=None, help="default: rgb for rrdb and --loss gan, y otherwise")
+    p.add_argument("--lr-size", choices=("same", "native"), default=None,
+                   help="'same': LR enlarged to HR size (the paper, the default but for rrdb); 'native': LR stays 1/scale")
     p.add_argument("--patch-size", type=int, default=48, help="HR crop size")
-    p.add_argument("--batch-size", type=int, default=None, help="default 16 for VDSR, 2 for RCAN (the paper)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 16 for VDSR, 2 for RCAN (the paper), 8 for RRDB")
     p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--steps-per-epoch", type=int, default=500)
-    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="Adam's rate (default 1e-4; rrdb and gan: Real-ESRGAN's 2e-4 for L1, 1e-4 for gan)")
     p.add_argument("--depth", type=int, help="VDSR: number of convolutions (20)")
     p.add_argument("--filters", type=int, help="channels of hidden layers (64)")
     p.add_argument("--groups", type=int, help="RCAN: residual groups (5)")
-    p.add_argument("--blocks", type=int, help="RCAN: blocks per group (10)")
+    p.add_argument("--blocks", type=int, help="RCAN: blocks per group (10); RRDB: RRDB blocks (23)")
+    p.add_argument("--growth", type=int, help="RRDB: channels each dense convolution adds (32)")
+    p.add_argument("--d-filters", type=int, default=64,
+                   help="--loss gan: the U-Net discriminator's first-layer channels (64, as Real-ESRGAN)")
+    p.add_argument("--ema-decay", type=float, default=0.999,
+                   help="rrdb and gan: the generator's weight average moves by 1 - this per step; the average is "
+                        "validated and saved (0.999 as Real-ESRGAN; it spans about 1/(1 - decay) steps, so shorter "
+                        "runs want less, e.g. 0.995 for a few thousand steps)")
     p.add_argument("--val", metavar="PAIRS", help="real validation pairs (PSNR/SSIM each epoch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -181,7 +200,8 @@ def _add_later_commands(sub):
     p.set_defaults(handler=_train_sr)
 
     p = sub.add_parser("evaluate-sr", help="PSNR/SSIM/LPIPS of an SR model on real test pairs")
-    p.add_argument("model", help="a saved SR model (.keras or its training folder), or an exported one (SavedModel, .tflite, .onnx)")
+    p.add_argument("model", help="a saved SR model (.keras or its training folder), an exported one (SavedModel, .tflite, "
+                                 ".onnx), or a folder of another upscaler's outputs named as the pairs (with --scale)")
     p.add_argument("pairs")
     _scale(p)
     p.add_argument("--crop-border", type=int, default=None, help="default: scale")
@@ -197,6 +217,19 @@ def _add_later_commands(sub):
     p.add_argument("--out", required=True)
     p.add_argument("--tile", type=int, default=512, help="tile size in input pixels (each runs with 32 px of context)")
     p.set_defaults(handler=_upscale)
+
+    p = sub.add_parser("compare", help="side-by-side crops LR | model A | model B | ... | HR, to judge SR by eye")
+    p.add_argument("models", nargs="+", help="SR models (.keras, run folders, exported files), or folders of another "
+                                             "upscaler's outputs named as the photos (e.g. Real-ESRGAN's)")
+    p.add_argument("--pairs", help="test pairs (any layout): HR is the last panel")
+    p.add_argument("--images", nargs="+", default=(), help="photos without ground truth (files or folders)")
+    p.add_argument("--out", required=True, help="one PNG per photo")
+    p.add_argument("--labels", help="comma-separated names of the models (default: file or folder names)")
+    p.add_argument("--crop", type=int, default=192, help="crop side in output pixels, placed where the photo has the "
+                                                         "most detail (default 192)")
+    _scale(p)
+    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels")
+    p.set_defaults(handler=_compare)
 
     p = sub.add_parser("export", help="write a SavedModel, TFLite or ONNX file")
     p.add_argument("model", help="a saved degradation or SR model (.keras or its training folder)")
@@ -353,8 +386,9 @@ def _train_sr(args):
         noise_sigma=_noise_sigma(args.noise_sigma), noise_model=args.noise_model, noise_resolution=args.noise_resolution,
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
-        num_blocks=args.blocks, strategy=args.strategy, mixed_precision=args.mixed_precision,
+        num_blocks=args.blocks, growth=args.growth, strategy=args.strategy, mixed_precision=args.mixed_precision,
         crops_per_image=args.crops_per_image, jit_compile=True if args.jit_compile else "auto",
+        loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay,
     )
     _report_saved(args)
     return 0
@@ -364,11 +398,21 @@ def _evaluate_sr(args):
     from dml_keras.loading import load_model
     from dml_keras.workflows.sr import evaluate_sr
 
-    model = load_model(args.model, kind="sr")
-    scores = evaluate_sr(model, args.pairs, scale=model.scale, crop_border=args.crop_border,
+    if _is_outputs_folder(args.model):  # another upscaler's outputs, scored as they are
+        model, scale = args.model, args.scale
+    else:
+        model = load_model(args.model, kind="sr")
+        scale = model.scale
+    scores = evaluate_sr(model, args.pairs, scale=scale, crop_border=args.crop_border,
                          lpips_net=args.lpips, tile_size=args.tile)
     _print_scores(scores, args.json)
     return 0
+
+
+def _is_outputs_folder(path):
+    from dml_keras.runtime import exported_format
+
+    return os.path.isdir(path) and not os.path.exists(os.path.join(path, "model.keras")) and not exported_format(path)
 
 
 def _upscale(args):
@@ -377,6 +421,16 @@ def _upscale(args):
 
     written = upscale_files(load_model(args.model, kind="sr"), args.inputs, args.out, tile_size=args.tile)
     print(f"{len(written)} images in {os.path.abspath(args.out)}")
+    return 0
+
+
+def _compare(args):
+    from dml_keras.workflows.sr import compare_models
+
+    labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
+    written = compare_models(args.models, args.out, pairs=args.pairs, images=args.images, labels=labels,
+                             crop=args.crop, scale=args.scale, tile_size=args.tile)
+    print(f"{len(written)} figures in {os.path.abspath(args.out)}")
     return 0
 
 

@@ -110,3 +110,62 @@ def visualize(model, image, out_dir):
         kernels = kernels.reshape(kernels.shape[:2] + (model.kernel_size, model.kernel_size))
         save("pixel_kernels", pixel_kernel_grid(kernels))
     return paths
+
+
+def _label(panel, text):
+    """`panel` (RGB in [0, 1]) with `text` written on a dark band across its top."""
+    import cv2
+
+    out = np.round(np.clip(panel, 0, 1) * 255).astype(np.uint8)  # OpenCV draws text on 8-bit images
+    scale = max(0.35, panel.shape[1] / 400)
+    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    band = height + 8
+    out[:band, : min(panel.shape[1], width + 8)] //= 3
+    cv2.putText(out, text, (4, band - 5), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out.astype(np.float32) / 255.0
+
+
+def detailed_window(image, size):
+    """`(top, left)` of the `size`² window of `image` with the most detail (mean gradient magnitude),
+    on a grid of half-window steps: where SR outputs differ most."""
+    grey = image.mean(axis=-1)
+    detail = np.abs(np.diff(grey, axis=0))[:, :-1] + np.abs(np.diff(grey, axis=1))[:-1]
+    best, where = -1.0, (0, 0)
+    step = max(1, size // 2)
+    for top in range(0, max(1, detail.shape[0] - size + 1), step):
+        for left in range(0, max(1, detail.shape[1] - size + 1), step):
+            score = float(detail[top : top + size, left : left + size].mean())
+            if score > best:
+                best, where = score, (top, left)
+    return where
+
+
+def compare_crops(lr, outputs, hr=None, crop=192, at=None, labels=None, gap=4):
+    """One side-by-side figure: LR (pixels repeated) | each output | HR, the same crop of each, labelled.
+
+    Args:
+        lr: the low-resolution input `(h, w, 3)`.
+        outputs: SR outputs `(h·s, w·s, 3)`, one per model.
+        hr: the ground truth, or `None` for photos without one.
+        crop: side of the crop in output pixels (clipped to the image).
+        at: `(top, left)` of the crop in output pixels; default the most detailed window of HR
+            (or of the first output).
+        labels: one name per panel (LR, outputs..., HR).
+    """
+    reference = hr if hr is not None else outputs[0]
+    factor = reference.shape[0] // lr.shape[0]
+    crop = min(crop, reference.shape[0], reference.shape[1]) // factor * factor
+    top, left = detailed_window(reference, crop) if at is None else at
+    top, left = top // factor * factor, left // factor * factor
+    top, left = min(top, reference.shape[0] - crop), min(left, reference.shape[1] - crop)
+    small = lr[top // factor : (top + crop) // factor, left // factor : (left + crop) // factor]
+    panels = [np.repeat(np.repeat(small, factor, 0), factor, 1)]
+    panels += [image[top : top + crop, left : left + crop] for image in outputs]
+    if hr is not None:
+        panels.append(hr[top : top + crop, left : left + crop])
+    labels = labels or [""] * len(panels)
+    panels = [_label(np.clip(p, 0, 1).astype(np.float32), text) if text else p for p, text in zip(panels, labels)]
+    figure = np.ones((crop, len(panels) * (crop + gap) - gap, 3), np.float32)
+    for index, panel in enumerate(panels):
+        figure[:, index * (crop + gap) : index * (crop + gap) + crop] = panel
+    return figure

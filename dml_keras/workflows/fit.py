@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly, averaging_optimizer
+from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly, SaveNetwork, averaging_optimizer
 from dml_keras.distribute import fit_across_workers, float32_copy, worker_role
 from dml_keras.errors import SetupError
 
@@ -36,7 +36,7 @@ def averaging_adam(learning_rate, ema_steps=0):
 
 
 def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
-                 callbacks=(), verbose="auto"):
+                 callbacks=(), verbose="auto", network_of=None):
     """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
 
     With an optimizer that averages the weights (`averaging_adam`), validation
@@ -47,6 +47,9 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     (`(inputs, targets, tag)`) shown each epoch. With several workers only the
     first writes; the others resume from its `backup/`, so `out_dir` must be on
     a filesystem they share. Returns the trained float32 model.
+
+    `network_of(model)`, when given, is what is checkpointed and saved instead
+    of `model` itself (the EMA generator of a `PerceptualTrainer`).
     """
     index, workers = worker_role(strategy)
     backup = os.path.join(out_dir, "backup")
@@ -57,7 +60,8 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
             json.dump(settings, handle, indent=2)
         outputs = [
             keras.callbacks.BackupAndRestore(backup),
-            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")),
+            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")) if network_of is None
+            else SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of),
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
             keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
             ImageSummaries(os.path.join(out_dir, "logs"), *example),
@@ -91,7 +95,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
             verbose=verbose if index == 0 else 0,
             shuffle=False,  # the pipelines shuffle, seeded
         )
-    model = float32_copy(model, example[0])
+    model = float32_copy(model if network_of is None else network_of(model), example[0])
     if index == 0:
         model.save(os.path.join(out_dir, "model.keras"))
     return model

@@ -8,13 +8,18 @@ from tqdm.auto import tqdm
 
 from dml_keras.data.pairs import pair_geometry, resolve_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
+from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
-from dml_keras.workflows.fit import fit_and_save
+from dml_keras.workflows.perceptual import STAGES
+from dml_keras.workflows.fit import fit_and_save, resumed_epoch
+
+
+LOSSES = ("auto", "l1", "l2", "gan")
 
 
 def build_sr_model(arch="vdsr", scale=4, channels="y", lr_size="same", **kwargs):
-    """VDSR or RCAN by name; `kwargs` set the architecture's own sizes (VDSR: `depth`, `filters`;
-    RCAN: `num_groups`, `num_blocks`, `filters`, ...). `None` values are left at their defaults; an
+    """VDSR, RCAN or RRDBNet by name; `kwargs` set the architecture's own sizes (VDSR: `depth`, `filters`;
+    RCAN: `num_groups`, `num_blocks`, `filters`, ...; RRDB: `num_blocks`, `filters`, `growth`). `None` values are left at their defaults; an
     argument the architecture does not take is a `SetupError` that names it."""
     from dml_keras.models import build_strictly
 
@@ -31,10 +36,11 @@ def _sr_class(arch):
 
 
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
-             channels="y", lr_size="same", patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
-             learning_rate=1e-4, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
-             callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", **arch_kwargs):
-    """Train VDSR/RCAN on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
+             channels=None, lr_size=None, patch_size=48, batch_size=None, steps=10_000, steps_per_epoch=500,
+             learning_rate=None, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
+             callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", loss="auto", init=None,
+             d_filters=64, ema_decay=0.999, **arch_kwargs):
+    """Train VDSR/RCAN/RRDBNet on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
 
     Synthetic pairs are made on the fly (`degradation` + `hr_dir`) or read from
     `synthetic_pairs` (the output of `dml synthesize`, for degradations too
@@ -46,6 +52,16 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     `noise_model="handcrafted"` adds Real-ESRGAN's noise and JPEG to a learned blur; `noise_sigma`
     (AWGN, 0–255 scale) defaults to 5 (the paper), or 0 for degradations that add their own noise.
     `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
+
+    `loss`: `"auto"` (L2 for VDSR, L1 otherwise), `"l1"`, `"l2"`, or `"gan"`:
+    Real-ESRGAN's L1 + perceptual + GAN stage with a `UNetDiscriminator` of
+    `d_filters` (RGB only). RRDBNet and every `"gan"` run train with
+    Real-ESRGAN's recipe (`dml_keras.workflows.perceptual`: sharpened ground
+    truth, Adam β = (0.9, 0.99) at 2e-4 for L1 and 1e-4 for GAN, an EMA of the
+    generator at `ema_decay` that is what gets saved). `init`: start the
+    generator from a trained SR model (a run folder or `.keras`), e.g. the GAN
+    stage from the L1 stage. `channels` defaults to `"rgb"` for RRDBNet and
+    `"gan"`, `"y"` otherwise; `lr_size` to `"native"` for RRDBNet, `"same"` otherwise.
     """
     from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
     from dml_keras.data.synthesis import default_noise_sigma
@@ -54,6 +70,19 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
 
     # first: what cannot run is refused before any work is done
     check_arguments(_sr_class(arch), arch, {k: v for k, v in arch_kwargs.items() if v is not None})
+    if loss not in LOSSES:
+        raise SetupError(f"loss (--loss) must be one of {', '.join(LOSSES)}, not {loss!r}")
+    perceptual = arch == "rrdb" or loss == "gan"
+    if perceptual and loss == "l2":
+        raise SetupError(f"--arch {arch} --loss {loss}: Real-ESRGAN's recipe trains with 'l1' then 'gan'")
+    stage = "gan" if loss == "gan" else "l1"
+    channels = channels or ("rgb" if perceptual else "y")
+    lr_size = lr_size or ("native" if arch == "rrdb" else "same")
+    learning_rate = learning_rate or (STAGES[stage]["learning_rate"] if perceptual else 1e-4)
+    if arch == "rrdb" and lr_size != "native":
+        raise SetupError("--arch rrdb runs on the small LR: drop --lr-size same (it takes --lr-size native)")
+    if stage == "gan" and channels != "rgb":
+        raise SetupError("--loss gan compares VGG features of RGB images: use --channels rgb (the default for it)")
     if pairs is None and degradation is None and synthetic_pairs is None:
         raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
     if degradation is not None and synthetic_pairs is not None:
@@ -63,7 +92,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)
-    batch_size = batch_size or (16 if arch == "vdsr" else 2)
+    batch_size = batch_size or {"vdsr": 16, "rrdb": 8}.get(arch, 2)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
     mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
@@ -79,6 +108,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                                             batch=not mixing, noise_resolution=noise_resolution,
                                             crops_per_image=crops_per_image))
     train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
+    # a resumed run continues the stream where it stopped: every draw is stateless, so the batches are the same
+    train = train.skip(resumed_epoch(out_dir) * min(steps_per_epoch, steps))
     validation = None
     if val_pairs is not None:
         from dml_keras.data.pipeline import validation_batches
@@ -87,14 +118,22 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     sample_lr, sample_hr = next(iter((validation or train).take(1)))
     sample_lr, sample_hr = _center_crop_pair(sample_lr.numpy()[:1], sample_hr.numpy()[:1], 256)
     with training_scope(strategy, mixed_precision) as (strategy, policy):
-        network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
-        network.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
-            loss="mse" if arch == "vdsr" else "mae",
-            metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
-            jit_compile=jit_compile,
-        )
-        network(sample_lr)  # build before BackupAndRestore restores weights into it
+        if perceptual:
+            if strategy.num_replicas_in_sync > 1 or mixed_precision:
+                raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device in float32")
+            network = _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample_lr,
+                                          learning_rate, jit_compile, arch_kwargs)
+        else:
+            network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
+            if init is not None:
+                network.set_weights(_initial_network(init, network, sample_lr).get_weights())
+            network.compile(
+                optimizer=keras.optimizers.Adam(learning_rate),
+                loss={"l2": "mse", "l1": "mae"}.get(loss, "mse" if arch == "vdsr" else "mae"),
+                metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
+                jit_compile=jit_compile,
+            )
+            network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
                     noise_sigma=noise_sigma, noise_model=noise_model if degradation is not None else None,
@@ -104,10 +143,55 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                     pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
                     synthetic_pairs=str(synthetic_pairs) if synthetic_pairs is not None and not isinstance(synthetic_pairs, list) else None,
                     degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,
-                    hr_dir=str(hr_dir) if hr_dir else None, **arch_kwargs)
+                    hr_dir=str(hr_dir) if hr_dir else None, loss=loss,
+                    init=str(init) if isinstance(init, (str, os.PathLike)) else None,
+                    **(dict(d_filters=d_filters if stage == "gan" else None, ema_decay=ema_decay) if perceptual else {}),
+                    **arch_kwargs)
     network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,
-                           (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose)
+                           (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose,
+                           network_of=(lambda trainer: trainer.ema_generator) if perceptual else None)
     return network
+
+
+def _initial_network(init, network, sample):
+    """The SR model `init` (a path or a model), checked to be `network`'s class and sizes."""
+    from dml_keras.loading import load_model
+
+    start = load_model(init, kind="sr")
+    ours = {k: v for k, v in network.get_config().items() if k not in ("name", "trainable", "dtype")}
+    theirs = {k: v for k, v in start.get_config().items() if k not in ("name", "trainable", "dtype")}
+    if type(start) is not type(network) or ours != theirs:
+        raise SetupError(f"--init {init}: it is a {type(start).__name__} {theirs}, not the {type(network).__name__} "
+                         f"{ours} being trained; give the same --arch and sizes")
+    start(sample)
+    return start
+
+
+def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample, learning_rate,
+                        jit_compile, arch_kwargs):
+    """A compiled `PerceptualTrainer` for Real-ESRGAN's `stage` (`"l1"` or `"gan"`)."""
+    from dml_keras.models import UNetDiscriminator
+    from dml_keras.workflows.perceptual import ADAM_BETAS, PerceptualTrainer
+
+    generator = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
+    generator(sample)
+    if init is not None:
+        generator.set_weights(_initial_network(init, generator, sample).get_weights())
+    weights = {k: v for k, v in STAGES[stage].items() if k != "learning_rate"}
+    discriminator = None
+    if stage == "gan":
+        discriminator = UNetDiscriminator(filters=d_filters)
+        upscaled = generator(sample)
+        discriminator(upscaled, training=True)  # built, kernels spectrally normalized once
+    trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=ema_decay, **weights)
+
+    def adam():
+        return keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
+
+    trainer.compile(adam(), adam() if discriminator is not None else None,
+                    metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)], jit_compile=jit_compile)
+    trainer(sample)
+    return trainer
 
 
 def _center_crop_pair(lr, hr, size):
@@ -127,11 +211,19 @@ def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", ti
     """PSNR/SSIM (Y, crop = `scale`) and LPIPS of an SR model on real test pairs (score files: docs/data.md).
 
     The input is each pair's LR file as stored (small, or already enlarged);
-    large images run in tiles, so memory stays bounded.
+    large images run in tiles, so memory stays bounded. `model` may also be a
+    folder of another upscaler's outputs named as the pairs (scored as they are).
     """
     from dml_keras.data.io import image_size, read_image
 
-    scale = scale or model.scale
+    if isinstance(model, (str, os.PathLike)):
+        _, restore = _outputs_of(model, tile_size)
+    else:
+        scale = scale or model.scale
+
+        def restore(name, lr, enlarged):
+            return model.super_resolve(lr, tile_size, enlarged=enlarged)
+    scale = scale or 4
     crop_border = scale if crop_border is None else crop_border
     pairs = resolve_pairs(pairs, scale)
     geometry = [pair_geometry(pair, scale, "same") for pair in pairs]  # fail before any work on a bad pair
@@ -139,7 +231,7 @@ def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", ti
     for pair, ((hr_h, hr_w), _) in tqdm(list(zip(pairs, geometry)), desc="evaluate-sr", unit="pair", disable=not progress):
         hr = read_image(pair.hr)[:hr_h, :hr_w]
         enlarged = image_size(pair.lr) == image_size(pair.hr)
-        restored = model.super_resolve(read_image(pair.lr), tile_size, enlarged=enlarged)[:hr_h, :hr_w]
+        restored = restore(pair.name, read_image(pair.lr), enlarged)[:hr_h, :hr_w]
         row = {"name": pair.name, "psnr": psnr(restored, hr, crop_border), "ssim": ssim(restored, hr, crop_border)}
         if lpips_net and lpips_net != "none":
             row["lpips"] = lpips(restored, hr, net=lpips_net)
@@ -176,5 +268,82 @@ def upscale_files(model, inputs, out_dir, tile_size=512, progress=True):
         target = os.path.join(out_dir, path.stem + ".png")
         # a grey photo stays grey through a Y model (its chroma is neutral); an RGB model's channels are averaged
         write_image(target, restored.mean(axis=-1) if greyscale else restored, bit_depth=bit_depth)
+        written.append(target)
+    return written
+
+
+def _outputs_of(source, tile_size):
+    """`(label, outputs(name, lr, enlarged))` for an SR model, or for a folder of another upscaler's outputs
+    (matched by file name), so that published models can stand beside ours."""
+    from pathlib import Path
+
+    from dml_keras.data.io import is_image_file, read_image
+    from dml_keras.loading import load_model
+    from dml_keras.runtime import exported_format
+
+    path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    if path is not None and path.is_dir() and not (path / "model.keras").exists() and not exported_format(str(path)):
+        files = {p.stem: p for p in path.iterdir() if is_image_file(p.name)}
+        if not files:
+            raise DataError(f"'{path}' is neither an SR model nor a folder of upscaled images")
+
+        def stored(name, lr, enlarged):
+            if name not in files:
+                raise DataError(f"'{path}' has no output for '{name}' (expected {name}.png beside the others)")
+            return read_image(files[name])
+
+        return path.name, stored
+    model = load_model(source, kind="sr")
+    label = (path.parent.name if path.name == "model.keras" else path.stem) if path is not None else type(model).__name__
+    return label, lambda name, lr, enlarged: model.super_resolve(lr, tile_size, enlarged=enlarged)
+
+
+def compare_models(models, out_dir, pairs=None, images=(), labels=None, crop=192, scale=4, tile_size=512,
+                   progress=True, labelled=True):
+    """Side-by-side crops, LR | model A | model B | ... | HR, one PNG per photo in `out_dir`.
+
+    Args:
+        models: SR models (anything `load_model(..., kind="sr")` takes) or folders of another
+            upscaler's outputs with the photos' file names.
+        pairs: test pairs (any layout); their HR is the last panel.
+        images: photos without ground truth (files or folders): LR | outputs.
+        labels: one name per model (default: the file or folder name); `labelled=False` writes none.
+        crop: side of the crop in output pixels; it is placed where HR (or the first output) has the
+            most detail.
+
+    Returns:
+        the written paths.
+    """
+    from pathlib import Path
+
+    from dml_keras.data.io import image_size, is_image_file, read_image, write_image
+    from dml_keras.visualization import compare_crops
+
+    sources = [_outputs_of(model, tile_size) for model in models]
+    names = list(labels) if labels else [label for label, _ in sources]
+    if len(names) != len(sources):
+        raise DataError(f"--labels gives {len(names)} names for {len(sources)} models")
+    jobs = []
+    for pair in resolve_pairs(pairs, scale) if pairs is not None else []:
+        jobs.append((pair.name, pair.lr, pair.hr))
+    for item in images:
+        item = Path(item)
+        files = sorted(p for p in item.iterdir() if is_image_file(p.name)) if item.is_dir() else [item]
+        jobs += [(p.stem, p, None) for p in files]
+    if not jobs:
+        raise DataError("nothing to compare: give test pairs (--pairs) or photos (--images)")
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for name, lr_path, hr_path in tqdm(jobs, desc="compare", unit="photo", disable=not progress):
+        lr = read_image(lr_path)
+        enlarged = hr_path is not None and image_size(lr_path) == image_size(hr_path)
+        outputs = [outputs(name, lr, enlarged) for _, outputs in sources]
+        hr = read_image(hr_path) if hr_path is not None else None
+        size = (hr if hr is not None else outputs[0]).shape[:2]
+        outputs = [o[: size[0], : size[1]] for o in outputs]
+        figure = compare_crops(lr, outputs, hr, crop=crop,
+                               labels=["LR"] + names + (["HR"] if hr is not None else []) if labelled else None)
+        target = os.path.join(out_dir, f"{name}.png")
+        write_image(target, figure)
         written.append(target)
     return written
