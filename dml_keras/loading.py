@@ -80,8 +80,13 @@ def _load_file(model, kind):
         command = {"degradation": "`dml train-degradation`", "sr": "`dml train-sr`"}.get(kind, "`dml train-*`")
         raise DataError(f"Model '{model}' is neither {builtins}an exported model nor an existing file. "
                         f"Give a .keras file written by {command} (or its --out folder).")
+    import zipfile
+
     import keras
 
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise DataError(f"'{path}' is not a Keras model file (a .keras file is a zip archive): it is damaged or "
+                        "incomplete. Copy it again, or use the run's checkpoints/last.keras.")
     loaded = keras.models.load_model(path)
     if kind is not None and model_kind(loaded) != kind:
         raise DataError(f"'{path}' holds a {type(loaded).__name__}, not {'an SR' if kind == 'sr' else 'a degradation'} model.")

@@ -86,3 +86,13 @@ def test_cli_train_sr_refuses_an_rcan_flag_for_vdsr(tmp_path, capsys):
     status = main(["train-sr", "--degradation", "bicubic", "--hr-dir", str(tmp_path), "--out", str(tmp_path / "run"),
                    "--arch", "vdsr", "--groups", "3"])
     assert status == 2 and "vdsr does not take num_groups" in capsys.readouterr().err
+
+
+def test_a_damaged_model_file_is_one_line_naming_it(tmp_path, capsys):
+    from dml_keras.cli import main
+
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    assert main(["synthesize", str(broken), str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and str(broken) in error and "damaged" in error
