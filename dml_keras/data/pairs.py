@@ -21,7 +21,7 @@ import numpy as np
 
 from dml_keras.errors import DataError
 from dml_keras.data.io import image_size, is_image_file, read_image
-from dml_keras.ops.resize import imresize
+from dml_keras.ops.resize import imresize, shrink_enlarged
 
 LR_SIZES = ("same", "native")
 
@@ -175,7 +175,9 @@ def pair_geometry(pair, scale, lr_size="same"):
     """Check a pair's sizes from the file headers and return `(hr_size, lr_size)` as `(h, w)`.
 
     The HR is cropped at the bottom/right to `lr * scale` when the LR is smaller
-    and the HR is not a multiple of `scale` (the usual "modcrop").
+    and the HR is not a multiple of `scale` (the usual "modcrop"). Same-size
+    pairs (RealSR v3, City100) read with `lr_size="native"` are cropped to a
+    multiple of `scale` too: `load_pair` takes their LR back to the capture size.
 
     Raises:
         DataError: the LR is neither the same size as HR nor 1/`scale` of it.
@@ -185,10 +187,10 @@ def pair_geometry(pair, scale, lr_size="same"):
     (hr_h, hr_w), (lr_h, lr_w) = image_size(pair.hr), image_size(pair.lr)
     if (lr_h, lr_w) == (hr_h, hr_w):
         if lr_size == "native":
-            raise DataError(
-                f"lr image '{pair.lr}' is the same size as its hr ({hr_h}×{hr_w}); lr_size='native' needs LR "
-                f"files 1/{scale} of the HR size. Use lr_size='same' for same-size pairs."
-            )
+            if not scale or hr_h < scale or hr_w < scale:
+                raise DataError(f"lr image '{pair.lr}' is the same size as its hr ({hr_h}×{hr_w}); "
+                                f"lr_size='native' needs the pairs' --scale (scale={scale}).")
+            return (hr_h // scale * scale, hr_w // scale * scale), (hr_h // scale, hr_w // scale)
         return (hr_h, hr_w), (lr_h, lr_w)
     if scale and (lr_h, lr_w) == (hr_h // scale, hr_w // scale) and lr_h > 0 and lr_w > 0:
         hr_crop = (lr_h * scale, lr_w * scale)
@@ -203,7 +205,10 @@ def load_pair(pair, scale, lr_size="same", geometry=None):
     """Read a pair as float32 RGB arrays with the geometry of `lr_size`.
 
     `"same"`: LR smaller than HR is enlarged to HR size with MATLAB bicubic (the
-    paper's geometry). `"native"`: LR stays `1/scale` of HR.
+    paper's geometry). `"native"`: LR stays `1/scale` of HR; an LR stored at HR
+    size (an enlarged capture) is taken back to `1/scale` by the exact inverse
+    of the bicubic enlargement (`shrink_enlarged`), as `dml synthesize
+    --lr-size native` does with a same-size model's output.
 
     `geometry`: `pair_geometry(pair, scale, lr_size)` if already known (saves reading the headers).
 
@@ -212,7 +217,9 @@ def load_pair(pair, scale, lr_size="same", geometry=None):
     """
     (hr_h, hr_w), (lr_h, lr_w) = geometry or pair_geometry(pair, scale, lr_size)
     hr, lr = read_image(pair.hr)[:hr_h, :hr_w], read_image(pair.lr)
-    if lr.shape[:2] != (lr_h, lr_w):
+    if lr.shape[:2] != (lr_h, lr_w) and lr.shape[0] > lr_h:  # an enlarged capture read at native size
+        lr = np.clip(shrink_enlarged(lr[:hr_h, :hr_w], scale), 0.0, 1.0)
+    elif lr.shape[:2] != (lr_h, lr_w):
         lr = np.clip(imresize(lr, output_size=(lr_h, lr_w)), 0.0, 1.0)
     return hr, lr
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from dml_keras.models.contract import CHANNELS, LR_SIZES
 from dml_keras.ops.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-from dml_keras.ops.resize import imresize
+from dml_keras.ops.resize import imresize, shrink_enlarged
 from dml_keras.ops.tiling import apply_tiled
 
 
@@ -29,6 +29,15 @@ def run_tiled(model, image, tile_size=512, margin=32):
                        factor=factor)
 
 
+def _capture_size(enlarged, scale):
+    """An LR stored at HR size taken back to `1/scale`: the exact inverse of the bicubic enlargement
+    (`shrink_enlarged`, as training reads such pairs) when the size allows, else a bicubic reduction."""
+    height, width = enlarged.shape[:2]
+    if height % scale == 0 and width % scale == 0:
+        return np.clip(shrink_enlarged(enlarged, scale), 0, 1)
+    return np.clip(imresize(enlarged, output_size=(height // scale, width // scale)), 0, 1)
+
+
 def super_resolve(model, lr_rgb, tile_size=512, margin=32, enlarged=False):
     """Super-resolve an RGB photo in `[0, 1]` with any SR model; returns RGB `scale` times larger, clipped.
 
@@ -49,7 +58,7 @@ def super_resolve(model, lr_rgb, tile_size=512, margin=32, enlarged=False):
     native = model.lr_size == "native"
     if enlarged:
         big = lr_rgb
-        small = np.clip(imresize(lr_rgb, output_size=(lr_rgb.shape[0] // scale, lr_rgb.shape[1] // scale)), 0, 1) if native else None
+        small = _capture_size(lr_rgb, scale) if native else None
     else:
         small = lr_rgb
         big = np.clip(imresize(lr_rgb, output_size=(lr_rgb.shape[0] * scale, lr_rgb.shape[1] * scale)), 0, 1)

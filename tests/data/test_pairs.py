@@ -74,12 +74,6 @@ def test_size_mismatch_names_file_and_fix(tmp_path, photos):
         pair_geometry(pair, 4)
 
 
-def test_same_size_pair_refused_for_native(tmp_path, photos):
-    make_hr_lr(tmp_path, photos, native=False)
-    with pytest.raises(DataError, match="lr_size='native'"):
-        pair_geometry(discover_pairs(tmp_path)[0], 4, "native")
-
-
 def test_hr_not_multiple_of_scale_is_modcropped(tmp_path, photos):
     write_image(tmp_path / "hr" / "a.png", photos["coffee"][:66, :67])
     write_image(tmp_path / "lr" / "a.png", photos["coffee"][:16, :16])
@@ -95,3 +89,18 @@ def test_missing_and_empty_sources(tmp_path):
     (tmp_path / "x.txt").write_text("")
     with pytest.raises(DataError, match="not a CSV"):
         discover_pairs(tmp_path / "x.txt")
+
+
+def test_same_size_pairs_read_at_native_size_give_the_capture_back(tmp_path, photos):
+    # City100 / RealSR v3 store LR enlarged to HR size; a native network reads the exact inverse of the enlargement
+    from dml_keras.data.io import read_image
+    from dml_keras.ops.resize import shrink_enlarged
+
+    make_hr_lr(tmp_path, photos, native=False)
+    pair = [p for p in discover_pairs(tmp_path) if p.name == "coffee"][0]
+    assert pair_geometry(pair, 4, "native") == ((64, 64), (16, 16))
+    hr, lr = load_pair(pair, 4, "native")
+    assert (hr.shape, lr.shape) == ((64, 64, 3), (16, 16, 3))
+    np.testing.assert_allclose(lr, np.clip(shrink_enlarged(read_image(pair.lr), 4), 0, 1), atol=1e-6)
+    _, small = hr_lr(photos["coffee"], native=True)
+    assert np.abs(lr - small).max() < 3 / 255  # the capture, up to the 8-bit rounding of the stored enlargement
