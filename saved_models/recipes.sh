@@ -316,3 +316,39 @@ for m in bicubic syndml real real_syndml; do
   python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/$m/model.keras', compile=False).save('saved_models/table2/${m}_5000.keras')"
 done
 python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/syndml_w05/model.keras', compile=False).save('saved_models/table2/syndml_noise0to5_5000.keras')"
+
+# 16. Perceptual SR: Real-ESRGAN's recipe on five training sets (saved_models/README.md, "Perceptual SR"). 2-core CPU,
+#     TensorFlow, one thread a run, two runs side by side. runs/clean_hr as in section 4 (94 clean photos).
+#     One RRDB generator (6 blocks x 32 features, growth 16: 1.1 M parameters) and one U-Net discriminator (32 features)
+#     for every row; 8 crops of 64² HR a step; L1 stage 2000 steps, GAN stage 800 steps from it; EMA 0.995; seed 0.
+dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
+dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
+G="--arch rrdb --blocks 6 --filters 32 --growth 16 --patch-size 64 --batch-size 8 --ema-decay 0.995 --seed 0 --quiet --val saved_models/realsr_x4_val.csv"
+L1="$G --steps 2000 --steps-per-epoch 250"
+GAN="$G --steps 800 --steps-per-epoch 200 --loss gan --d-filters 32"
+P=runs/perceptual
+declare -A DATA=(
+  [handcrafted]="--degradation handcrafted --hr-dir runs/clean_hr"           # Real-ESRGAN's pipeline, on the fly
+  [syndml]="runs/syn_dml_n05"                                               # Syn-DML, noise sigma 0-5 per photo
+  [blur_handcrafted]="runs/syn_dml_hc"                                      # DML's blur + Real-ESRGAN's noise and JPEG
+  [real]="saved_models/realsr_x4_train.csv"                                 # the 40 real pairs
+  [real_syndml]="saved_models/realsr_x4_train.csv runs/syn_dml_n05 --synthetic-fraction 0.5"
+)
+for row in handcrafted syndml blur_handcrafted real real_syndml; do
+  dml train-sr ${DATA[$row]} $L1 --out $P/${row}_l1
+  dml train-sr ${DATA[$row]} $GAN --init $P/${row}_l1 --out $P/${row}_gan
+done
+# the table (and the published models' outputs beside them), the JPEG + noise test, the figures
+python saved_models/perceptual_study.py table $P/*_l1 $P/*_gan --peers --json $P/table.json
+python saved_models/perceptual_study.py wild saved_models/table2/real_syndml_5000.keras $P/blur_handcrafted_l1 $P/blur_handcrafted_gan $P/handcrafted_gan $P/syndml_gan
+dml compare $P/handcrafted_gan $P/syndml_gan ../shared/data/peer_outputs/realesrgan_x4plus --pairs saved_models/realsr_x4_val.csv \
+    --labels "hand-crafted GAN,Syn-DML GAN,Real-ESRGAN x4plus" --out $P/figures/val
+dml compare saved_models/table2/real_syndml_5000.keras $P/syndml_gan $P/blur_handcrafted_gan \
+    --images ../shared/data/real_lr/realsrset/dog.png ../shared/data/real_lr/realsrset/OST_009.png \
+    --labels "VDSR (shipped)","Syn-DML GAN","blur + hand-crafted GAN" --out $P/figures/wild
+# shipped as saved_models/perceptual/{row}_{l1,gan}.keras: the EMA generator alone (no optimizer, no discriminator)
+for row in handcrafted syndml blur_handcrafted real real_syndml; do
+  for stage in l1 gan; do
+    python -c "import keras, dml_keras; keras.models.load_model('$P/${row}_${stage}/model.keras', compile=False).save('saved_models/perceptual/${row}_${stage}.keras')"
+  done
+done
