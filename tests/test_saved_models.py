@@ -63,3 +63,50 @@ def test_sr_trained_on_dml_pairs_beats_sr_trained_on_bicubic_pairs_on_real_photo
     assert dml["ssim"] > bicubic["ssim"] + 0.01
     # ... and what the quarter dB buys: a much better LPIPS than either
     assert less_noise["lpips"] < min(dml["lpips"], bicubic["lpips"]) - 0.04
+
+
+def _perceptual(name):
+    return keras.models.load_model(SAVED / "perceptual" / f"{name}.keras")
+
+
+@pytest.mark.slow
+def test_perceptual_recipe_on_syn_dml_pairs_beats_it_on_hand_crafted_pairs():
+    # Real-ESRGAN's recipe (RRDB 6 x 32, L1 stage then GAN stage) with one budget, crops and seed for every row
+    from dml_keras.models import RRDBNet
+    from dml_keras.workflows.sr import evaluate_sr
+
+    shared_data("realsr_x4")
+    names = ("handcrafted_l1", "handcrafted_gan", "syndml_l1", "syndml_gan")
+    models = {name: _perceptual(name) for name in names}
+    assert all(isinstance(m, RRDBNet) and (m.num_blocks, m.filters, m.growth) == (6, 32, 16) for m in models.values())
+    scores = {name: evaluate_sr(model, SAVED / "realsr_x4_val.csv", progress=False) for name, model in models.items()}
+    # measured (saved_models/README.md, "Perceptual SR"): held-out PSNR on Y
+    expected = {"handcrafted_l1": 25.66, "syndml_l1": 27.03, "syndml_gan": 26.91}
+    for name, psnr in expected.items():
+        assert scores[name]["psnr"] == pytest.approx(psnr, abs=0.01), name
+    for stage in ("l1", "gan"):
+        syndml, handcrafted = scores[f"syndml_{stage}"], scores[f"handcrafted_{stage}"]
+        assert syndml["psnr"] > handcrafted["psnr"] + 0.5, stage
+        assert syndml["lpips"] < handcrafted["lpips"] - 0.02, stage
+    # the GAN stage trades a little PSNR for LPIPS
+    assert scores["syndml_gan"]["lpips"] < scores["syndml_l1"]["lpips"] - 0.01
+    assert scores["syndml_gan"]["psnr"] > scores["syndml_l1"]["psnr"] - 1.5
+
+
+@pytest.mark.slow
+def test_learned_blur_with_hand_crafted_noise_does_not_amplify_jpeg_and_noise():
+    # clean photos none of the models saw, bicubic x4 + noise sigma 10-20 + JPEG 30-60 (saved_models/perceptual_study.py)
+    import importlib.util
+
+    from dml_keras.metrics import psnr
+
+    spec = importlib.util.spec_from_file_location("perceptual_study", SAVED / "perceptual_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    photos = study.wild_photos()
+    cases = [study.degrade_wild(hr, seed)[:2] for seed, hr in enumerate(photos.values())]
+    models = {"vdsr": keras.models.load_model(SAVED / "table2" / "real_syndml_5000.keras"),
+              "blur_handcrafted": _perceptual("blur_handcrafted_l1")}
+    scores = {name: sum(psnr(m.super_resolve(lr)[: hr.shape[0], : hr.shape[1]], hr, 4) for hr, lr in cases) / len(cases)
+              for name, m in models.items()}
+    assert scores["blur_handcrafted"] > scores["vdsr"] + 1.0, scores
