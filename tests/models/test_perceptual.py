@@ -366,3 +366,18 @@ def test_cli_l1_then_gan_stage_lowers_lpips_on_real_pairs(tmp_path):
     assert {"l_pix", "l_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(history[0])
     assert float(history[1]["l_percep"]) < float(history[0]["l_percep"])  # the GAN stage optimizes the VGG loss
     assert scores["gan"] < scores["start"] - 0.1, scores
+
+
+@needs_tensorflow
+def test_the_gan_stage_takes_any_rgb_sr_network(tmp_path, photos):
+    from dml_keras.models import VDSR
+    from dml_keras.workflows.sr import train_sr
+
+    make_hr_lr(tmp_path / "pairs", photos)
+    networks = _Networks()
+    train_sr(tmp_path / "run", pairs=tmp_path / "pairs", arch="vdsr", depth=3, filters=8, channels="rgb", loss="gan",
+             d_filters=8, patch_size=32, batch_size=2, steps=2, steps_per_epoch=2, verbose=0, callbacks=[networks])
+    saved = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert isinstance(saved, VDSR) and saved.lr_size == "same"
+    for kept, average in zip(saved.get_weights(), networks.average):
+        np.testing.assert_array_equal(kept, average)
