@@ -318,7 +318,8 @@ done
 python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/syndml_w05/model.keras', compile=False).save('saved_models/table2/syndml_noise0to5_5000.keras')"
 
 # 16. Perceptual SR: Real-ESRGAN's recipe on five training sets (saved_models/README.md, "Perceptual SR"). 2-core CPU,
-#     TensorFlow, one thread a run, two runs side by side. runs/clean_hr as in section 4 (94 clean photos).
+#     TensorFlow, one thread a run, two runs side by side (real_syndml_gan: alone, two threads). runs/clean_hr as in
+#     section 4 (94 clean photos).
 #     One RRDB generator (6 blocks x 32 features, growth 16: 1.1 M parameters) and one U-Net discriminator (32 features)
 #     for every row; 8 crops of 64² HR a step; L1 stage 2000 steps, GAN stage 800 steps from it; EMA 0.995; seed 0.
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
