@@ -125,6 +125,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                                           learning_rate, jit_compile, arch_kwargs)
         else:
             network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
+            network(sample_lr)  # built before its start is copied in and BackupAndRestore restores weights into it
             if init is not None:
                 network.set_weights(_initial_network(init, network, sample_lr).get_weights())
             network.compile(
@@ -133,7 +134,6 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                 metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
                 jit_compile=jit_compile,
             )
-            network(sample_lr)  # build before BackupAndRestore restores weights into it
     settings = dict(arch=arch, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
                     batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
                     noise_sigma=noise_sigma, noise_model=noise_model if degradation is not None else None,

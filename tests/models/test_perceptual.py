@@ -383,3 +383,16 @@ def test_the_gan_stage_takes_any_rgb_sr_network(tmp_path, photos):
     assert isinstance(saved, VDSR) and saved.lr_size == "same"
     for kept, average in zip(saved.get_weights(), networks.average):
         np.testing.assert_array_equal(kept, average)
+
+
+@needs_tensorflow
+def test_init_starts_a_psnr_network_too(tmp_path, photos):
+    from dml_keras.workflows.sr import train_sr
+
+    make_hr_lr(tmp_path / "pairs", photos)
+    common = dict(pairs=tmp_path / "pairs", depth=3, filters=8, lr_size="native", patch_size=32, batch_size=2,
+                  steps=1, steps_per_epoch=1, verbose=0)
+    first = train_sr(tmp_path / "a", **common)
+    second = train_sr(tmp_path / "b", init=tmp_path / "a", learning_rate=1e-12, **common)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-7)
