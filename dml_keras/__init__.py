@@ -17,7 +17,8 @@ from dml_keras._quiet import import_backend_quietly  # noqa: E402
 import_backend_quietly()
 
 from dml_keras import layers, models  # noqa: E402,F401  (registers the serializable classes)
+from dml_keras.workflows.align import align_folder, align_pair  # noqa: E402
 from dml_keras.errors import DataError, SetupError  # noqa: E402
 from dml_keras.loading import load_model  # noqa: E402
 
-__all__ = ["DataError", "SetupError", "__version__", "load_model"]
+__all__ = ["DataError", "SetupError", "__version__", "align_folder", "align_pair", "load_model"]

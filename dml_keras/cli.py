@@ -270,6 +270,41 @@ def _add_demo(sub):
     p.set_defaults(handler=_demo)
 
 
+def _add_align(sub):
+    from dml_keras.workflows.align import MAX_RESIDUAL, MOTIONS, TILE
+
+    p = sub.add_parser("align", help="make aligned HR/LR pairs from two captures of each scene (or refine pairs "
+                                     "that are aligned already), with a report per pair")
+    p.add_argument("captures", help="folder with hr/ and lr/ of matching names (HR: long focal length or close "
+                                    "shot; LR: short or far), a CSV with columns hr,lr, or any pair layout")
+    p.add_argument("--out", required=True, help="writes OUT/hr, OUT/lr, OUT/reports/NAME.json, OUT/figures/NAME.png "
+                                                "and OUT/alignment.json")
+    _scale(p)
+    p.add_argument("--refine", action="store_true",
+                   help="the pairs are aligned already (RealSR, City100): re-estimate a sub-pixel transform per pair "
+                        "and report how far each was off")
+    p.add_argument("--local", action="store_true",
+                   help="also correct what the tiles still measure with a smooth shift field")
+    p.add_argument("--motion", choices=tuple(MOTIONS), default=None,
+                   help="transform ECC fits (default homography for captures, affine with --refine)")
+    p.add_argument("--lr-size", choices=("same", "native"), default=None,
+                   help="'native': LR 1/scale of HR (default for captures); 'same': LR enlarged to HR size by "
+                        "MATLAB bicubic. With --refine, pairs keep their layout unless this is given")
+    p.add_argument("--match-exposure", action="store_true",
+                   help="apply the fitted global gain/offset of the luminance to the LR (always measured and "
+                        "reported; off by default: docs/align.md says what it did to trained models)")
+    p.add_argument("--camera", metavar="JSON",
+                   help="OpenCV camera parameters to undistort with first: {\"camera_matrix\": 3x3, "
+                        "\"dist_coeffs\": [...]}, or {\"hr\": {...}, \"lr\": {...}}")
+    p.add_argument("--max-residual", type=float, default=MAX_RESIDUAL,
+                   help=f"leave out pairs whose tiles' 95th-percentile misalignment is above this, in LR pixels "
+                        f"(default {MAX_RESIDUAL})")
+    p.add_argument("--tile", type=int, default=TILE, help=f"tile side in LR pixels for that measure (default {TILE})")
+    p.add_argument("--no-figures", action="store_true", help="skip the overlay/difference figure per pair")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_align)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="dml",
@@ -286,6 +321,7 @@ def build_parser():
     _add_train_degradation(sub)
     _add_evaluate_degradation(sub)
     _add_later_commands(sub)
+    _add_align(sub)
     _add_demo(sub)
     return parser
 
@@ -468,6 +504,25 @@ def _visualize(args):
     image = read_image(args.image) if args.image else None
     for name, path in visualize(load_model(args.model, kind="degradation"), image, args.out).items():
         print(f"{name}: {path}")
+    return 0
+
+
+def _align(args):
+    from dml_keras.workflows.align import align_folder, read_camera
+
+    summary = align_folder(
+        args.captures, args.out, args.scale, refine=args.refine, progress=not args.quiet, figures=not args.no_figures,
+        local=args.local, motion=args.motion, lr_size=args.lr_size, match_exposure=args.match_exposure,
+        camera=read_camera(args.camera) if args.camera else None, max_residual=args.max_residual, tile=args.tile,
+    )
+    for name, report in summary["left_out"].items():
+        print(f"left out {name}: {report['reason']}", file=sys.stderr)
+    if not summary["pairs"]:
+        print(f"error: no pair of '{args.captures}' could be aligned (reasons above; reports in "
+              f"{os.path.join(args.out, 'reports')})", file=sys.stderr)
+        return 2
+    print(f"{len(summary['pairs'])} aligned pairs in {os.path.abspath(args.out)} "
+          f"({len(summary['left_out'])} left out; report: {os.path.join(args.out, 'alignment.json')})")
     return 0
 
 

@@ -116,7 +116,7 @@ def _label(panel, text):
     """`panel` (RGB in [0, 1]) with `text` written on a dark band across its top."""
     import cv2
 
-    out = np.round(np.clip(panel, 0, 1) * 255).astype(np.uint8)  # OpenCV draws text on 8-bit images
+    out = np.ascontiguousarray(np.round(np.clip(panel, 0, 1) * 255), np.uint8)  # OpenCV draws on 8-bit C-order
     scale = max(0.35, panel.shape[1] / 400)
     (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     band = height + 8
@@ -168,4 +168,37 @@ def compare_crops(lr, outputs, hr=None, crop=192, at=None, labels=None, gap=4):
     figure = np.ones((crop, len(panels) * (crop + gap) - gap, 3), np.float32)
     for index, panel in enumerate(panels):
         figure[:, index * (crop + gap) : index * (crop + gap) + crop] = panel
+    return figure
+
+
+def alignment_figure(hr, lr, report):
+    """One figure to judge an aligned pair (`dml align`) by eye: HR on the LR grid | aligned LR | 4× their
+    difference with the tiles' residual shifts (`report["residual"]`) drawn ×20 | a checkerboard of the two."""
+    import cv2
+
+    from dml_keras.ops.resize import imresize
+
+    at = lr.shape[0] / (hr.shape[0] / report["scale"])  # figure px per LR px
+    reference = hr if lr.shape == hr.shape else imresize(hr, output_size=lr.shape[:2])
+    reference = np.clip(reference, 0, 1).astype(np.float32)
+    difference = np.clip(0.5 + 4 * (lr - reference), 0, 1)
+    checker = reference.copy()
+    step = max(8, min(lr.shape[:2]) // 8)
+    ys, xs = np.mgrid[0 : lr.shape[0], 0 : lr.shape[1]]
+    squares = ((ys // step + xs // step) % 2).astype(bool)
+    checker[squares] = lr[squares]
+    arrows = np.ascontiguousarray(difference * 255, np.uint8)
+    thickness = max(1, round(lr.shape[1] / 300))
+    for y, x, dy, dx in report["residual"]["shifts"]:
+        start = (int(round(x * at)), int(round(y * at)))
+        end = (int(round((x + 20 * dx) * at)), int(round((y + 20 * dy) * at)))
+        cv2.arrowedLine(arrows, start, end, (255, 0, 0), thickness, cv2.LINE_AA, tipLength=0.3)
+    panels = [_label(reference, "HR on the LR grid"), _label(lr, "aligned LR"),
+              _label(arrows.astype(np.float32) / 255, "4x difference, shifts x20"), _label(checker, "checkerboard")]
+    gap = 4
+    figure = np.ones((lr.shape[0], 4 * (lr.shape[1] + gap) - gap, 3), np.float32)
+    for index, panel in enumerate(panels):
+        figure[:, index * (lr.shape[1] + gap): index * (lr.shape[1] + gap) + lr.shape[1]] = panel
+    if figure.shape[1] > 2560:  # a photo-sized pair: a figure that still opens at once
+        figure = cv2.resize(figure, (2560, round(figure.shape[0] * 2560 / figure.shape[1])), interpolation=cv2.INTER_AREA)
     return figure
