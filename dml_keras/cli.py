@@ -261,11 +261,17 @@ def _add_later_commands(sub):
     p.set_defaults(handler=_visualize)
 
 
+def _add_presets(sub):
+    p = sub.add_parser("presets", help="list the pretrained models that install with the package, with their scores")
+    p.set_defaults(handler=_presets)
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="run the main job on bundled photos and write a summary")
     p.add_argument("--out", default="dml_demo", help="output folder (default ./dml_demo)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--models", help="folder with the shipped models (default: ./saved_models or the checkout's)")
+    p.add_argument("--models", help="a saved_models/ folder to take the models from instead of the presets that "
+                                    "install with the package (dml presets)")
     p.add_argument("--image", help="also upscale this photo of yours with the shipped SR model")
     p.set_defaults(handler=_demo)
 
@@ -322,6 +328,7 @@ def build_parser():
     _add_evaluate_degradation(sub)
     _add_later_commands(sub)
     _add_align(sub)
+    _add_presets(sub)
     _add_demo(sub)
     return parser
 
@@ -523,6 +530,13 @@ def _align(args):
         return 2
     print(f"{len(summary['pairs'])} aligned pairs in {os.path.abspath(args.out)} "
           f"({len(summary['left_out'])} left out; report: {os.path.join(args.out, 'alignment.json')})")
+    return 0
+
+
+def _presets(args):
+    from dml_keras.presets import format_presets
+
+    print(format_presets())
     return 0
 
 

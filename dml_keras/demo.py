@@ -4,8 +4,8 @@
    degrades the bundled photos (+ sensor noise, 8-bit), side by side with bicubic.
 2. Its figures: basis kernels, weight maps, per-pixel kernels.
 3. The best shipped SR model (a VDSR trained on real + DML-synthesized pairs,
-   `table2/real_syndml_5000.keras`) upscales the realistic LR, next to the same
-   network trained on bicubic pairs of the same clean photos.
+   the preset `vdsr_realsr_x4`) upscales the realistic LR, next to the same
+   network trained on bicubic pairs of the same clean photos (`vdsr_bicubic_x4`).
 4. Everything goes to `--out` as PNGs plus `summary.md` / `summary.json`.
 """
 
@@ -22,6 +22,8 @@ from dml_keras.models import BicubicDegradation
 from dml_keras.ops.resize import imresize
 
 DEMO_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+DEGRADATION = "dml_realsr_x4"  # presets (dml_keras.presets); with --models, these files of a saved_models/ folder
+SR_MODELS = {"vdsr_real_syndml": "vdsr_realsr_x4", "vdsr_bicubic": "vdsr_bicubic_x4"}
 DEGRADATION_FILE = "dml_realsr_x4.keras"
 SR_FILES = {"vdsr_real_syndml": "table2/real_syndml_5000.keras", "vdsr_bicubic": "table2/bicubic_5000.keras"}
 
@@ -36,15 +38,6 @@ def demo_photos(names=DEMO_PHOTOS, multiple_of=4):
         height, width = image.shape[0] - image.shape[0] % multiple_of, image.shape[1] - image.shape[1] % multiple_of
         photos[name] = image[:height, :width]
     return photos
-
-
-def find_saved_models(folder=None):
-    """The `saved_models/` folder: `folder`, else `./saved_models`, else the one beside the package (a checkout)."""
-    candidates = [folder] if folder else ["saved_models", Path(__file__).resolve().parents[1] / "saved_models"]
-    for candidate in candidates:
-        if candidate and Path(candidate, DEGRADATION_FILE).exists():
-            return Path(candidate)
-    return None
 
 
 def _side_by_side(*images):
@@ -63,13 +56,17 @@ def run_demo(out_dir="dml_demo", noise_sigma=5.0, seed=0, models_dir=None, image
     from dml_keras.models.sr_base import super_resolve
     from dml_keras.visualization import visualize
 
-    folder = find_saved_models(models_dir)
     bicubic = BicubicDegradation(4)
-    learned = load_model(folder / DEGRADATION_FILE, kind="degradation") if folder else bicubic
+    if models_dir is None:  # the presets that install with the package
+        learned = load_model(DEGRADATION, kind="degradation")
+        sr_models = {key: load_model(name, kind="sr") for key, name in SR_MODELS.items()}
+    else:  # a saved_models/ folder of a checkout or of your own
+        folder = Path(models_dir)
+        learned = load_model(folder / DEGRADATION_FILE, kind="degradation")
+        sr_models = {k: load_model(folder / f, kind="sr") for k, f in SR_FILES.items() if (folder / f).exists()}
     # LR at the capture size, as `dml synthesize --lr-size native` makes the pairs the shipped SR models learned from
     degradation = load_model(learned, kind="degradation", lr_size="native")
-    name_of_degradation = "learned DML (RealSR x4)" if folder else "bicubic x4 (shipped model not found)"
-    sr_models = {k: load_model(folder / f, kind="sr") for k, f in SR_FILES.items() if folder and (folder / f).exists()}
+    name_of_degradation = "learned DML (RealSR x4)"
     rows = []
     for index, (name, hr) in enumerate(demo_photos().items()):
         small = add_noise(np.clip(degradation.degrade(hr), 0, 1), noise_sigma, seed + index)

@@ -3,6 +3,7 @@
 import os
 
 from dml_keras.errors import DataError
+from dml_keras.presets import PRESETS, preset_file
 
 KINDS = ("degradation", "sr")
 
@@ -12,7 +13,8 @@ def load_model(model, kind=None, scale=4, lr_size=None, noise="white"):
 
     Args:
         model: a built-in degradation by name (`"identity"`, `"bicubic"`,
-            `"handcrafted"`), a `.keras` file or the `--out` folder of a
+            `"handcrafted"`), a shipped model by name (`"dml_realsr_x4"`,
+            `"vdsr_realsr_x4"`, …: `dml presets`), a `.keras` file or the `--out` folder of a
             training run, an exported file (SavedModel folder, `.tflite`,
             `.onnx`), or a model object (returned as it is, checked and wrapped).
         kind: `"degradation"` or `"sr"` to refuse the other family with a
@@ -34,7 +36,7 @@ def load_model(model, kind=None, scale=4, lr_size=None, noise="white"):
     >>> import dml_keras
     >>> dml_keras.load_model("bicubic", scale=4).scale
     4
-    >>> dml_keras.load_model("saved_models/dml_realsr_x4.keras").channels  # doctest: +SKIP
+    >>> dml_keras.load_model("dml_realsr_x4").channels
     'y'
     """
     from dml_keras.models import BUILTIN_BASELINES, AtNativeSize, LearnedBlurWithNoise
@@ -50,6 +52,8 @@ def load_model(model, kind=None, scale=4, lr_size=None, noise="white"):
             raise DataError(f"--noise-model handcrafted adds noise to a learned blur; '{model}' is a built-in. "
                             "Use the built-in 'handcrafted' degradation, or give a learned model.")
         return BUILTIN_BASELINES[model](scale=scale, lr_size=lr_size or "same")
+    if isinstance(model, str) and model in PRESETS:
+        model = str(preset_file(model))
     loaded = _load_file(model, kind) if isinstance(model, (str, os.PathLike)) else model
     if model_kind(loaded) != "degradation":
         if noise != "white" or lr_size not in (None, loaded.lr_size):
