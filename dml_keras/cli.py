@@ -296,6 +296,9 @@ def _add_align(sub):
     p.add_argument("--lr-size", choices=("same", "native"), default=None,
                    help="'native': LR 1/scale of HR (default for captures); 'same': LR enlarged to HR size by "
                         "MATLAB bicubic. With --refine, pairs keep their layout unless this is given")
+    p.add_argument("--resample", choices=("lr", "hr"), default="lr",
+                   help="lr: resample the LR capture onto the HR's 1/scale grid (default); hr: resample the HR onto "
+                        "the LR capture's grid and keep the LR pixels as the camera wrote them")
     p.add_argument("--match-exposure", action="store_true",
                    help="apply the fitted global gain/offset of the luminance to the LR (always measured and "
                         "reported; off by default: docs/align.md says what it did to trained models)")
@@ -520,6 +523,7 @@ def _align(args):
     summary = align_folder(
         args.captures, args.out, args.scale, refine=args.refine, progress=not args.quiet, figures=not args.no_figures,
         local=args.local, motion=args.motion, lr_size=args.lr_size, match_exposure=args.match_exposure,
+        resample=args.resample,
         camera=read_camera(args.camera) if args.camera else None, max_residual=args.max_residual, tile=args.tile,
     )
     for name, report in summary["left_out"].items():

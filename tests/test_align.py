@@ -308,3 +308,19 @@ def test_alignment_figure_shows_the_hr_grid_the_aligned_lr_and_their_difference(
     difference = figure[below_label, 2 * (width + 4) : 3 * width + 8]
     expected = np.clip(0.5 + 4 * (aligned.lr - reference), 0, 1)[below_label]
     assert np.mean(np.abs(difference - expected) < 2 / 255) > 0.95  # all but the drawn arrows
+
+
+def test_resample_hr_keeps_the_lr_pixels_as_captured_and_moves_the_hr_instead(photos):
+    photo = photos["astronaut"]
+    hr, capture, true = _capture(photo, 2, np.random.default_rng(8), _hr_box(photo, 2))
+    aligned = align_pair(hr, capture, 2, resample="hr")
+    top, left, height, width = aligned.report["valid"]["lr_box"]
+    np.testing.assert_array_equal(aligned.lr, capture[top : top + height, left : left + width])  # untouched
+    assert transform_rms(aligned.report["transform"], true, (hr.shape[0] // 2, hr.shape[1] // 2)) <= 0.1
+    # the HR is the HR capture sampled where the true transform puts each LR pixel's 2 × 2 block
+    to_hr = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]])
+    corner = np.array([[1, 0, 2 * left], [0, 1, 2 * top], [0, 0, 1]])
+    expected = cv2.warpPerspective(hr, to_hr @ np.linalg.inv(true) @ np.linalg.inv(to_hr) @ corner,
+                                   (2 * width, 2 * height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    assert _psnr(np.clip(expected, 0, 1), aligned.hr) >= 40
+    assert aligned.report["accepted"] and aligned.report["residual"]["p95"] < 0.2

@@ -277,6 +277,12 @@ def _cameras(camera):
     return camera, camera
 
 
+def _check_overlap(height, width, names):
+    if height < 16 or width < 16:
+        raise DataError(f"'{names[0]}' and '{names[1]}' overlap in only {height}×{width} LR pixels after "
+                        "alignment; the captures must frame the same part of the scene.")
+
+
 def read_camera(path):
     """OpenCV camera parameters from a JSON file, checked: one dict for both captures or `{"hr": ..., "lr": ...}`."""
     try:
@@ -313,8 +319,8 @@ def transform_rms(estimated, true, size):
     return float(np.sqrt(np.mean((a[0] / a[2] - b[0] / b[2]) ** 2 + (a[1] / a[2] - b[1] / b[2]) ** 2)))
 
 
-def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_exposure=False, lr_size="native",
-               camera=None, max_residual=MAX_RESIDUAL, tile=TILE, names=None):
+def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_exposure=False, lr_size=None,
+               camera=None, max_residual=MAX_RESIDUAL, tile=TILE, resample="lr", names=None):
     """Register an LR capture to an HR capture and cut the aligned pair.
 
     Args:
@@ -340,6 +346,10 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
         max_residual: a pair whose tiles' 95th-percentile misalignment (LR
             px) is above this is marked not accepted.
         tile: tile side in LR px for the residual measurement.
+        resample: 'lr': the LR capture is resampled onto the HR's 1/`scale`
+            grid (HR pixels kept); 'hr': the HR is resampled onto the LR
+            capture's grid, finer by `scale`, and the LR pixels are kept as
+            the camera wrote them (noise and JPEG blocks not interpolated).
         names: how to call the two inputs in messages (default their paths).
 
     Returns:
@@ -352,6 +362,10 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
     if lr_size not in (None, "native", "same"):
         raise ValueError(f"lr_size must be 'native' or 'same'. Received: lr_size={lr_size!r}")
     motion = motion or ("affine" if refine else "homography")
+    if resample not in ("lr", "hr"):
+        raise ValueError(f"resample must be 'lr' or 'hr'. Received: resample={resample!r}")
+    if resample == "hr" and local:
+        raise DataError("--local corrects the LR with a shift field; it needs --resample lr.")
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {tuple(MOTIONS)}. Received: motion={motion!r}")
     paths = [x if isinstance(x, (str, os.PathLike)) else None for x in (hr, lr)]
@@ -398,15 +412,30 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
     report["transform"] = (matrix / matrix[2, 2]).round(8).tolist()
     report["ecc_correlation"] = correlation
 
-    top, left, height, width = _valid_box(matrix, lr_image.shape, size)
-    if height < 16 or width < 16:
-        raise DataError(f"'{names[0]}' and '{names[1]}' overlap in only {height}×{width} LR pixels after "
-                        "alignment; the captures must frame the same part of the scene.")
-    lr_out = np.clip(_resample(lr_image, matrix, size), 0, 1)
-    aligned = _grey(lr_out)
-    box = (slice(top, top + height), slice(left, left + width))
     unit = scale // factor  # lattice px per LR px: 1, or `scale` for same-size pairs registered at HR size
-    rows, used_tile = tile_shifts(template[box], aligned[box], tile * unit)
+    if resample == "lr":
+        top, left, height, width = _valid_box(matrix, lr_image.shape, size)
+        _check_overlap(height, width, names)
+        box = (slice(top, top + height), slice(left, left + width))
+        lr_out = np.clip(_resample(lr_image, matrix, size), 0, 1)
+        hr_out = hr_image[top * factor:(top + height) * factor, left * factor:(left + width) * factor]
+        reference, aligned = template[box], _grey(lr_out)[box]
+    else:  # the LR stays as captured; the HR is resampled onto the LR's grid (finer by `factor`)
+        inverse = np.linalg.inv(matrix)
+        top, left, height, width = _valid_box(inverse, size + (1,), lr_image.shape[:2])
+        _check_overlap(height, width, names)
+        box = (slice(top, top + height), slice(left, left + width))
+        lattice_to_hr = np.array([[factor, 0, (factor - 1) / 2], [0, factor, (factor - 1) / 2], [0, 0, 1]])
+        corner = np.array([[1, 0, left * factor], [0, 1, top * factor], [0, 0, 1]])
+        hr_map = lattice_to_hr @ inverse @ np.linalg.inv(lattice_to_hr) @ corner
+        hr_out = np.clip(_resample(hr_image, hr_map, (height * factor, width * factor)), 0, 1)
+        lr_out = np.zeros(size + (3,), np.float32)  # only `box` is used
+        lr_out[:height, :width] = lr_image[box]
+        box = (slice(0, height), slice(0, width))
+        hr_grey = _grey(hr_out)
+        reference = hr_grey if factor == 1 else imresize(hr_grey, output_size=(height, width)).astype(np.float32)
+        aligned = capture[top:top + height, left:left + width]
+    rows, used_tile = tile_shifts(reference, aligned, tile * unit)
     if local and len(rows) >= 4:
         report["residual_before_local"] = _residual_summary(rows, used_tile, unit)
         field = np.zeros(size + (2,), np.float32)
@@ -416,20 +445,18 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
         map_x, map_y = points[..., 0] / points[..., 2], points[..., 1] / points[..., 2]
         lr_out = np.clip(cv2.remap(lr_image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_CUBIC,
                                    borderMode=cv2.BORDER_REPLICATE), 0, 1)
-        aligned = _grey(lr_out)
-        rows, used_tile = tile_shifts(template[box], aligned[box], tile * unit)
+        aligned = _grey(lr_out)[box]
+        rows, used_tile = tile_shifts(reference, aligned, tile * unit)
         report["local_field_max"] = float(np.hypot(field[box][..., 0], field[box][..., 1]).max()) / unit
     report["residual"] = _residual_summary(rows, used_tile, unit)
 
-    valid_t, valid_a = template[box].ravel(), aligned[box].ravel()
-    gain, offset = np.polyfit(valid_t, valid_a, 1)
+    gain, offset = np.polyfit(reference.ravel(), aligned.ravel(), 1)
     report["luminance"] = {"gain": float(gain), "offset": float(offset * 255), "applied": bool(match_exposure),
                            "note": "LR luminance ≈ gain · HR luminance + offset (offset in 8-bit levels)"}
     if match_exposure:
         lr_out = np.clip((lr_out - offset) / gain, 0, 1)
     report["frame_offset_rms"], report["frame_offset_max"] = (
         [value / unit for value in _frame_offset(matrix, size)] if refine else (None, None))
-    hr_out = hr_image[top * factor:(top + height) * factor, left * factor:(left + width) * factor]
     lr_out = lr_out[box]
     lr_size = lr_size or ("same" if factor == 1 else "native")
     if lr_size == "same" and factor != 1:
@@ -439,8 +466,13 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
         hr_out = hr_out[:rows, :cols]
         lr_out = np.clip(shrink_enlarged(lr_out[:rows, :cols], scale), 0, 1)
     report["lr_size"] = lr_size
-    report["valid"] = {"hr_box": [top * factor, left * factor, height * factor, width * factor],
-                       "fraction": float(height * width / (size[0] * size[1]))}
+    report["resample"] = resample
+    if resample == "lr":
+        report["valid"] = {"hr_box": [top * factor, left * factor, height * factor, width * factor],
+                           "fraction": float(height * width / (size[0] * size[1]))}
+    else:
+        report["valid"] = {"lr_box": [top, left, height, width],
+                           "fraction": float(height * width / (lr_image.shape[0] * lr_image.shape[1]))}
     p95 = report["residual"]["p95"]
     if p95 is None:
         report["accepted"], report["reason"] = False, "no tile with enough texture to measure the alignment"
