@@ -4,7 +4,7 @@
 
 Each case runs in a fresh subprocess so its peak memory (ru_maxrss) is its
 own; times are the median of several repetitions after a warm-up. Groups:
-filter, filter2048, train, flops, degrade, synthesis, sr, latency (`--quick`
+filter, filter2048, train, flops, degrade, synthesis, sr, latency, startup (`--quick`
 leaves out the 2048² filter, the 192² training step, the patches-form
 training step and the 12-megapixel photo). Keys of the JSON output (floats):
 
@@ -35,6 +35,9 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
   `pipeline_slowdown_4crops`: the same with `crops_per_image=4`
 - `sr_untiled_mps`, `sr_tiled_mps`, `sr_tiled_vs_untiled`: the shipped VDSR on a 1024² Y image
   in one call vs in tiles of 512 (the default; 32 px context)
+- `startup_help_ms`, `startup_presets_ms`, `startup_one_step_ms`, `startup_help_vs_one_step`: wall time of
+  `dml --help`, `dml presets` (neither imports Keras) and `dml evaluate-degradation bicubic` on one 64² pair
+  (imports Keras and TensorFlow), each a fresh process
 - `latency_{dml,vdsr}_{runtime}_ms_per_mp`, `latency_{dml,vdsr}_{runtime}_vs_keras`: one 512² RGB
   photo through the shipped DML / VDSR model in each runtime (`keras` = tf.function,
   `savedmodel`, `tflite`, `tflite_float16`, `tflite_dynamic`, `onnx` when installed),
@@ -99,6 +102,7 @@ CASES = {
     "sr_tiled": ("sr", "result = sr_case(tile_size=512)"),
     "latency_dml": ("latency", "result = export_latency('saved_models/dml_realsr_x4.keras')"),
     "latency_vdsr": ("latency", "result = export_latency('saved_models/vdsr_x4_real_syndml.keras')"),
+    "startup": ("startup", "result = startup_case()"),
 }
 SLOW = {"filter_forward_conv_2048", "filter_forward_patches_2048", "filter_train_conv_2048", "filter_train_conv_16x512",
         "filter_train_patches", "train_step_192", "degrade_12mp"}
@@ -215,6 +219,28 @@ def sr_case(tile_size, size=1024):
     image = np.random.default_rng(0).random((size, size, 1)).astype("float32")
     return timed(lambda: run_tiled(model, image, tile_size=tile_size), repeat=3)
 
+def startup_case(repeat=3):
+    # median wall time (ms) of `python -m dml_keras --help`, `presets` and `evaluate-degradation bicubic` on one
+    # 64x64 pair: what answering takes, without and with Keras/TensorFlow imported
+    import subprocess, sys, tempfile
+    from dml_keras.data.io import write_image
+    folder = tempfile.mkdtemp()
+    photo = np.random.default_rng(0).random((64, 64, 3)).astype("float32")
+    write_image(os.path.join(folder, "hr", "a.png"), photo)
+    write_image(os.path.join(folder, "lr", "a.png"), photo[::4, ::4])
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    def wall(*args):
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "dml_keras", *args], capture_output=True, check=True, env=env,
+                           cwd=tempfile.gettempdir())
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times)
+    return {"help": wall("--help"), "presets": wall("presets"),
+            "one_step": wall("evaluate-degradation", "bicubic", folder)}
+
+
 def export_latency(keras_file, size=512):
     # ms per megapixel of one RGB photo through each runtime, measured side by side
     import importlib.util, tempfile
@@ -330,11 +356,22 @@ def figures_from(raw):
     return figures
 
 
+def startup_figures(raw):
+    """`startup_*`: wall time of `dml --help`, of `dml presets` and of a one-pair `evaluate-degradation`."""
+    if not raw.get("startup"):
+        return {}
+    times = raw["startup"]["ms"]
+    figures = {f"startup_{name}_ms": value for name, value in times.items()}
+    figures["startup_help_vs_one_step"] = times["help"] / times["one_step"]
+    return figures
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="FILE", help="write every figure under its key")
     parser.add_argument("--quick", action="store_true", help="leave out the slowest cases (see above)")
-    parser.add_argument("--only", help="comma-separated groups: filter, filter2048, train, flops, degrade, synthesis, sr, latency")
+    parser.add_argument("--only", help="comma-separated groups: filter, filter2048, train, flops, degrade, synthesis, sr, "
+                                       "latency, startup")
     args = parser.parse_args(argv)
     groups = set(args.only.split(",")) if args.only else None
     names = [n for n, (group, _) in CASES.items()
@@ -343,7 +380,7 @@ def main(argv=None):
     for name in names:
         raw[name] = run_case(name)
         print(f"  measured {name}: {raw[name]}", file=sys.stderr)
-    figures = figures_from(raw)
+    figures = {**figures_from(raw), **startup_figures(raw)}
     print(f"{'figure':46s} value")
     for key in sorted(figures):
         print(f"{key:46s} {figures[key]:.4g}")

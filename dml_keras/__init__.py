@@ -1,24 +1,36 @@
 """dml-keras: learn a real camera's degradation from a few photo pairs (DML, ACCV 2020).
 
-Importing the package registers every serializable class with Keras, so
-`keras.saving.load_model("saved_models/dml_realsr_x4.keras")` works after
-`import dml_keras`; `dml_keras.load_model` loads any model the package runs
-(built-in names, `.keras`, SavedModel, TFLite, ONNX). TensorFlow is not
-imported until a workflow needs it.
+`import dml_keras` is light: Keras and TensorFlow are imported on first use
+(any model, workflow or `load_model`), with TensorFlow's start-up logs
+muted, and the package's classes are then registered with Keras, so
+`keras.saving.load_model("model.keras")` works after `import dml_keras`.
+`dml_keras.load_model` loads any model the package runs (presets and
+built-ins by name, `.keras`, SavedModel, TFLite, ONNX).
 
 >>> import dml_keras
 >>> dml_keras.load_model("bicubic").lr_size
 'same'
 """
 
-from dml_keras._version import __version__  # noqa: E402
-from dml_keras._quiet import import_backend_quietly  # noqa: E402
+import importlib
 
-import_backend_quietly()
+from dml_keras._version import __version__
+from dml_keras._quiet import install as _install_quiet_import
+from dml_keras.errors import DataError, SetupError
 
-from dml_keras import layers, models  # noqa: E402,F401  (registers the serializable classes)
-from dml_keras.workflows.align import align_folder, align_pair  # noqa: E402
-from dml_keras.errors import DataError, SetupError  # noqa: E402
-from dml_keras.loading import load_model  # noqa: E402
+_install_quiet_import()
+
+_LAZY = {"load_model": "dml_keras.loading", "align_pair": "dml_keras.workflows.align",
+         "align_folder": "dml_keras.workflows.align"}
+_SUBMODULES = ("layers", "models", "ops", "metrics", "data", "losses", "workflows", "presets")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"dml_keras.{name}")
+    raise AttributeError(f"module 'dml_keras' has no attribute {name!r}")
+
 
 __all__ = ["DataError", "SetupError", "__version__", "align_folder", "align_pair", "load_model"]

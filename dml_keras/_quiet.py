@@ -1,34 +1,94 @@
-"""Import Keras (and TensorFlow, when it is the backend) without the screen of C++ start-up logs.
+"""Import Keras (and TensorFlow) late, once, without the screen of C++ start-up logs.
 
-TensorFlow prints oneDNN, CUDA-probing and absl lines on import and when it
-first lists its devices, before any work starts. Both happen here with
-stderr muted, unless `TF_CPP_MIN_LOG_LEVEL` is set (the user chose a log
-level) or `--verbose` is on the command line (`dml --verbose ...`).
+`import dml_keras` imports neither: the `dml` command parses its arguments
+and answers `--help` at once. The first time anything imports `keras` or
+`tensorflow` afterwards (a workflow, `dml_keras.load_model`, a model class,
+or the user's own `import keras`), `install()`'s import hook runs that import
+with stderr muted, lists TensorFlow's devices inside the same mute (where
+the CUDA probing prints), and then registers the package's serializable
+classes with Keras, so that `keras.saving.load_model("model.keras")` works
+after `import dml_keras` as before. Logs stay when `TF_CPP_MIN_LOG_LEVEL` is
+set (the user chose a level); `dml --verbose` sets it to 0.
 """
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 
-
-def wanted():
-    return "TF_CPP_MIN_LOG_LEVEL" not in os.environ and "--verbose" not in sys.argv[1:] and "tensorflow" not in sys.modules
+_NAMES = ("keras", "tensorflow")
 
 
-def import_backend_quietly():
-    """Import Keras and its backend with stderr (file descriptor 2) muted; errors still propagate."""
-    if not wanted():
-        return
+def _muted(function):
+    """Run `function()` with file descriptor 2 pointed at /dev/null unless the user set a TF log level."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return function()
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import keras
-
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                tf.config.list_physical_devices()
+            return function()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+class _Loader(importlib.abc.Loader):
+    """The real loader of `keras` or `tensorflow`, run muted; afterwards the package registers its classes."""
+
+    def __init__(self, loader, name, finder):
+        self._loader, self._name, self._finder = loader, name, finder
+
+    def __getattr__(self, attribute):  # resources, get_code, ...: the real loader's
+        return getattr(self._loader, attribute)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        def load():
+            self._loader.exec_module(module)
+            if self._name == "tensorflow":
+                module.config.list_physical_devices()
+            elif "tensorflow" in sys.modules and sys.modules["tensorflow"] is not None:
+                sys.modules["tensorflow"].config.list_physical_devices()
+
+        self._finder.loading = True
+        try:
+            _muted(load)
+        finally:
+            self._finder.loading = False
+        if self._name == "keras":
+            self._finder.remove()
+            import dml_keras.models  # noqa: F401  (registers every serializable class with Keras)
+
+
+class _FirstImport(importlib.abc.MetaPathFinder):
+    loading = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _NAMES or self.loading:
+            return None
+        self.loading = True  # find the real spec with this finder out of the way
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.loading = False
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _Loader(spec.loader, name, self)
+        return spec
+
+    def remove(self):
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+
+def install():
+    """Set up the muted first import (or, when Keras is imported already, register the classes now)."""
+    if "keras" in sys.modules:
+        import dml_keras.models  # noqa: F401
+        return
+    if not any(isinstance(finder, _FirstImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _FirstImport())

@@ -5,9 +5,8 @@ import json
 import os
 import sys
 
-from dml_keras.models import SR_MODELS
+from dml_keras.names import DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES
 from dml_keras.workflows.recipes import AUGMENTATIONS, RECIPES
-from dml_keras.workflows.sr import LOSSES
 
 
 def _scale_out(parser):
@@ -52,7 +51,7 @@ def _add_train_degradation(sub):
     p.add_argument("pairs", help="RealSR root, folder with hr/ and lr/, City100 folder, or CSV (hr,lr)")
     p.add_argument("--out", required=True, help="output folder (checkpoints, logs, model.keras)")
     _scale(p)
-    p.add_argument("--model", choices=("dml", "directnet", "directkpn", "global-kernel"), default="dml")
+    p.add_argument("--model", choices=DEGRADATION_MODELS, default="dml")
     p.add_argument("--recipe", choices=tuple(RECIPES), default="default",
                    help="'default': the best measured on held-out real pairs (3000 steps of 8 x 64² crops, "
                         "Adam 1e-4, weights averaged over the last 500 steps, Gaussian basis, weights starting "
@@ -149,10 +148,10 @@ def _add_later_commands(sub):
     p.add_argument("synthetic_pairs", nargs="?",
                    help="also: synthesized pairs (`dml synthesize` output) mixed with the first at --synthetic-fraction")
     p.add_argument("--out", required=True)
-    p.add_argument("--arch", choices=tuple(SR_MODELS), default="vdsr",
+    p.add_argument("--arch", choices=SR_ARCHS, default="vdsr",
                    help="vdsr, rcan, or rrdb: ESRGAN's generator, trained with Real-ESRGAN's recipe (sharpened "
                         "ground truth, EMA of the weights, Adam beta 0.9/0.99); default lr-size native, channels rgb")
-    p.add_argument("--loss", choices=LOSSES, default="auto",
+    p.add_argument("--loss", choices=SR_LOSSES, default="auto",
                    help="auto: L2 for vdsr, L1 otherwise; gan: Real-ESRGAN's second stage, L1 + VGG perceptual "
                         "x1 + GAN x0.1 against a U-Net discriminator (RGB), usually with --init from an L1 run")
     p.add_argument("--init", metavar="RUN", help="start the network from a trained SR model (run folder or .keras) "
@@ -555,8 +554,11 @@ def _demo(args):
 
 def main(argv=None):
     """Entry point of the `dml` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)  # importing dml_keras muted TensorFlow's start-up logs unless --verbose
+    args = build_parser().parse_args(argv)  # Keras is imported later, by the command that needs it
     from dml_keras.errors import DataError, SetupError, unwrap_data_error
+
+    if args.verbose:  # TensorFlow's own start-up lines, shown (the first import of Keras mutes them otherwise)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
 
     try:
         return args.handler(args)

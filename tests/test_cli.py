@@ -115,3 +115,32 @@ def test_upscale_keeps_greyscale_and_16_bit(tmp_path, photos):
     # and 16 bits carry more than 8: levels between the 8-bit ones occur
     deep = read_image(tmp_path / "out" / "deep.png") * 65535
     assert np.mean(np.abs(deep / 257 - np.round(deep / 257)) > 0.01) > 0.5
+
+
+def test_help_and_argument_errors_answer_without_importing_keras():
+    code = ("import sys, dml_keras.cli as cli\n"
+            "for argv in (['--help'], ['train-sr', '--help'], ['align', '--nope'], ['presets']):\n"
+            "    try:\n"
+            "        cli.main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(sorted(name for name in ('keras', 'tensorflow', 'jax') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr[-2000:]
+
+
+def test_plain_keras_loading_works_after_import_dml_keras_and_prints_no_start_up_logs():
+    import os
+    import re
+
+    from dml_keras.presets import PRESETS
+
+    code = ("import dml_keras, sys\n"
+            "assert 'keras' not in sys.modules\n"
+            "import keras\n"
+            f"model = keras.saving.load_model({str(PRESETS['dml_realsr_x4'].path)!r})\n"
+            "print(type(model).__name__, model.num_basis)")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.stdout.split() == ["DegradationModel", "8"], result.stderr[-2000:]
+    assert not re.search(r"^[IWE]\d{4} |absl::InitializeLog", result.stderr, re.MULTILINE)

@@ -15,6 +15,7 @@ from dml_keras.models.rcan import RCAN
 from dml_keras.models.rrdb import RRDBNet
 from dml_keras.models.sr_base import SuperResolutionBase
 from dml_keras.models.vdsr import VDSR
+from dml_keras.names import DEGRADATION_MODELS as _DEGRADATION_NAMES, SR_ARCHS
 
 # The learned degradation models by their command-line names.
 DEGRADATION_MODELS = {
@@ -24,8 +25,11 @@ DEGRADATION_MODELS = {
     "global-kernel": GlobalKernel,
 }
 
+assert tuple(DEGRADATION_MODELS) == _DEGRADATION_NAMES, "dml_keras.names names the degradation models"
+
 # The SR networks by their command-line names.
 SR_MODELS = {"vdsr": VDSR, "rcan": RCAN, "rrdb": RRDBNet}
+assert tuple(SR_MODELS) == SR_ARCHS, "dml_keras.names.SR_ARCHS names the SR networks the CLI offers"
 
 
 

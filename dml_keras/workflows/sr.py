@@ -10,11 +10,12 @@ from dml_keras.data.pairs import pair_geometry, resolve_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
+from dml_keras.names import SR_LOSSES
 from dml_keras.workflows.perceptual import STAGES
 from dml_keras.workflows.fit import fit_and_save, resumed_epoch
 
 
-LOSSES = ("auto", "l1", "l2", "gan")
+LOSSES = SR_LOSSES
 
 
 def build_sr_model(arch="vdsr", scale=4, channels="y", lr_size="same", **kwargs):

@@ -1,0 +1,9 @@
+"""The names users choose among, importable without Keras: the CLI's choices come from here.
+
+The registries that map them to classes (`dml_keras.models.SR_MODELS`,
+`dml_keras.workflows.degradation`) check that they hold exactly these names.
+"""
+
+DEGRADATION_MODELS = ("dml", "directnet", "directkpn", "global-kernel")
+SR_ARCHS = ("vdsr", "rcan", "rrdb")
+SR_LOSSES = ("auto", "l1", "l2", "gan")
