@@ -5,8 +5,9 @@ import json
 import os
 import sys
 
-from dml_keras.names import DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES
-from dml_keras.workflows.recipes import AUGMENTATIONS, RECIPES
+from dml_keras.names import AUGMENTATIONS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES
+from dml_keras.ops.tiling import TILE_MARGIN
+from dml_keras.workflows.recipes import RECIPES
 
 
 def _scale_out(parser):
@@ -205,7 +206,7 @@ def _add_later_commands(sub):
     _scale(p)
     p.add_argument("--crop-border", type=int, default=None, help="default: scale")
     p.add_argument("--lpips", choices=("alex", "vgg", "none"), default="alex")
-    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels (each runs with 32 px of context)")
+    p.add_argument("--tile", type=int, default=512, help=f"tile size in input pixels (each runs with {TILE_MARGIN} px of context)")
     _json_out(p)
     p.set_defaults(handler=_evaluate_sr)
 
@@ -214,7 +215,7 @@ def _add_later_commands(sub):
     p.add_argument("model", help="a saved SR model (.keras or its training folder), or an exported one (SavedModel, .tflite, .onnx)")
     p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True)
-    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels (each runs with 32 px of context)")
+    p.add_argument("--tile", type=int, default=512, help=f"tile size in input pixels (each runs with {TILE_MARGIN} px of context)")
     p.set_defaults(handler=_upscale)
 
     p = sub.add_parser("compare", help="side-by-side crops LR | model A | model B | ... | HR, to judge SR by eye")

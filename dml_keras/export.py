@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from dml_keras.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
+from dml_keras.ops.tiling import TILE_MARGIN
 from dml_keras.runtime import METADATA_NAME, ExportedModel, tflite_operators
 
 QUANTIZE = ("none", "float16", "dynamic")
@@ -78,7 +79,7 @@ def model_metadata(model):
         "scale": int(model.scale),
         "lr_size": model.lr_size,
         "trained_channels": model.channels,
-        "context_margin": int(getattr(model, "context_margin", 32)),
+        "context_margin": int(getattr(model, "context_margin", TILE_MARGIN)),
         "kernel_size": int(model.kernel_size) if degradation else None,
         "tile_align": int(2 * model.stride) if degradation else 1,
         "dml_keras_version": __version__,

@@ -117,7 +117,8 @@ def interrupt_at_epoch(epoch):
 
 
 def assert_round_trip(obj, inputs, tmp_path, atol=1e-6):
-    """A layer or model: config round trip and `.keras` reload give the outputs of the original.
+    """A layer or model: its config survives JSON and `from_config` unchanged, with the same weights, and the
+    config round trip and `.keras` reload give the outputs of the original.
 
     Layers are saved inside a functional model. Returns `(expected outputs, reloaded object)`.
     """
@@ -126,9 +127,15 @@ def assert_round_trip(obj, inputs, tmp_path, atol=1e-6):
     def numpy(x):
         return keras.ops.convert_to_numpy(x)
 
+    import json
+
     expected = numpy(obj(inputs))
-    clone = obj.__class__.from_config(obj.get_config())
+    config = obj.get_config()
+    assert json.loads(json.dumps(config)) == config  # JSON-safe as it is (keras-hub's check): no tuples or NumPy
+    clone = obj.__class__.from_config(config)
     clone(inputs)
+    assert clone.get_config() == config
+    assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in obj.weights]
     clone.set_weights(obj.get_weights())
     np.testing.assert_allclose(numpy(clone(inputs)), expected, atol=atol)
     saved = obj

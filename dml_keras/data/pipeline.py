@@ -16,7 +16,7 @@ import tensorflow as tf
 from dml_keras.errors import DataError
 from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
 from dml_keras.ops.color import rgb_to_y
-from dml_keras.workflows.recipes import AUGMENTATIONS
+from dml_keras.names import AUGMENTATIONS
 
 CHANNELS = ("y", "rgb")
 

@@ -16,6 +16,7 @@ from keras import ops
 
 from dml_keras.metrics.image_quality import psnr_on_batch
 from dml_keras.ops.color import rgb_to_y
+from dml_keras.ops.tiling import TILE_MARGIN
 
 from dml_keras.models.contract import CHANNELS, LR_SIZES
 
@@ -30,7 +31,7 @@ class DegradationBase(keras.Model):
 
     # Pixels on each side a tile needs beyond what it outputs (receptive field
     # of the weight predictor, ~19 px, plus the filter's K // 2): see `degrade`.
-    context_margin = 32
+    context_margin = TILE_MARGIN
 
     def __init__(self, scale=4, kernel_size=15, channels="y", lr_size="same", **kwargs):
         super().__init__(**kwargs)

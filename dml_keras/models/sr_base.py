@@ -6,7 +6,7 @@ import numpy as np
 from dml_keras.models.contract import CHANNELS, LR_SIZES
 from dml_keras.ops.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from dml_keras.ops.resize import imresize, shrink_enlarged
-from dml_keras.ops.tiling import apply_tiled
+from dml_keras.ops.tiling import TILE_MARGIN, apply_tiled
 
 
 def check_channels(channels):
@@ -17,7 +17,7 @@ def check_channels(channels):
     return channels
 
 
-def run_tiled(model, image, tile_size=512, margin=32):
+def run_tiled(model, image, tile_size=512, margin=TILE_MARGIN):
     """Apply an SR `model` to one `(H, W, C)` image in tiles with `margin` pixels of context (seamless).
 
     Each tile is computed with real neighbouring pixels around it and only its
@@ -38,7 +38,7 @@ def _capture_size(enlarged, scale):
     return np.clip(imresize(enlarged, output_size=(height // scale, width // scale)), 0, 1)
 
 
-def super_resolve(model, lr_rgb, tile_size=512, margin=32, enlarged=False):
+def super_resolve(model, lr_rgb, tile_size=512, margin=TILE_MARGIN, enlarged=False):
     """Super-resolve an RGB photo in `[0, 1]` with any SR model; returns RGB `scale` times larger, clipped.
 
     Args:

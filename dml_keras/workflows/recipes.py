@@ -1,6 +1,7 @@
 """Training recipes of the degradation models by name (no TensorFlow needed: `saved_models/gpu_train_jax.py` reads them too)."""
 
 from dml_keras.errors import SetupError
+from dml_keras.names import AUGMENTATIONS  # noqa: F401  (the recipes' choices; re-exported)
 
 # "default": the best measured on held-out real pairs within a 2-core CPU's hour
 # (docs/degradation.md, saved_models/README.md); "large": 36× the pixels and a network twice
@@ -19,9 +20,6 @@ RECIPES = {
                   lr_schedule="constant", ema_steps=0, augment="flips", filters=32, basis_initializer="uniform",
                   weight_init="half", kernel_init="random", residual_on="hr"),
 }
-# how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
-# up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
-AUGMENTATIONS = ("dihedral", "flips", "none")
 # recipe entries that only one model takes, and which
 MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn", "residual_on": "directnet"}
 
