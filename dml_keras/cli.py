@@ -20,6 +20,50 @@ def _scale_out(parser):
                         help="compile the training step with XLA (one device only; slower on CPU here; try it on GPU)")
 
 
+def _config(parser):
+    parser.add_argument("--config", metavar="TRAINING_JSON",
+                        help="replay a run: every setting (data included) from the training.json a run wrote; "
+                             "flags given as well override single values. --out a new folder (the same one resumes)")
+
+
+# training.json keys that a flag of another name sets, per command; the other keys are flags of the same name
+_CONFIG_FLAGS = {
+    "train-degradation": {"pairs_source": "pairs", "val_source": "val", "num_basis": "basis",
+                          "basis_initializer": "basis_init"},
+    "train-sr": {"pairs": "pairs_or_synth", "val_source": "val", "num_groups": "groups", "num_blocks": "blocks"},
+}
+# keys that record how a run went, not what to do: read back as below or not at all
+_CONFIG_RECORDS = {"train_pairs", "val_pairs", "replicas", "workers", "solver", "val_psnr", "precision"}
+
+
+def _config_defaults(command, dests, path):
+    """The flag values that replay the run recorded in `path` (a training.json); `dests`: the command's options."""
+    from dml_keras.errors import DataError
+
+    try:
+        with open(path) as handle:
+            recorded = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise DataError(f"Cannot read run settings '{path}': {error}. Give the training.json a run wrote.") from None
+    family_key = "model" if command == "train-degradation" else "arch"
+    if not isinstance(recorded, dict) or family_key not in recorded:
+        other = "train-sr" if command == "train-degradation" else "train-degradation"
+        raise DataError(f"'{path}' is not the training.json of a {command} run (use it with dml {other}).")
+    defaults = {}
+    for key, value in recorded.items():
+        if key == "precision":
+            defaults["mixed_precision"] = value not in (None, "float32")
+            continue
+        if key in _CONFIG_RECORDS or value is None:
+            continue
+        dest = _CONFIG_FLAGS[command].get(key, key)
+        if dest not in dests:
+            raise DataError(f"'{path}': key '{key}' is not a setting of dml {command}. Remove it, or fix its name.")
+        defaults[dest] = ",".join(str(v) for v in value) if isinstance(value, list) else (
+            str(value) if dest == "noise_sigma" else value)
+    return defaults
+
+
 def _scale(parser):
     parser.add_argument("--scale", type=int, default=4, help="SR factor of the pairs (default 4)")
 
@@ -49,8 +93,10 @@ def _lr_size(parser):
 
 def _add_train_degradation(sub):
     p = sub.add_parser("train-degradation", help="learn a camera's degradation from real HR/LR pairs")
-    p.add_argument("pairs", help="RealSR root, folder with hr/ and lr/, City100 folder, or CSV (hr,lr)")
+    p.add_argument("pairs", nargs="?", help="RealSR root, folder with hr/ and lr/, City100 folder, or CSV (hr,lr); "
+                                            "optional with --config")
     p.add_argument("--out", required=True, help="output folder (checkpoints, logs, model.keras)")
+    _config(p)
     _scale(p)
     p.add_argument("--model", choices=DEGRADATION_MODELS, default="dml")
     p.add_argument("--recipe", choices=tuple(RECIPES), default="default",
@@ -149,6 +195,7 @@ def _add_later_commands(sub):
     p.add_argument("synthetic_pairs", nargs="?",
                    help="also: synthesized pairs (`dml synthesize` output) mixed with the first at --synthetic-fraction")
     p.add_argument("--out", required=True)
+    _config(p)
     p.add_argument("--arch", choices=SR_ARCHS, default="vdsr",
                    help="vdsr, rcan, or rrdb: ESRGAN's generator, trained with Real-ESRGAN's recipe (sharpened "
                         "ground truth, EMA of the weights, Adam beta 0.9/0.99); default lr-size native, channels rgb")
@@ -326,6 +373,7 @@ def build_parser():
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = sub.choices  # name → its parser (--config sets that parser's defaults)
     sub.required = True
     _add_train_degradation(sub)
     _add_evaluate_degradation(sub)
@@ -347,6 +395,9 @@ def _print_scores(scores, json_path):
 def _train_degradation(args):
     from dml_keras.workflows.degradation import train_degradation
 
+    if args.pairs is None:
+        print("error: give the training PAIRS, or --config TRAINING_JSON of a run to replay", file=sys.stderr)
+        return 2
     dml_flags = dict(
         num_basis=args.basis, basis_initializer=args.basis_init, weight_init=args.weight_init,
         basis_constraint=None if args.basis_constraint in (None, "none") else args.basis_constraint,
@@ -555,9 +606,18 @@ def _demo(args):
 
 def main(argv=None):
     """Entry point of the `dml` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)  # Keras is imported later, by the command that needs it
+    parser = build_parser()
+    args = parser.parse_args(argv)  # Keras is imported later, by the command that needs it
     from dml_keras.errors import DataError, SetupError, unwrap_data_error
 
+    if getattr(args, "config", None):  # the run's settings become the defaults; the flags given still win
+        command = parser.commands[args.command]
+        try:
+            command.set_defaults(**_config_defaults(args.command, set(vars(args)), args.config))
+        except DataError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(argv)
     if args.verbose:  # TensorFlow's own start-up lines, shown (the first import of Keras mutes them otherwise)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
 

@@ -14,7 +14,7 @@ from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import MODEL_ONLY, check_model_only, resolve_recipe
+from dml_keras.workflows.recipes import MODEL_ONLY, check_model_only, resolve_recipe, source_of
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -43,13 +43,15 @@ def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_
     """
     from dml_keras.models.global_kernel import GlobalKernel, least_squares_kernel
 
+    sources = (pairs, val_pairs)
     pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
     model = GlobalKernel(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size)
     loaded = [(hr.numpy(), lr.numpy()) for hr, lr, _ in paired_eval_dataset(pairs, scale, lr_size, channels)]
     model.set_kernel(least_squares_kernel([hr for hr, _ in loaded], [lr for _, lr in loaded], kernel_size,
                                           stride=model.stride, border=model.crop_border))
     settings = dict(model="global-kernel", solver="least_squares", scale=scale, kernel_size=kernel_size,
-                    channels=channels, lr_size=lr_size, train_pairs=[p.name for p in pairs],
+                    channels=channels, lr_size=lr_size, pairs_source=source_of(sources[0]),
+                    val_source=source_of(sources[1]), val_fraction=val_fraction, train_pairs=[p.name for p in pairs],
                     val_pairs=[p.name for p in val_pairs])
     if val_pairs:  # scored as `dml evaluate-degradation` scores it
         settings["val_psnr"] = evaluate_degradation(model, val_pairs, progress=False)["psnr"]
@@ -173,6 +175,7 @@ def train_degradation(
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)
+    sources = dict(pairs_source=source_of(pairs), val_source=source_of(val_pairs), val_fraction=val_fraction)
     pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
@@ -198,7 +201,8 @@ def train_degradation(
         model=model, recipe=recipe, scale=scale, kernel_size=kernel_size, channels=channels,
         lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-        ema_steps=ema_steps, augment=augment, train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or []],
+        ema_steps=ema_steps, augment=augment, **sources, train_pairs=[p.name for p in pairs],
+        val_pairs=[p.name for p in val_pairs or []],
         **dict(model_kwargs, seed=seed),
     )
     example = (sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr")

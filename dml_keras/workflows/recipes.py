@@ -24,6 +24,14 @@ RECIPES = {
 MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn", "residual_on": "directnet"}
 
 
+def source_of(data):
+    """How `training.json` records a data argument so that `--config` can replay it: an absolute path, or `None`
+    for what has no path (a list of pairs, a model object)."""
+    import os
+
+    return os.path.abspath(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else None
+
+
 def check_model_only(model, **options):
     """Refuse, with a `SetupError` naming it and its flag, an option given (not `None`) that only another model takes.
 

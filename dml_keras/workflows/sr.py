@@ -13,6 +13,7 @@ from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.names import SR_LOSSES
 from dml_keras.workflows.perceptual import STAGES
 from dml_keras.workflows.fit import fit_and_save, resumed_epoch
+from dml_keras.workflows.recipes import source_of
 
 
 LOSSES = SR_LOSSES
@@ -34,6 +35,16 @@ def _sr_class(arch):
     if arch not in SR_MODELS:
         raise ValueError(f"arch must be one of {tuple(SR_MODELS)}. Received: arch={arch!r}")
     return SR_MODELS[arch]
+
+
+def _degradation_source(degradation):
+    """A built-in or preset name as it is; a file as its absolute path (`training.json`)."""
+    from dml_keras.models import BUILTIN_BASELINES
+    from dml_keras.presets import PRESETS
+
+    if isinstance(degradation, str) and (degradation in BUILTIN_BASELINES or degradation in PRESETS):
+        return degradation
+    return source_of(degradation)
 
 
 def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
@@ -141,11 +152,9 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                     noise_resolution=noise_resolution,
                     crops_per_image=crops_per_image if degradation is not None else None,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
-                    pairs=str(pairs) if pairs is not None and not isinstance(pairs, list) else None,
-                    synthetic_pairs=str(synthetic_pairs) if synthetic_pairs is not None and not isinstance(synthetic_pairs, list) else None,
-                    degradation=str(degradation) if isinstance(degradation, (str, os.PathLike)) else None,
-                    hr_dir=str(hr_dir) if hr_dir else None, loss=loss,
-                    init=str(init) if isinstance(init, (str, os.PathLike)) else None,
+                    pairs=source_of(pairs), synthetic_pairs=source_of(synthetic_pairs),
+                    degradation=_degradation_source(degradation), hr_dir=source_of(hr_dir),
+                    val_source=source_of(val_pairs), loss=loss, init=source_of(init),
                     **(dict(d_filters=d_filters if stage == "gan" else None, ema_decay=ema_decay) if perceptual else {}),
                     **arch_kwargs)
     network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,

@@ -1,0 +1,58 @@
+"""A training.json replays its run (`--config`), flags given as well override single values."""
+
+import json
+
+import keras
+import numpy as np
+
+from dml_keras.cli import main
+from tests.conftest import make_hr_lr, needs_tensorflow
+
+pytestmark = needs_tensorflow  # both trainers read their crops with tf.data
+
+
+def _weights(run):
+    return keras.models.load_model(run / "model.keras").get_weights()
+
+
+def _settings(run):
+    return json.loads((run / "training.json").read_text())
+
+
+def test_train_degradation_config_replays_the_run_and_flags_override(tmp_path, photos, monkeypatch):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--basis", "4",
+                 "--steps", "6", "--steps-per-epoch", "3", "--batch-size", "2", "--patch-size", "32",
+                 "--filters", "8", "--val-fraction", "0.25", "--seed", "3", "--quiet"]) == 0
+    monkeypatch.chdir(tmp_path / "run")  # the data are found from anywhere: training.json holds absolute paths
+    assert main(["train-degradation", "--config", "training.json", "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    first, again = _settings(tmp_path / "run"), _settings(tmp_path / "again")
+    assert again == first and first["num_basis"] == 4 and first["val_fraction"] == 0.25
+    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "again")):
+        np.testing.assert_array_equal(a, b)
+    assert main(["train-degradation", "--config", "training.json", "--out", str(tmp_path / "shorter"), "--steps", "3",
+                 "--quiet"]) == 0
+    shorter = _settings(tmp_path / "shorter")
+    assert shorter["steps"] == 3 and {k: v for k, v in shorter.items() if k != "steps"} == {
+        k: v for k, v in first.items() if k != "steps"}
+
+
+def test_train_sr_config_replays_the_run(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=True)
+    assert main(["train-sr", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--lr-size", "native",
+                 "--depth", "3", "--filters", "8", "--steps", "4", "--steps-per-epoch", "2", "--batch-size", "2",
+                 "--patch-size", "32", "--val", str(tmp_path / "pairs"), "--seed", "1", "--quiet"]) == 0
+    config = tmp_path / "run" / "training.json"
+    assert main(["train-sr", "--config", str(config), "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    assert _settings(tmp_path / "again") == _settings(tmp_path / "run")
+    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "again")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_config_of_the_other_family_or_with_an_unknown_key_is_one_line(tmp_path, capsys):
+    (tmp_path / "sr.json").write_text(json.dumps({"arch": "vdsr", "steps": 3}))
+    assert main(["train-degradation", "--config", str(tmp_path / "sr.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "not the training.json of a train-degradation run" in capsys.readouterr().err
+    (tmp_path / "typo.json").write_text(json.dumps({"arch": "vdsr", "stesp": 3}))
+    assert main(["train-sr", "--config", str(tmp_path / "typo.json"), "--out", str(tmp_path / "y")]) == 2
+    assert "key 'stesp' is not a setting of dml train-sr" in capsys.readouterr().err
