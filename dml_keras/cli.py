@@ -7,7 +7,9 @@ import sys
 
 from dml_keras.names import AUGMENTATIONS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES
 from dml_keras.ops.tiling import TILE_MARGIN
-from dml_keras.workflows.recipes import RECIPES
+from dml_keras.workflows.recipes import RECIPES, SR_BATCH_SIZES, SR_RECIPES
+
+_SR_DEFAULT, _SR_PAPER = SR_RECIPES["default"], SR_RECIPES["paper"]
 
 
 def _scale_out(parser):
@@ -196,6 +198,12 @@ def _add_later_commands(sub):
                    help="also: synthesized pairs (`dml synthesize` output) mixed with the first at --synthetic-fraction")
     p.add_argument("--out", required=True)
     _config(p)
+    p.add_argument("--recipe", choices=tuple(SR_RECIPES), default="default",
+                   help=f"'default': the best measured ({_SR_DEFAULT['depth']}-layer VDSR on the small LR, "
+                        f"{_SR_DEFAULT['patch_size']}² crops, Adam {_SR_DEFAULT['learning_rate']:g}, "
+                        f"{_SR_DEFAULT['steps']} steps); 'paper': the authors' ({_SR_PAPER['depth']}-layer VDSR on LR "
+                        f"enlarged to HR size, {_SR_PAPER['patch_size']}² crops, Adam {_SR_PAPER['learning_rate']:g}, "
+                        f"{_SR_PAPER['steps']} steps). The flags below override single values")
     p.add_argument("--arch", choices=SR_ARCHS, default="vdsr",
                    help="vdsr, rcan, or rrdb: ESRGAN's generator, trained with Real-ESRGAN's recipe (sharpened "
                         "ground truth, EMA of the weights, Adam beta 0.9/0.99); default lr-size native, channels rgb")
@@ -222,14 +230,21 @@ def _add_later_commands(sub):
                    help="on-the-fly synthesis: crops cut from each decoded HR photo (decoding dominates with large photos)")
     p.add_argument("--channels", choices=("y", "rgb"), default=None, help="default: rgb for rrdb and --loss gan, y otherwise")
     p.add_argument("--lr-size", choices=("same", "native"), default=None,
-                   help="'same': LR enlarged to HR size (the paper, the default but for rrdb); 'native': LR stays 1/scale")
-    p.add_argument("--patch-size", type=int, default=48, help="HR crop size")
-    p.add_argument("--batch-size", type=int, default=None, help="default 16 for VDSR, 2 for RCAN (the paper), 8 for RRDB")
-    p.add_argument("--steps", type=int, default=10_000)
-    p.add_argument("--steps-per-epoch", type=int, default=500)
+                   help=f"'native': LR stays 1/scale (recipe: {_SR_DEFAULT['lr_size']}; paper: {_SR_PAPER['lr_size']}); "
+                        "'same': LR enlarged to HR size. rrdb takes native only")
+    p.add_argument("--patch-size", type=int, default=None,
+                   help=f"HR crop size (recipe: {_SR_DEFAULT['patch_size']}; paper: {_SR_PAPER['patch_size']})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="default " + ", ".join(f"{size} for {arch}" for arch, size in SR_BATCH_SIZES.items()))
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimisation steps (recipe: {_SR_DEFAULT['steps']}; paper: {_SR_PAPER['steps']})")
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help=f"steps between logs/validation/checkpoints (both recipes: {_SR_DEFAULT['steps_per_epoch']})")
     p.add_argument("--learning-rate", type=float, default=None,
-                   help="Adam's rate (default 1e-4; rrdb and gan: Real-ESRGAN's 2e-4 for L1, 1e-4 for gan)")
-    p.add_argument("--depth", type=int, help="VDSR: number of convolutions (20)")
+                   help=f"Adam's rate (recipe: {_SR_DEFAULT['learning_rate']:g}; paper: {_SR_PAPER['learning_rate']:g}; "
+                        "rrdb and gan: Real-ESRGAN's 2e-4 for L1, 1e-4 for gan)")
+    p.add_argument("--depth", type=int,
+                   help=f"VDSR: number of convolutions (recipe: {_SR_DEFAULT['depth']}; paper: {_SR_PAPER['depth']})")
     p.add_argument("--filters", type=int, help="channels of hidden layers (64)")
     p.add_argument("--groups", type=int, help="RCAN: residual groups (5)")
     p.add_argument("--blocks", type=int, help="RCAN: blocks per group (10); RRDB: RRDB blocks (23)")
@@ -485,7 +500,7 @@ def _train_sr(args):
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks, growth=args.growth, strategy=args.strategy, mixed_precision=args.mixed_precision,
         crops_per_image=args.crops_per_image, jit_compile=True if args.jit_compile else "auto",
-        loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay,
+        loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay, recipe=args.recipe,
     )
     _report_saved(args)
     return 0

@@ -56,3 +56,20 @@ def test_a_config_of_the_other_family_or_with_an_unknown_key_is_one_line(tmp_pat
     (tmp_path / "typo.json").write_text(json.dumps({"arch": "vdsr", "stesp": 3}))
     assert main(["train-sr", "--config", str(tmp_path / "typo.json"), "--out", str(tmp_path / "y")]) == 2
     assert "key 'stesp' is not a setting of dml train-sr" in capsys.readouterr().err
+
+
+def test_train_sr_recipes_default_to_the_best_measured_and_keep_the_papers(tmp_path, photos):
+    from dml_keras.data.io import write_image
+    from tests.conftest import hr_lr
+
+    for name, photo in photos.items():
+        hr, lr = hr_lr(photo, size=128, native=True)
+        write_image(tmp_path / "pairs" / "hr" / f"{name}.png", hr)
+        write_image(tmp_path / "pairs" / "lr" / f"{name}.png", lr)
+    for recipe, expected in (("default", ("native", 96, 2e-4, 12)), ("paper", ("same", 48, 1e-4, 20))):
+        flags = [] if recipe == "default" else ["--recipe", "paper"]
+        assert main(["train-sr", str(tmp_path / "pairs"), "--out", str(tmp_path / recipe), "--steps", "1",
+                     "--batch-size", "1", "--quiet", *flags]) == 0
+        settings = _settings(tmp_path / recipe)
+        assert (settings["lr_size"], settings["patch_size"], settings["learning_rate"], settings["depth"]) == expected
+        assert keras.models.load_model(tmp_path / recipe / "model.keras").lr_size == expected[0]

@@ -24,6 +24,19 @@ RECIPES = {
 MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn", "residual_on": "directnet"}
 
 
+# SR training recipes by name (`dml train-sr --recipe`); an argument left `None` comes from the recipe.
+# "default": the best measured here (saved_models/README.md, Table 2 trained 5000 steps: the shipped
+# vdsr_realsr_x4), a 12-layer VDSR on the small LR, 16 × 96² crops at 2e-4; "paper": Xiao et al.'s,
+# the 20-layer VDSR on LR enlarged to HR size, 48² crops at 1e-4 for 10 000 steps. `depth` is VDSR's only;
+# batch sizes are per network (VDSR 16, RCAN 2 as its paper, RRDB 8); RRDB and `--loss gan` runs take
+# Real-ESRGAN's rates (`workflows.perceptual.STAGES`) instead of the recipe's.
+SR_RECIPES = {
+    "default": dict(lr_size="native", patch_size=96, steps=5000, steps_per_epoch=500, learning_rate=2e-4, depth=12),
+    "paper": dict(lr_size="same", patch_size=48, steps=10_000, steps_per_epoch=500, learning_rate=1e-4, depth=20),
+}
+SR_BATCH_SIZES = {"vdsr": 16, "rcan": 2, "rrdb": 8}
+
+
 def source_of(data):
     """How `training.json` records a data argument so that `--config` can replay it: an absolute path, or `None`
     for what has no path (a list of pairs, a model object)."""

@@ -377,7 +377,7 @@ def test_the_gan_stage_takes_any_rgb_sr_network(tmp_path, photos):
 
     make_hr_lr(tmp_path / "pairs", photos)
     networks = _Networks()
-    train_sr(tmp_path / "run", pairs=tmp_path / "pairs", arch="vdsr", depth=3, filters=8, channels="rgb", loss="gan",
+    train_sr(tmp_path / "run", pairs=tmp_path / "pairs", arch="vdsr", depth=3, filters=8, channels="rgb", loss="gan", lr_size="same",
              d_filters=8, patch_size=32, batch_size=2, steps=2, steps_per_epoch=2, verbose=0, callbacks=[networks])
     saved = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert isinstance(saved, VDSR) and saved.lr_size == "same"
