@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate, special
 
 from dml_keras.models import AtNativeSize, BicubicDegradation, HandcraftedDegradation, LearnedBlurWithNoise
-from dml_keras.models import handcrafted as hc
+from dml_keras.ops import handcrafted as hc
 from dml_keras.ops.resize import imresize, shrink_enlarged
 from tests.conftest import needs_tensorflow
 
