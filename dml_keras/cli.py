@@ -456,8 +456,7 @@ def _evaluate_degradation(args):
     crop_border = default_crop_border(model) if args.crop_border is None else args.crop_border
     scores = evaluate_degradation(model, args.pairs, crop_border=crop_border)
     if args.model != "bicubic":  # the reference every learned model must beat, on the same pairs and crop
-        bicubic = load_model("bicubic", kind="degradation", scale=getattr(model, "scale", 4),
-                             lr_size=getattr(model, "lr_size", "same"))
+        bicubic = load_model("bicubic", kind="degradation", scale=model.scale, lr_size=model.lr_size)
         reference = evaluate_degradation(bicubic, args.pairs, crop_border=crop_border, progress=False)
         scores["bicubic"] = {"psnr": reference["psnr"], "ssim": reference["ssim"]}
         if scores["psnr"] < reference["psnr"]:

@@ -89,8 +89,8 @@ class ExportedModel:
         self.scale = self.metadata["scale"]
         self.lr_size = self.metadata["lr_size"]
         self.context_margin = self.metadata["context_margin"]
-        if self.metadata.get("kernel_size"):
-            self.kernel_size = self.metadata["kernel_size"]  # the default crop of evaluate-degradation
+        self.kernel_size = self.metadata.get("kernel_size") or 15  # the default crop of evaluate-degradation
+        self.stochastic = self.adds_noise = False  # what is exported: learned, deterministic models
         self.stride = self.scale if self.kind == "degradation" and self.lr_size == "native" else 1
         self._run = getattr(self, f"_{self.format}_runner")()
 

@@ -178,9 +178,11 @@ def test_cli_runs_exported_files_directly(tmp_path, photos):
     out = tmp_path / "exported.json"
     assert main(["evaluate-degradation", str(tmp_path / "dml_sm"), str(tmp_path / "pairs"), "--json", str(out)]) == 0
 
-    class RGBPath:
+    class RGBPath:  # the Keras model's computation, fed RGB as the exported file is
+        dml = MODELS["dml"]
+        scale, lr_size, kernel_size, stochastic, adds_noise = dml.scale, dml.lr_size, dml.kernel_size, False, False
         channels = "rgb"
-        degrade = staticmethod(MODELS["dml"].degrade)
+        degrade = staticmethod(dml.degrade)
 
     expected = evaluate_degradation(RGBPath(), tmp_path / "pairs", crop_border=MODELS["dml"].kernel_size // 2, progress=False)
     assert json.loads(out.read_text())["psnr"] == pytest.approx(expected["psnr"], abs=1e-3)

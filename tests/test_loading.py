@@ -41,6 +41,12 @@ def test_saved_models_load_with_their_kind_and_channels():
     assert isinstance(native, AtNativeSize) and native.lr_size == "native" and native.channels == "y"
     noisy = dml_keras.load_model(SAVED / "dml_realsr_x4.keras", noise="handcrafted")
     assert isinstance(noisy, LearnedBlurWithNoise) and noisy.channels == "rgb"
+    # what synthesis and scoring read, declared by every degradation (no fallbacks)
+    for model, expected in ((dml, (15, False, False)), (native, (15, False, False)), (noisy, (15, True, True)),
+                            (dml_keras.load_model("handcrafted"), (15, True, True)),
+                            (dml_keras.load_model("bicubic"), (15, False, False))):
+        _assert_follows(model, Degradation)
+        assert (model.kernel_size, model.stochastic, model.adds_noise) == expected
 
 
 def test_wrong_kind_and_missing_files_are_clear_errors(tmp_path):

@@ -53,7 +53,7 @@ def _degrade_fn(model):
     blur = getattr(model, "blur", None)
     if isinstance(blur, keras.Model):
         return lambda hr, keys, visits: numpy_call(model.finish, blur(hr, training=False), keys, visits)
-    if getattr(model, "stochastic", False):
+    if model.stochastic:
         return lambda hr, keys, visits: numpy_call(lambda x, seeds: model.degrade(x, seeds=seeds), hr, keys, visits)
     return lambda hr, keys, visits: numpy_call(lambda x, seeds: model.degrade(x), hr, keys, visits)
 
@@ -86,8 +86,8 @@ def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="
     >>> ds = synthetic_sr_dataset(BicubicDegradation(4), "photos/", patch_size=48)  # doctest: +SKIP
     """
     files = [str(p) for p in list_images(hr_dir)]
-    scale = getattr(model, "scale", 1)
-    stride = scale if getattr(model, "lr_size", "same") == "native" else 1
+    scale = model.scale
+    stride = scale if model.lr_size == "native" else 1
     margin = int(np.ceil(margin / (2 * scale))) * 2 * scale
     if patch_size % scale:
         raise ValueError(f"patch_size must be a multiple of scale={scale}. Received: patch_size={patch_size}")

@@ -69,7 +69,7 @@ def add_noise(image, noise_sigma, seed, capture_scale=1):
 
 def default_noise_sigma(model):
     """The sensor noise added after `model` unless asked otherwise: 5 (the paper), 0 if the model brings its own."""
-    return 0.0 if getattr(model, "adds_noise", False) else 5.0
+    return 0.0 if model.adds_noise else 5.0
 
 
 def parse_shard(text):
@@ -115,8 +115,8 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0
     index, count = shard
     noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
     files = [f for i, f in enumerate(list_images(hr_dir)) if i % count == index]
-    scale = getattr(model, "scale", 1)
-    same_size = getattr(model, "lr_size", "same") == "same"
+    scale = model.scale
+    same_size = model.lr_size == "same"
     capture_scale = scale if same_size and noise_resolution == "native" else 1
     names = []
     for path in tqdm(files, desc="synthesize", unit="image", disable=not progress):
@@ -128,7 +128,7 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0
         hr = read_image(path)
         hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
         key = image_seed(seed, path.name)
-        if getattr(model, "stochastic", False):  # random degradations: the file's seed, first visit (as on the fly)
+        if model.stochastic:  # random degradations: the file's seed, first visit (as on the fly)
             lr = model.degrade(hr, seeds=[(key, 0)], tile_size=tile_size)
         else:
             lr = model.degrade(hr, tile_size=tile_size)

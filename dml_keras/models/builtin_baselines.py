@@ -21,6 +21,8 @@ class IdentityDegradation:
     """
 
     channels = "rgb"
+    kernel_size = 15  # scored with the paper's crop of 7, as the learned models
+    stochastic = adds_noise = False
 
     def __init__(self, scale=4, lr_size="same"):
         if lr_size != "same":
@@ -42,6 +44,8 @@ class BicubicDegradation:
     """
 
     channels = "rgb"
+    kernel_size = 15  # scored with the paper's crop of 7, as the learned models
+    stochastic = adds_noise = False
 
     def __init__(self, scale=4, lr_size="same"):
         self.scale = scale
@@ -82,8 +86,8 @@ class AtNativeSize:
         if model.lr_size != "same":
             raise ValueError("AtNativeSize wraps a same-size degradation model; this one is already native.")
         self.model = model
-        self.scale = model.scale
-        self.channels = model.channels
+        self.scale, self.channels, self.kernel_size = model.scale, model.channels, model.kernel_size
+        self.stochastic, self.adds_noise = model.stochastic, model.adds_noise
 
     def degrade(self, images, tile_size=512):
         images = np.asarray(images, np.float32)

@@ -10,10 +10,11 @@ Degradation models (`DegradationBase` subclasses, `IdentityDegradation`,
 - `scale`: the SR factor (int);
 - `lr_size`: `"same"` (LR enlarged back to HR size, the paper) or `"native"` (1/scale);
 - `channels`: `"y"` (computes on Y: give it Y, it is scored on Y) or `"rgb"`;
+- `kernel_size`: the blur's support in HR px; scores leave out `kernel_size // 2` at the border
+  (15 for the built-ins and the hand-crafted pipeline: the paper's crop of 7);
+- `stochastic`: `True` for random degradations, which also take `degrade(..., seeds=...)`;
+- `adds_noise`: `True` for those that add their own noise (synthesis adds no white noise by default);
 - `degrade(images, tile_size=...)`: HR `(H, W, C)` or `(N, H, W, C)` in `[0, 1]` → LR, NumPy float32.
-
-Random degradations also take `degrade(..., seeds=...)` and say so with
-`stochastic = True`; those that add their own noise set `adds_noise = True`.
 
 SR models (`VDSR`, `RCAN`, `ExportedModel` of kind `"sr"`): the same
 `scale`, `lr_size`, `channels`, and `super_resolve(lr_rgb, tile_size=..., enlarged=False)`:
@@ -33,6 +34,9 @@ class Degradation(Protocol):
     scale: int
     lr_size: str
     channels: str
+    kernel_size: int
+    stochastic: bool
+    adds_noise: bool
 
     def degrade(self, images, tile_size=512): ...
 

@@ -32,6 +32,7 @@ class DegradationBase(keras.Model):
     # Pixels on each side a tile needs beyond what it outputs (receptive field
     # of the weight predictor, ~19 px, plus the filter's K // 2): see `degrade`.
     context_margin = TILE_MARGIN
+    stochastic = adds_noise = False  # deterministic, noise-free: synthesis adds the sensor noise
 
     def __init__(self, scale=4, kernel_size=15, channels="y", lr_size="same", **kwargs):
         super().__init__(**kwargs)

@@ -212,7 +212,7 @@ def train_degradation(
 
 def default_crop_border(model):
     """Pixels a score ignores on each side unless told: the model's `kernel_size // 2` (7, the paper's)."""
-    return getattr(model, "kernel_size", 15) // 2
+    return model.kernel_size // 2
 
 
 def evaluate_degradation(model, pairs, scale=None, lr_size=None, crop_border=None, progress=True):
@@ -231,8 +231,8 @@ def evaluate_degradation(model, pairs, scale=None, lr_size=None, crop_border=Non
     >>> from dml_keras.models import BicubicDegradation
     >>> evaluate_degradation(BicubicDegradation(4), "../shared/data/realsr_x4")["psnr"]  # doctest: +SKIP
     """
-    scale = getattr(model, "scale", 4) if scale is None else scale
-    lr_size = getattr(model, "lr_size", "same") if lr_size is None else lr_size
+    scale = model.scale if scale is None else scale
+    lr_size = model.lr_size if lr_size is None else lr_size
     crop_border = default_crop_border(model) if crop_border is None else crop_border
     pairs = resolve_pairs(pairs, scale)
     for pair in pairs:  # fail before any work on a bad pair
@@ -241,7 +241,7 @@ def evaluate_degradation(model, pairs, scale=None, lr_size=None, crop_border=Non
     rows = []
     for pair in tqdm(pairs, desc="evaluate", unit="pair", disable=not progress):
         hr, lr = load_pair(pair, scale, lr_size)
-        if getattr(model, "channels", "rgb") == "y":  # score Y models on Y, as they were trained
+        if model.channels == "y":  # score Y models on Y, as they were trained
             hr, lr = rgb_to_y(hr), rgb_to_y(lr)
         generated = np.asarray(model.degrade(hr[None]))[0]
         rows.append(
