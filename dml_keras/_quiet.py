@@ -60,14 +60,32 @@ class _Loader(importlib.abc.Loader):
         finally:
             self._finder.loading = False
         if self._name == "keras":
-            self._finder.remove()
-            import dml_keras.models  # noqa: F401  (registers every serializable class with Keras)
+            self._finder.keras_loaded = True
+            self._finder.register()
+
+
+def _initializing():
+    """Whether a module of this package is part-way through its import (registering now would import it in a cycle)."""
+    return any(name.startswith("dml_keras.") and getattr(getattr(module, "__spec__", None), "_initializing", False)
+               for name, module in list(sys.modules.items()))
 
 
 class _FirstImport(importlib.abc.MetaPathFinder):
     loading = False
+    keras_loaded = False
+
+    def register(self):
+        """Register the package's classes with Keras once Keras is in, unless a package module that Keras's import
+        came from is still importing: then on the next import after it finishes (this finder waits for it)."""
+        if not self.keras_loaded or self.loading or _initializing():
+            return
+        self.remove()
+        import dml_keras.models  # noqa: F401  (registers every serializable class with Keras)
 
     def find_spec(self, name, path=None, target=None):
+        if self.keras_loaded:
+            self.register()
+            return None
         if name not in _NAMES or self.loading:
             return None
         self.loading = True  # find the real spec with this finder out of the way
@@ -92,3 +110,10 @@ def install():
         return
     if not any(isinstance(finder, _FirstImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _FirstImport())
+
+
+def register_pending():
+    """Register the classes now if Keras came in while a package module was importing (the lazy getattrs call this)."""
+    for finder in list(sys.meta_path):
+        if isinstance(finder, _FirstImport):
+            finder.register()

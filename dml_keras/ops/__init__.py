@@ -12,7 +12,11 @@ _NAMES = {"rgb_to_y": "color", "rgb_to_ycbcr": "color", "ycbcr_to_rgb": "color",
 
 def __getattr__(name):
     if name in _NAMES:
-        return getattr(importlib.import_module(f"dml_keras.ops.{_NAMES[name]}"), name)
+        value = getattr(importlib.import_module(f"dml_keras.ops.{_NAMES[name]}"), name)
+        from dml_keras._quiet import register_pending
+
+        register_pending()  # Keras came in during that import: its classes register now the import is done
+        return value
     raise AttributeError(f"module 'dml_keras.ops' has no attribute {name!r}")
 
 
