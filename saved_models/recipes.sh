@@ -73,6 +73,19 @@ done
 # 5. Transfer between the two cameras and the learning-rate schedule (saved_models/README.md, "What limits DML").
 #    CAM_train.csv: the 20 training-split pairs of one camera; CAM_val.csv: its 5 held-out pairs; CAM_all.csv: all 25
 #    pairs of a camera (CSV columns hr,lr).
+python - <<'PY'
+import csv, os
+os.makedirs("runs", exist_ok=True)
+split = {name: list(csv.DictReader(open(f"saved_models/realsr_x4_{name}.csv"))) for name in ("train", "val")}
+for cam in ("Canon", "Nikon"):
+    rows = {name: [r for r in split[name] if os.path.basename(r["hr"]).startswith(cam)] for name in split}
+    rows["all"] = sorted(rows["train"] + rows["val"], key=lambda r: r["hr"])
+    for name, chosen in rows.items():  # paths relative to runs/, as the saved CSVs' are to saved_models/
+        with open(f"runs/{cam}_{name}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, ["hr", "lr"])
+            writer.writeheader()
+            writer.writerows({k: r[k] for k in ("hr", "lr")} for r in chosen)
+PY
 for cam in Canon Nikon; do
   other=$([ $cam = Canon ] && echo Nikon || echo Canon)
   dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --ema-steps 0 --out runs/transfer_dml_$cam --quiet
