@@ -15,10 +15,10 @@ built-ins by name, `.keras`, SavedModel, TFLite, ONNX).
 import importlib
 
 from dml_keras._version import __version__
-from dml_keras._quiet import install as _install_quiet_import
+from dml_keras import _quiet
 from dml_keras.errors import DataError, SetupError
 
-_install_quiet_import()
+_quiet.install()
 
 _LAZY = {"load_model": "dml_keras.loading", "align_pair": "dml_keras.workflows.align",
          "align_folder": "dml_keras.workflows.align"}
@@ -27,10 +27,13 @@ _SUBMODULES = ("layers", "models", "ops", "metrics", "data", "losses", "workflow
 
 def __getattr__(name):
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"dml_keras.{name}")
-    raise AttributeError(f"module 'dml_keras' has no attribute {name!r}")
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"dml_keras.{name}")
+    else:
+        raise AttributeError(f"module 'dml_keras' has no attribute {name!r}")
+    _quiet.register_pending()  # Keras came in during that import: its classes register now the import is done
+    return value
 
 
 __all__ = ["DataError", "SetupError", "__version__", "align_folder", "align_pair", "load_model"]

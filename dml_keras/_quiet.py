@@ -60,24 +60,27 @@ class _Loader(importlib.abc.Loader):
         finally:
             self._finder.loading = False
         if self._name == "keras":
+            # the package modules part-way through their import (Keras came from one): registering before they
+            # finish would import them again, in a cycle
+            self._finder.waiting = [module for name, module in list(sys.modules.items())
+                                    if name.startswith("dml_keras.") and _initializing(module)]
             self._finder.keras_loaded = True
             self._finder.register()
 
 
-def _initializing():
-    """Whether a module of this package is part-way through its import (registering now would import it in a cycle)."""
-    return any(name.startswith("dml_keras.") and getattr(getattr(module, "__spec__", None), "_initializing", False)
-               for name, module in list(sys.modules.items()))
+def _initializing(module):
+    return getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
 class _FirstImport(importlib.abc.MetaPathFinder):
     loading = False
     keras_loaded = False
+    waiting = ()
 
     def register(self):
         """Register the package's classes with Keras once Keras is in, unless a package module that Keras's import
         came from is still importing: then on the next import after it finishes (this finder waits for it)."""
-        if not self.keras_loaded or self.loading or _initializing():
+        if not self.keras_loaded or self.loading or any(_initializing(module) for module in self.waiting):
             return
         self.remove()
         import dml_keras.models  # noqa: F401  (registers every serializable class with Keras)

@@ -144,3 +144,17 @@ def test_plain_keras_loading_works_after_import_dml_keras_and_prints_no_start_up
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert result.stdout.split() == ["DegradationModel", "8"], result.stderr[-2000:]
     assert not re.search(r"^[IWE]\d{4} |absl::InitializeLog", result.stderr, re.MULTILINE)
+
+
+@pytest.mark.parametrize("first", ["from dml_keras.ops import rgb_to_y", "import dml_keras; dml_keras.metrics"])
+def test_keras_first_imported_by_a_package_module_still_loads_saved_models(first):
+    # Keras's first import comes from inside a package module (ops.color) here: registering the classes then would
+    # import that module again, in a cycle (a collection error under JAX); they register once it is done
+    from dml_keras.presets import PRESETS
+
+    code = (f"{first}\n"
+            "import keras\n"
+            f"model = keras.saving.load_model({str(PRESETS['dml_realsr_x4'].path)!r})\n"
+            "print(type(model).__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.split() == ["DegradationModel"], result.stderr[-2000:]
