@@ -13,31 +13,9 @@ Evaluation: `paired_eval_dataset` yields whole images `(hr, lr, name)`.
 import numpy as np
 import tensorflow as tf
 
-from dml_keras.errors import DataError
-from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
+from dml_keras.data.crops import CHANNELS, check_args, check_augment, check_crop_fits, resolve_pairs
+from dml_keras.data.pairs import load_pair, pair_geometry
 from dml_keras.ops.color import rgb_to_y
-from dml_keras.names import AUGMENTATIONS
-
-CHANNELS = ("y", "rgb")
-
-
-def _resolve_pairs(pairs, scale):
-    if isinstance(pairs, (str, bytes)) or hasattr(pairs, "__fspath__"):
-        return discover_pairs(pairs, scale=scale)
-    pairs = list(pairs)
-    if not pairs:
-        raise DataError("The list of pairs is empty; give a folder or CSV of HR/LR pairs.")
-    return pairs
-
-
-def _check_args(scale, lr_size, channels, patch_size=None):
-    if channels not in CHANNELS:
-        raise ValueError(f"channels must be one of {CHANNELS}. Received: channels={channels!r}")
-    if lr_size == "native" and not scale:
-        raise ValueError("lr_size='native' needs the integer `scale` of the pairs.")
-    if patch_size is not None and lr_size == "native" and patch_size % scale:
-        raise ValueError(f"patch_size must be a multiple of scale for native LR. Received: patch_size={patch_size}, scale={scale}")
-
 
 def index_stream(count, seed, shuffle=True, repeat=True, with_pass=False):
     """Indices `0 … count-1` pass after pass, each pass in a fresh order drawn statelessly from `(seed, pass)`.
@@ -152,20 +130,13 @@ def paired_dataset(
     >>> ds = paired_dataset("../shared/data/realsr_x4", scale=4, patch_size=64, batch_size=2, seed=0)  # doctest: +SKIP
     >>> hr, lr = next(iter(ds))  # doctest: +SKIP
     """
-    _check_args(scale, lr_size, channels, patch_size)
-    augment = {True: "dihedral", False: "none"}.get(augment, augment)
-    if augment not in AUGMENTATIONS:
-        raise ValueError(f"augment must be one of {AUGMENTATIONS}. Received: augment={augment!r}")
-    pairs = _resolve_pairs(pairs, scale)
+    check_args(scale, lr_size, channels, patch_size)
+    augment = check_augment(augment)
+    pairs = resolve_pairs(pairs, scale)
     factor = scale if lr_size == "native" else 1
     lr_patch = patch_size // factor
     geometry = [pair_geometry(pair, scale, lr_size) for pair in pairs]
-    for pair, ((hr_h, hr_w), _) in zip(pairs, geometry):
-        if min(hr_h, hr_w) < patch_size:
-            raise DataError(
-                f"hr image '{pair.hr}' is {hr_h}×{hr_w}, smaller than patch_size={patch_size}. "
-                "Use a smaller --patch-size or remove the image."
-            )
+    check_crop_fits(pairs, geometry, patch_size)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     decode = _decoder(pairs, scale, lr_size, channels, geometry, cache)
@@ -189,8 +160,8 @@ def paired_eval_dataset(pairs, scale=4, lr_size="same", channels="y"):
     >>> for hr, lr, name in paired_eval_dataset("../shared/data/realsr_x4", scale=4):  # doctest: +SKIP
     ...     print(name.numpy().decode(), hr.shape)
     """
-    _check_args(scale, lr_size, channels)
-    pairs = _resolve_pairs(pairs, scale)
+    check_args(scale, lr_size, channels)
+    pairs = resolve_pairs(pairs, scale)
     geometry = [pair_geometry(pair, scale, lr_size) for pair in pairs]
     decode = _decoder(pairs, scale, lr_size, channels, geometry)
     dataset = tf.data.Dataset.range(len(pairs)).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
