@@ -13,7 +13,7 @@ Evaluation: `paired_eval_dataset` yields whole images `(hr, lr, name)`.
 import numpy as np
 import tensorflow as tf
 
-from dml_keras.data.crops import CHANNELS, check_args, check_augment, check_crop_fits, resolve_pairs
+from dml_keras.data.crops import check_args, check_augment, check_crop_fits, resolve_pairs
 from dml_keras.data.pairs import load_pair, pair_geometry
 from dml_keras.ops.color import rgb_to_y
 
