@@ -7,6 +7,8 @@ The registries that map them to classes (`dml_keras.models.SR_MODELS`,
 DEGRADATION_MODELS = ("dml", "directnet", "directkpn", "global-kernel")
 SR_ARCHS = ("vdsr", "rcan", "rrdb")
 SR_LOSSES = ("auto", "l1", "l2", "gan")
+# colour channels a model works on: luma (MATLAB's Y, the paper) or RGB
+CHANNELS = ("y", "rgb")
 # how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
 # up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
 AUGMENTATIONS = ("dihedral", "flips", "none")

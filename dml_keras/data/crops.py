@@ -1,22 +1,27 @@
 """Training crops from real pairs without TensorFlow: a `keras.utils.PyDataset` for any backend.
 
-`paired_batches` yields the same kind of batches as `pipeline.paired_dataset`
-(aligned HR/LR crops, one random orientation for both), drawn by NumPy from
-`(seed, element index)` only: element `i` belongs to pass `i // count`, whose
-pair order is a permutation drawn from `(seed, pass)`, and its crop window and
-orientation are drawn from `(seed, i)`. So batch `b` is the same whichever
-worker, backend or resume point asks for it, and every pass draws new crops.
+`paired_batches` yields exactly the batches `pipeline.paired_dataset` yields
+for the same arguments and seed (aligned HR/LR crops, one random
+orientation for both): the draws are TensorFlow's stateless ones, made in
+NumPy (`dml_keras.data.stateless`). Element `i` of the stream belongs to pass
+`i // count`, whose pair order is drawn from `(seed, pass)`; its crop window
+and orientation are drawn from `(seed, i)`. So batch `b` is the same whichever
+path, worker, backend or resume point asks for it, and every pass draws new
+crops.
 """
+
+import functools
 
 import keras
 import numpy as np
 
-from dml_keras.errors import DataError
 from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
-from dml_keras.names import AUGMENTATIONS
+from dml_keras.data.stateless import stateless_uniform, stateless_uniform_int
+from dml_keras.errors import DataError
+from dml_keras.names import AUGMENTATIONS, CHANNELS
 
-CHANNELS = ("y", "rgb")
-_MASK = 2**64 - 1
+# Offsets added to the element index for the second and third draws of one element (`pipeline._crop_and_augment`).
+LEFT_STREAM, ORIENTATION_STREAM = 1 << 40, 2 << 40
 
 
 def resolve_pairs(pairs, scale):
@@ -55,23 +60,37 @@ def check_crop_fits(pairs, geometry, patch_size):
             )
 
 
+def load_training_pair(pair, scale, lr_size, channels, geometry):
+    """One pair as float32 arrays `(hr, lr)` on the training grid, in `channels` (both pipelines read through here)."""
+    hr, lr = load_pair(pair, scale, lr_size, geometry)
+    if channels == "y":
+        from dml_keras.ops.color import rgb_to_y
+
+        hr, lr = (np.asarray(rgb_to_y(x), np.float32) for x in (hr, lr))
+    return hr, lr
+
+
+@functools.lru_cache(maxsize=8)
+def pass_order(count, seed, number):
+    """The pair order of pass `number`: the argsort of `count` stateless uniform keys drawn from `(seed, number)`."""
+    return np.argsort(stateless_uniform((seed, number), count), kind="stable")
+
+
 def pair_of_element(index, count, seed, shuffle=True):
     """Which pair element `index` of the stream crops: position `index % count` of pass `index // count`."""
     number, position = divmod(int(index), count)
-    if not shuffle:
-        return position
-    return int(np.random.default_rng([seed & _MASK, 0, number]).permutation(count)[position])
+    return int(pass_order(count, int(seed), number)[position]) if shuffle else position
 
 
 def crop_element(hr, lr, index, seed, patch_size, lr_patch, factor, augment):
     """The crop of element `index`: a window of the LR (`lr_patch`) and the HR window above it, one orientation for both."""
-    rng = np.random.default_rng([seed & _MASK, 1, int(index)])
-    top = int(rng.integers(0, lr.shape[0] - lr_patch + 1))
-    left = int(rng.integers(0, lr.shape[1] - lr_patch + 1))
+    index, seed = int(index), int(seed)
+    top = int(stateless_uniform_int((seed, index), 1, 0, lr.shape[0] - lr_patch + 1)[0])
+    left = int(stateless_uniform_int((seed, index + LEFT_STREAM), 1, 0, lr.shape[1] - lr_patch + 1)[0])
     lr = lr[top : top + lr_patch, left : left + lr_patch]
     hr = hr[top * factor : top * factor + patch_size, left * factor : left * factor + patch_size]
     if augment != "none":
-        flip, other = rng.integers(0, 4, size=2)
+        flip, other = stateless_uniform_int((seed, index + ORIENTATION_STREAM), 2, 0, 4)
         if flip >= 2:
             hr, lr = hr[:, ::-1], lr[:, ::-1]
         if augment == "dihedral":
@@ -85,8 +104,9 @@ class PairBatches(keras.utils.PyDataset):
     """Batches of aligned crops as a Keras `PyDataset` (infinite when `repeat`); see `paired_batches`."""
 
     def __init__(self, pairs, scale, patch_size, batch_size, lr_size, channels, seed, augment, repeat, shuffle,
-                 cache, order="hr", workers=1):
+                 cache, order="hr", workers=1, start=0):
         super().__init__(workers=workers, use_multiprocessing=False)
+        self.start = start
         self.pairs, self.scale, self.lr_size, self.channels = pairs, scale, lr_size, channels
         self.patch_size, self.batch_size, self.seed, self.augment = patch_size, batch_size, seed, augment
         self.repeat, self.shuffle, self.cache, self.order = repeat, shuffle, cache, order
@@ -102,16 +122,13 @@ class PairBatches(keras.utils.PyDataset):
     def _load(self, number):
         if number in self._memory:
             return self._memory[number]
-        hr, lr = load_pair(self.pairs[number], self.scale, self.lr_size, self.geometry[number])
-        if self.channels == "y":
-            from dml_keras.ops.color import rgb_to_y
-
-            hr, lr = (np.asarray(rgb_to_y(x), np.float32) for x in (hr, lr))
+        hr, lr = load_training_pair(self.pairs[number], self.scale, self.lr_size, self.channels, self.geometry[number])
         if self.cache:
             self._memory[number] = (hr, lr)
         return hr, lr
 
     def __getitem__(self, batch):
+        batch += self.start
         count = len(self.pairs)
         stop = (batch + 1) * self.batch_size if self.repeat else min((batch + 1) * self.batch_size, count)
         hrs, lrs = [], []
@@ -125,12 +142,15 @@ class PairBatches(keras.utils.PyDataset):
 
 
 def paired_batches(pairs, scale=4, patch_size=192, batch_size=16, lr_size="same", channels="y", seed=None,
-                   augment=True, repeat=True, shuffle=True, cache=False, order="hr", workers=1):
+                   augment=True, repeat=True, shuffle=True, cache=False, order="hr", workers=1, start=0):
     """Training batches of aligned random crops from real pairs, on any Keras backend (no TensorFlow needed).
 
     The arguments are those of `pipeline.paired_dataset`, plus `order`: `"hr"`
     yields `(hr, lr)` (degradation models learn HR → LR), `"lr"` yields `(lr, hr)`
-    (SR networks); `workers` is the PyDataset's thread count.
+    (SR networks); `start`: batch 0 is the stream's batch `start` (`skip(start)`
+    of the `tf.data` stream: a resumed run goes on where it stopped); `workers`
+    is the PyDataset's thread count (with more than one, Keras prefetches ahead
+    and a stopped epoch may drop the batches it had queued, so the trainers use one).
 
     Returns:
         `PairBatches`, a `keras.utils.PyDataset` for `model.fit`; `data[b]` is batch `b`.
@@ -146,6 +166,27 @@ def paired_batches(pairs, scale=4, patch_size=192, batch_size=16, lr_size="same"
     pairs = resolve_pairs(pairs, scale)
     data = PairBatches(pairs, scale, patch_size, batch_size, lr_size, channels,
                        int(np.random.default_rng().integers(0, 2**31 - 1)) if seed is None else int(seed),
-                       augment, repeat, shuffle, cache, order, workers)
+                       augment, repeat, shuffle, cache, order, workers, start)
     check_crop_fits(pairs, data.geometry, patch_size)
     return data
+
+
+class WholePairs(keras.utils.PyDataset):
+    """Whole pairs in name order, one per batch: `(hr, lr)` or, with `order="lr"`, `(lr, hr)` (validation data)."""
+
+    def __init__(self, pairs, scale=4, lr_size="same", channels="y", order="hr"):
+        super().__init__()
+        check_args(scale, lr_size, channels)
+        if order not in ("hr", "lr"):
+            raise ValueError(f"order must be 'hr' or 'lr'. Received: order={order!r}")
+        self.pairs = resolve_pairs(pairs, scale)
+        self.scale, self.lr_size, self.channels, self.order = scale, lr_size, channels, order
+        self.geometry = [pair_geometry(pair, scale, lr_size) for pair in self.pairs]  # fail before any work
+
+    @property
+    def num_batches(self):
+        return len(self.pairs)
+
+    def __getitem__(self, index):
+        hr, lr = load_training_pair(self.pairs[index], self.scale, self.lr_size, self.channels, self.geometry[index])
+        return (hr[None], lr[None]) if self.order == "hr" else (lr[None], hr[None])

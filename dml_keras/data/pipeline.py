@@ -5,7 +5,8 @@ Training: `paired_dataset` yields `(hr, lr)` batches of aligned random crops
 the same place), with the same random flip/90° rotation applied to both. All
 randomness — the order of pairs in each pass included — is stateless and
 derived from `(seed, element index)`, so a seed gives the same stream every
-time (under `tf.distribute` too), and every epoch draws fresh crops.
+time (under `tf.distribute` too), and every epoch draws fresh crops. Without
+TensorFlow, `crops.paired_batches` yields the same batches for the same seed.
 
 Evaluation: `paired_eval_dataset` yields whole images `(hr, lr, name)`.
 """
@@ -13,9 +14,10 @@ Evaluation: `paired_eval_dataset` yields whole images `(hr, lr, name)`.
 import numpy as np
 import tensorflow as tf
 
-from dml_keras.data.crops import check_args, check_augment, check_crop_fits, resolve_pairs
-from dml_keras.data.pairs import load_pair, pair_geometry
-from dml_keras.ops.color import rgb_to_y
+from dml_keras.data.crops import (LEFT_STREAM, ORIENTATION_STREAM, check_args, check_augment, check_crop_fits,
+                                   load_training_pair, resolve_pairs)
+from dml_keras.data.pairs import pair_geometry
+
 
 def index_stream(count, seed, shuffle=True, repeat=True, with_pass=False):
     """Indices `0 … count-1` pass after pass, each pass in a fresh order drawn statelessly from `(seed, pass)`.
@@ -45,9 +47,7 @@ def _decoder(pairs, scale, lr_size, channels, geometry, cache=False):
     def load(index):
         index = int(index)
         if index not in memory:
-            hr, lr = load_pair(pairs[index], scale, lr_size, geometry[index])
-            if channels == "y":
-                hr, lr = (np.asarray(rgb_to_y(x), np.float32) for x in (hr, lr))
+            hr, lr = load_training_pair(pairs[index], scale, lr_size, channels, geometry[index])
             if not cache:
                 return hr, lr
             memory[index] = (hr, lr)
@@ -71,11 +71,11 @@ def _crop_and_augment(seed, patch_size, lr_patch, factor, augment):
         element_seed = tf.stack([tf.cast(seed, tf.int64), index])
         lr_shape = tf.shape(lr)
         top = tf.random.stateless_uniform([], element_seed, 0, lr_shape[0] - lr_patch + 1, dtype=tf.int32)
-        left = tf.random.stateless_uniform([], element_seed + [0, 1 << 40], 0, lr_shape[1] - lr_patch + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform([], element_seed + [0, LEFT_STREAM], 0, lr_shape[1] - lr_patch + 1, dtype=tf.int32)
         lr = lr[top : top + lr_patch, left : left + lr_patch]
         hr = hr[top * factor : top * factor + patch_size, left * factor : left * factor + patch_size]
         if augment != "none":
-            draws = tf.random.stateless_uniform([2], element_seed + [0, 2 << 40], 0, 4, dtype=tf.int32)
+            draws = tf.random.stateless_uniform([2], element_seed + [0, ORIENTATION_STREAM], 0, 4, dtype=tf.int32)
             # "dihedral": a left-right flip and 0-3 quarter turns; "flips": left-right and up-down flips,
             # which keep a camera's horizontal and vertical axes where they are
             hr, lr = [tf.cond(draws[0] >= 2, lambda x=x: tf.reverse(x, [1]), lambda x=x: x) for x in (hr, lr)]

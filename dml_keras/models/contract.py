@@ -23,7 +23,8 @@ an RGB photo of any size → RGB `scale` times larger, clipped to `[0, 1]`.
 
 from typing import Protocol, runtime_checkable
 
-CHANNELS = ("y", "rgb")
+from dml_keras.names import CHANNELS  # noqa: F401  (re-exported: the models check against it)
+
 LR_SIZES = ("same", "native")
 
 
