@@ -35,7 +35,7 @@ _CONFIG_FLAGS = {
     "train-sr": {"pairs": "pairs_or_synth", "val_source": "val", "num_groups": "groups", "num_blocks": "blocks"},
 }
 # keys that record how a run went, not what to do: read back as below or not at all
-_CONFIG_RECORDS = {"train_pairs", "val_pairs", "replicas", "workers", "solver", "val_psnr", "precision"}
+_CONFIG_RECORDS = {"train_pairs", "val_pairs", "replicas", "workers", "solver", "val_psnr", "precision", "backend"}
 
 
 def _config_defaults(command, dests, path):

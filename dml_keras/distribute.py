@@ -9,6 +9,9 @@
   (keras-team/keras#20585); `fit_across_workers` makes it run.
 - `mixed_precision`: `mixed_float16` on GPU (Keras adds loss scaling) or
   `mixed_bfloat16` on CPU; variables stay float32 and the loss is computed in float32.
+
+Under another backend (JAX, PyTorch) a run trains on one device: `resolve_strategy`
+gives `OneDevice`, which asks nothing of TensorFlow.
 """
 
 import contextlib
@@ -22,18 +25,32 @@ from dml_keras.errors import SetupError
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
+class OneDevice:
+    """The strategy of a run on one device under a backend without `tf.distribute` (what the trainers ask of one)."""
+
+    num_replicas_in_sync = 1
+    cluster_resolver = None
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
 def resolve_strategy(strategy=None):
-    """A `tf.distribute.Strategy` from a name (`STRATEGIES`) or an existing strategy (returned as is)."""
+    """A `tf.distribute.Strategy` from a name (`STRATEGIES`) or an existing strategy (returned as is);
+    under a backend other than TensorFlow, `OneDevice` for `None` or `"default"`."""
+    if isinstance(strategy, str) and strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={strategy!r}")
+    if keras.backend.backend() != "tensorflow":
+        if strategy is None or strategy == "default" or isinstance(strategy, OneDevice):
+            return OneDevice()
+        raise SetupError(f"strategy {strategy!r} (--strategy) is TensorFlow's tf.distribute: run with "
+                         f"KERAS_BACKEND=tensorflow, or drop it to train on one device under {keras.backend.backend()}")
     import tensorflow as tf
 
     if strategy is None or strategy == "default":
         return tf.distribute.get_strategy()
     if not isinstance(strategy, str):
         return strategy
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={strategy!r}")
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(f"strategy={strategy!r} needs KERAS_BACKEND=tensorflow; under JAX use keras.distribution.")
     if strategy == "multiworker":
         _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -161,9 +178,20 @@ def precision_policy(mixed_precision):
         return "float32"
     if isinstance(mixed_precision, str):
         return mixed_precision
-    import tensorflow as tf
+    return "mixed_float16" if _has_gpu() else "mixed_bfloat16"
 
-    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+
+def _has_gpu():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    return False
 
 
 @contextlib.contextmanager

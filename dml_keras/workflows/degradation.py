@@ -8,7 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.data.pairs import load_pair, pair_geometry, resolve_pairs, split_pairs
-from dml_keras.data.pipeline import paired_dataset, paired_eval_dataset, validation_batches
+from dml_keras.data.streams import first_batch, training_crops, whole_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
@@ -46,7 +46,7 @@ def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_
     sources = (pairs, val_pairs)
     pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
     model = GlobalKernel(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size)
-    loaded = [(hr.numpy(), lr.numpy()) for hr, lr, _ in paired_eval_dataset(pairs, scale, lr_size, channels)]
+    loaded = [(np.asarray(hr[0]), np.asarray(lr[0])) for hr, lr in whole_pairs(pairs, scale, lr_size, channels)]
     model.set_kernel(least_squares_kernel([hr for hr, _ in loaded], [lr for _, lr in loaded], kernel_size,
                                           stride=model.stride, border=model.crop_border))
     settings = dict(model="global-kernel", solver="least_squares", scale=scale, kernel_size=kernel_size,
@@ -139,6 +139,8 @@ def train_degradation(
         callbacks: extra Keras callbacks (they run on every worker).
         strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
             `tf.distribute.Strategy`; `batch_size` is the global batch (`dml_keras.distribute`).
+            Under JAX or PyTorch: one device, fed by a `PyDataset` with the same crops
+            (`dml_keras.data.streams`); TensorFlow need not be installed.
         mixed_precision: `True` for mixed float16 (GPU) / bfloat16 (CPU), or a policy name;
             the saved model is float32.
         jit_compile: XLA for the training step (`"auto"`: Keras decides; off on
@@ -182,14 +184,10 @@ def train_degradation(
     # A resumed run continues with fresh crops instead of replaying the stream from its start.
     resumed = resumed_epoch(out_dir)
     data_seed = seed * 1_000_003 + resumed if resumed else seed
-    train = paired_dataset(
-        pairs, scale, patch_size, batch_size, lr_size, channels, seed=data_seed, augment=augment,
-        cache=_can_cache(pairs, scale, lr_size, channels),
-    )
-    validation = None
-    if val_pairs:
-        validation = validation_batches(val_pairs, scale, lr_size, channels, inputs="hr")
-    sample_hr, sample_lr = next(iter((validation or train).take(1)))
+    train = training_crops(pairs, scale, patch_size, batch_size, lr_size, channels, data_seed, augment,
+                           cache=_can_cache(pairs, scale, lr_size, channels))
+    validation = whole_pairs(val_pairs, scale, lr_size, channels) if val_pairs else None
+    sample_hr, sample_lr = first_batch(validation or train)
     with training_scope(strategy, mixed_precision) as (strategy, policy):
         degradation = build_degradation_model(
             model, kernel_size=kernel_size, scale=scale, channels=channels, lr_size=lr_size, **model_kwargs,
@@ -205,7 +203,7 @@ def train_degradation(
         val_pairs=[p.name for p in val_pairs or []],
         **dict(model_kwargs, seed=seed),
     )
-    example = (sample_hr.numpy()[:1], sample_lr.numpy()[:1], "hr_generated_lr_real_lr")
+    example = (sample_hr[:1], sample_lr[:1], "hr_generated_lr_real_lr")
     return fit_and_save(degradation, strategy, policy, out_dir, settings, train, validation, steps,
                         steps_per_epoch, example, callbacks, verbose)
 

@@ -11,6 +11,16 @@ from dml_keras.distribute import fit_across_workers, float32_copy, worker_role
 from dml_keras.errors import SetupError
 
 
+def tensorflow_installed():
+    """Whether TensorFlow can be imported here (TensorBoard's logs need it; training does not)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except ValueError:  # a module entry without a spec: imported in a way that cannot be looked up, or blocked
+        return False
+
+
 def resumed_epoch(out_dir):
     """Epochs already finished by an interrupted run in `out_dir` (0 for a fresh run)."""
     path = os.path.join(out_dir, "backup", "training_metadata.json")
@@ -44,7 +54,8 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
 
     Writes `training.json` (`settings` plus how it ran), `backup/` (resume),
     `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
-    (`(inputs, targets, tag)`) shown each epoch. With several workers only the
+    (`(inputs, targets, tag)`) shown each epoch (where TensorFlow is installed:
+    TensorBoard's files are written by `tf.summary`). With several workers only the
     first writes; the others resume from its `backup/`, so `out_dir` must be on
     a filesystem they share. Returns the trained float32 model.
 
@@ -55,7 +66,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     backup = os.path.join(out_dir, "backup")
     if index == 0:
         settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
-                        jit_compile=bool(model.jit_compile))
+                        jit_compile=bool(model.jit_compile), backend=keras.backend.backend())
         with open(os.path.join(out_dir, "training.json"), "w") as handle:
             json.dump(settings, handle, indent=2)
         outputs = [
@@ -63,9 +74,10 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
             keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")) if network_of is None
             else SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of),
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
-            keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-            ImageSummaries(os.path.join(out_dir, "logs"), *example),
         ]
+        if tensorflow_installed():
+            outputs += [keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+                        ImageSummaries(os.path.join(out_dir, "logs"), *example)]
     else:
         outputs = [RestoreOnly(backup)]
     if workers > 1:

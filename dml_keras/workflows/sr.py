@@ -7,6 +7,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.data.pairs import pair_geometry, resolve_pairs
+from dml_keras.data.streams import first_batch, tf_data_backend, training_crops, whole_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
@@ -79,8 +80,6 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     stage from the L1 stage. `channels` defaults to `"rgb"` for RRDBNet and
     `"gan"`, `"y"` otherwise.
     """
-    from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
-    from dml_keras.data.synthesis import default_noise_sigma
     from dml_keras.loading import load_model
     from dml_keras.models import check_arguments
 
@@ -113,34 +112,47 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
         raise ValueError("Give synthetic pairs one way: a `degradation` (on the fly) or `synthetic_pairs` (from disk).")
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
+    mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
+    if not tf_data_backend() and (degradation is not None or mixing or perceptual):
+        raise SetupError(f"under KERAS_BACKEND={keras.backend.backend()} train-sr trains a VDSR or RCAN with L1/L2 on one "
+                         "set of pairs on disk; on-the-fly synthesis, mixing and Real-ESRGAN's recipe (--arch rrdb, "
+                         "--loss gan) need KERAS_BACKEND=tensorflow. Synthesize pairs first (dml synthesize) to train "
+                         "on them here")
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)
     batch_size = batch_size or SR_BATCH_SIZES[arch]
     keras.utils.set_random_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
-    mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
-    streams = []
-    for source in (pairs, synthetic_pairs):
-        if source is not None:
-            streams.append(real_sr_dataset(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels, seed,
-                                           batch=not mixing))
-    if degradation is not None:
-        model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
-        noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
-        streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
-                                            batch=not mixing, noise_resolution=noise_resolution,
-                                            crops_per_image=crops_per_image))
-    train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
-    # a resumed run continues the stream where it stopped: every draw is stateless, so the batches are the same
-    train = train.skip(resumed_epoch(out_dir) * min(steps_per_epoch, steps))
+    resumed_steps = resumed_epoch(out_dir) * min(steps_per_epoch, steps)
     validation = None
     if val_pairs is not None:
-        from dml_keras.data.pipeline import validation_batches
+        validation = whole_pairs(resolve_pairs(val_pairs, scale), scale, lr_size, channels, order="lr")
+    if not tf_data_backend():
+        # one source of pairs on disk, cropped as tf.data crops it; a resumed run goes on where it stopped
+        train = training_crops(resolve_pairs(pairs if pairs is not None else synthetic_pairs, scale), scale,
+                               patch_size, batch_size, lr_size, channels, seed, cache=True, order="lr",
+                               start=resumed_steps)
+    else:
+        from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
+        from dml_keras.data.synthesis import default_noise_sigma
 
-        validation = validation_batches(resolve_pairs(val_pairs, scale), scale, lr_size, channels, inputs="lr")
-    sample_lr, sample_hr = next(iter((validation or train).take(1)))
-    sample_lr, sample_hr = _center_crop_pair(sample_lr.numpy()[:1], sample_hr.numpy()[:1], 256)
+        streams = []
+        for source in (pairs, synthetic_pairs):
+            if source is not None:
+                streams.append(real_sr_dataset(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size,
+                                               channels, seed, batch=not mixing))
+        if degradation is not None:
+            model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
+            noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
+            streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma,
+                                                seed=seed, batch=not mixing, noise_resolution=noise_resolution,
+                                                crops_per_image=crops_per_image))
+        train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
+        # a resumed run continues the stream where it stopped: every draw is stateless, so the batches are the same
+        train = train.skip(resumed_steps)
+    sample_lr, sample_hr = first_batch(validation or train)
+    sample_lr, sample_hr = _center_crop_pair(sample_lr[:1], sample_hr[:1], 256)
     with training_scope(strategy, mixed_precision) as (strategy, policy):
         if perceptual:
             if strategy.num_replicas_in_sync > 1 or mixed_precision:
