@@ -20,6 +20,11 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
 - `train_step_192_ms`, `train_step_96_ms`, `train_step_96_xla_ms`, `train_step_96_jax_ms`:
   DegradationModel (paper settings) training step, batch 16, 192² and 96²; 96² with
   `jit_compile=True` (XLA), and under `KERAS_BACKEND=jax` (jit; when JAX is installed)
+- `cli_step_96_ms`, `cli_step_vs_train_step`: a step of `train_degradation` (what `dml
+  train-degradation PAIRS --patch-size 96 --batch-size 16` runs: crops from 8 PNG pairs, the
+  weight average, logs) with TensorFlow, median of steps 11-40 timed at each batch's end, and its
+  ratio to `train_step_96_ms` (> 1: the share of the input pipeline and the callbacks);
+  `cli_step_96_jax_ms`, `cli_step_jax_vs_train_step`: the same under JAX (its crops: a PyDataset)
 - `predictor_flops_per_pixel`, `filter_flops_per_pixel`: forward FLOPs per HR pixel (TF's
   profiler: a multiply-add counts 2) of the weight predictor and of the filter
 - `machine_conv_gflops`: this machine's measured throughput on a plain 3×3, 64→64 convolution
@@ -42,6 +47,11 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
   photo through the shipped DML / VDSR model in each runtime (`keras` = tf.function,
   `savedmodel`, `tflite`, `tflite_float16`, `tflite_dynamic`, `onnx` when installed),
   ms per megapixel and as a ratio to Keras (< 1 = faster)
+
+Every run first prints the machine (CPU model, cores this process may use, vector
+extensions, TensorFlow/Keras versions) and its measured convolution rate
+(`machine_conv_gflops`, always measured), so that each timing is read beside
+the machine it came from; `--json` writes them under `machine`.
 
 GPU figures (JAX backend, no TensorFlow needed) come from `benchmarks/gpu_jax.py`.
 """
@@ -70,6 +80,9 @@ CASES = {
     "train_step_96": ("train", "result = train_step_ms(96)"),
     "train_step_96_xla": ("train", "result = train_step_ms(96, jit_compile=True)"),
     "train_step_96_jax": ("train", "result = train_step_ms(96, jit_compile=True)"),  # run with KERAS_BACKEND=jax
+    "cli_step_96": ("train", "result = cli_step_ms(96)"),
+    "cli_step_96_jax": ("train", "result = cli_step_ms(96)"),  # run with KERAS_BACKEND=jax
+    "conv_rate": ("", "result = conv_gflops()"),
     "flops": ("flops", "result = flops_case()"),
     "degrade_12mp": ("degrade", """
         model = DegradationModel(seed=0)
@@ -110,7 +123,9 @@ SLOW = {"filter_forward_conv_2048", "filter_forward_patches_2048", "filter_train
 PRELUDE = """
 import json, os, resource, statistics, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import numpy as np, tensorflow as tf, keras
+import numpy as np, keras
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
 from dml_keras.ops.filtering import basis_filter, basis_to_pixel_kernels, per_pixel_filter
 from dml_keras.models import DegradationModel
 
@@ -162,6 +177,38 @@ def train_step_ms(size, jit_compile=False):
     model.train_on_batch(x, x)
     return timed(lambda: model.train_on_batch(x, x))
 
+def cli_step_ms(size, steps=40, warm=10):
+    # the median time between batch ends of a `train_degradation` run, after `warm` steps
+    import tempfile
+    from dml_keras.data import write_image
+    from dml_keras.workflows.degradation import train_degradation
+    folder = tempfile.mkdtemp()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        photo = rng.random((384, 384, 3)).astype("float32")
+        write_image(f"{folder}/hr/{i}.png", photo)
+        write_image(f"{folder}/lr/{i}.png", photo)
+
+    class Clock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.ends = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(time.perf_counter())
+
+    clock = Clock()
+    train_degradation(folder, tempfile.mkdtemp(), patch_size=size, batch_size=16, steps=steps,
+                      steps_per_epoch=steps, verbose=0, callbacks=[clock])
+    return statistics.median(np.diff(clock.ends[warm:])) * 1000.0
+
+def conv_gflops():
+    # this machine's rate on a plain 3x3, 64->64 convolution of 16 x 96² x 64 with TensorFlow, GFLOP/s
+    x = tf.constant(np.random.default_rng(0).random((16, 96, 96, 64)).astype("float32"))
+    k = tf.constant(np.random.default_rng(1).random((3, 3, 64, 64)).astype("float32"))
+    conv = tf.function(lambda x: tf.nn.conv2d(x, k, 1, "SAME"))
+    return 2 * 16 * 96 * 96 * 64 * 64 * 9 / (timed(lambda: conv(x).numpy()) / 1000.0) / 1e9
+
 def graph_flops(fn, spec):
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     frozen = convert_variables_to_constants_v2(tf.function(fn).get_concrete_function(spec))
@@ -178,12 +225,7 @@ def flops_case():
     weights = tf.TensorSpec([1, 192, 192, 8], tf.float32)
     basis = model.basis_kernels
     filt = graph_flops(lambda x: basis_filter(x, basis, tf.ones([1, 192, 192, 8])), spec) / pixels
-    x = tf.constant(np.random.default_rng(0).random((16, 96, 96, 64)).astype("float32"))
-    k = tf.constant(np.random.default_rng(1).random((3, 3, 64, 64)).astype("float32"))
-    conv = tf.function(lambda x: tf.nn.conv2d(x, k, 1, "SAME"))
-    ms = timed(lambda: conv(x).numpy())
-    machine = 2 * 16 * 96 * 96 * 64 * 64 * 9 / (ms / 1000.0) / 1e9
-    return {"predictor": predictor, "filter": filt, "machine_gflops": machine}
+    return {"predictor": predictor, "filter": filt, "machine_gflops": conv_gflops()}
 
 def synthetic_pairs(crops_per_image=1, size=(1080, 1920)):
     import tempfile
@@ -316,14 +358,20 @@ def figures_from(raw):
         figures["filter_train_conv_2048_ms"] = ms("filter_train_conv_2048")
         figures["filter_train_conv_16x512_ms"] = ms("filter_train_conv_16x512")
         figures["filter_train_2048_tiles_speedup"] = figures["filter_train_conv_2048_ms"] / figures["filter_train_conv_16x512_ms"]
-    for name in ("train_step_192", "train_step_96", "train_step_96_xla", "train_step_96_jax"):
+    for name in ("train_step_192", "train_step_96", "train_step_96_xla", "train_step_96_jax", "cli_step_96",
+                 "cli_step_96_jax"):
         if name in raw:
             figures[f"{name}_ms"] = ms(name)
+    if raw.get("cli_step_96") and raw.get("train_step_96"):
+        figures["cli_step_vs_train_step"] = ms("cli_step_96") / ms("train_step_96")
+    if raw.get("cli_step_96_jax") and raw.get("train_step_96_jax"):
+        figures["cli_step_jax_vs_train_step"] = ms("cli_step_96_jax") / ms("train_step_96_jax")
+    if raw.get("conv_rate"):
+        figures["machine_conv_gflops"] = raw["conv_rate"]["ms"]
     if raw.get("flops"):
         flops = raw["flops"]["ms"]
         figures["predictor_flops_per_pixel"] = flops["predictor"]
         figures["filter_flops_per_pixel"] = flops["filter"]
-        figures["machine_conv_gflops"] = flops["machine_gflops"]
         size, step = (192, figures.get("train_step_192_ms")) if "train_step_192" in raw else (96, figures.get("train_step_96_ms"))
         if step:
             per_step = 3 * 16 * size * size * (flops["predictor"] + flops["filter"])
@@ -366,6 +414,33 @@ def startup_figures(raw):
     return figures
 
 
+def machine():
+    """What the timings ran on: CPU model, usable cores, vector extensions, library versions."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    extensions = [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if x in flags]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = {}
+    for package in ("tensorflow", "keras", "jax"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return {"cpu": model, "cores": cores, "extensions": " ".join(extensions) or "none reported", **versions}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="FILE", help="write every figure under its key")
@@ -375,7 +450,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     groups = set(args.only.split(",")) if args.only else None
     names = [n for n, (group, _) in CASES.items()
-             if n == "baseline" or ((groups is None or group in groups) and not (args.quick and n in SLOW))]
+             if not group or ((groups is None or group in groups) and not (args.quick and n in SLOW))]
+    about = machine()
+    print("machine: " + ", ".join(f"{key} {value}" for key, value in about.items()))
     raw = {}
     for name in names:
         raw[name] = run_case(name)
@@ -384,7 +461,9 @@ def main(argv=None):
     print(f"{'figure':46s} value")
     for key in sorted(figures):
         print(f"{key:46s} {figures[key]:.4g}")
+    print(f"measured on: {about['cpu']} ({about['cores']} cores, {about['extensions']}), "
+          f"plain convolution {figures.get('machine_conv_gflops', math.nan):.0f} GFLOP/s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(figures, handle, indent=2, sort_keys=True)
+            json.dump({**figures, "machine": about}, handle, indent=2, sort_keys=True)
     return 0

@@ -124,25 +124,27 @@ done
 # 7. 36x the budget on one GPU (NVIDIA H100, JAX backend, no TensorFlow; saved_models/README.md, "36x the budget").
 #    .gpu/ holds copies of the 50 RealSR pairs (hr/, lr/) with train.csv and val.csv (the splits above),
 #    canon_all.csv and nikon_all.csv. Keras came as wheels (benchmarks/gpu_jax.py says how).
-#    The runs used an earlier form of the script (a fixed --ema-steps, stopped by --max-minutes after the steps
-#    below, several runs sharing the card); these commands give the same settings and crops.
+#    The runs used a separate JAX script (since folded into the CLI: `dml train-degradation` trains under JAX
+#    without TensorFlow) with a fixed --ema-steps, stopped after the steps below, several runs sharing the card.
+#    These commands give the same settings; the crops are the CLI's stateless stream, not the script's.
 KERAS_BACKEND=jax python benchmarks/gpu_jax.py --json gpu.json
-S="KERAS_BACKEND=jax python saved_models/gpu_train_jax.py"
+S() { local pairs=$1 out=$2; shift 2; KERAS_BACKEND=jax dml train-degradation $pairs --out $out --quiet "$@"; }
 #    The large recipe had 32 channels then (--filters 32 keeps that; section 10 made it 64).
-$S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large --filters 32                      # gpu_runs/dml_large.csv
-$S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7500 --ema-steps 1000
-$S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large --filters 32
-$S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7000 --ema-steps 1000
+S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large --filters 32                      # gpu_runs/dml_large.csv
+S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7500 --ema-steps 1000
+S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large --filters 32
+S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7000 --ema-steps 1000
 # the first run: averages over 2000 steps, three models sharing the card for 3.5 minutes (gpu_runs/*_ema2000.csv)
 declare -A PAPER_START=([dml]="" [directnet]="--residual-on hr" [directkpn]="--kernel-init random")
+declare -A REACHED=([dml]=5500 [directnet]=6500 [directkpn]=2000)  # the steps each made in its 3.5 minutes
 for m in dml directnet directkpn; do
-  $S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --model $m ${PAPER_START[$m]} --filters 32 --steps 20000 --ema-steps 2000 --max-minutes 3.5
+  S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --recipe large --model $m ${PAPER_START[$m]} --filters 32 --steps ${REACHED[$m]} --ema-steps 2000 --steps-per-epoch 500
 done
 # scored here (TensorFlow), like every model above
 for run in runs/gpu_dml runs/gpu_directnet; do
-  for f in model model_raw; do
+  for f in model checkpoints/last; do
     for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
-      dml evaluate-degradation $run/$f.keras $v --json $run/${f}_on_$(basename $v .csv).json
+      dml evaluate-degradation $run/$f.keras $v --json $run/$(basename $f)_on_$(basename $v .csv).json
     done
   done
 done
@@ -187,12 +189,12 @@ done
 # 10. The weight network's width, and the baselines' second seed at the large budget (saved_models/README.md,
 #     "A wider weight network"). One H100, JAX backend; the first four shared the card, then the last two.
 #     .gpu/ as in section 7. gpu_runs/dml_large_w128_stopped_at_4500.csv: the 128-channel run hit its time limit.
-$S .gpu/train.csv runs/gpu_directkpn --val .gpu/val.csv --recipe large --filters 32 --model directkpn --kernel-init random        # gpu_runs/directkpn_large.csv
-$S .gpu/train.csv runs/gpu_dml_1 --val .gpu/val.csv --recipe large --filters 32 --seed 1                    # gpu_runs/dml_large_seed1.csv
-$S .gpu/train.csv runs/gpu_directnet_1 --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --seed 1  # gpu_runs/directnet_large_seed1.csv
-$S .gpu/train.csv runs/gpu_dml_w64 --val .gpu/val.csv --recipe large                                        # gpu_runs/dml_large_w64.csv
-$S .gpu/train.csv runs/gpu_dml_w64_1 --val .gpu/val.csv --recipe large --seed 1                             # gpu_runs/dml_large_w64_seed1.csv
-$S .gpu/train.csv runs/gpu_dml_w128 --val .gpu/val.csv --recipe large --filters 128 --max-minutes 4.5
+S .gpu/train.csv runs/gpu_directkpn --val .gpu/val.csv --recipe large --filters 32 --model directkpn --kernel-init random        # gpu_runs/directkpn_large.csv
+S .gpu/train.csv runs/gpu_dml_1 --val .gpu/val.csv --recipe large --filters 32 --seed 1                    # gpu_runs/dml_large_seed1.csv
+S .gpu/train.csv runs/gpu_directnet_1 --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --seed 1  # gpu_runs/directnet_large_seed1.csv
+S .gpu/train.csv runs/gpu_dml_w64 --val .gpu/val.csv --recipe large                                        # gpu_runs/dml_large_w64.csv
+S .gpu/train.csv runs/gpu_dml_w64_1 --val .gpu/val.csv --recipe large --seed 1                             # gpu_runs/dml_large_w64_seed1.csv
+S .gpu/train.csv runs/gpu_dml_w128 --val .gpu/val.csv --recipe large --filters 128 --steps 4500 --ema-steps 1000
 for run in runs/gpu_dml_w64 runs/gpu_dml_w64_1 runs/gpu_dml_1 runs/gpu_directnet_1 runs/gpu_directkpn; do
   for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
     dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
@@ -205,12 +207,12 @@ dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr
 # 11. Baselines as wide as DML (saved_models/README.md, "Baselines as wide as DML"). One H100, JAX backend,
 #     the five runs sharing the card, each stopped at the first save after 8.2 minutes (only DirectKPN was:
 #     gpu_runs/directkpn_large_w64_stopped_at_2500.csv). .gpu/ as in section 7; the large recipe is 64 channels.
-M="--recipe large --max-minutes 8.2"
-$S .gpu/train.csv runs/gpu_directnet_w64 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 0        # gpu_runs/directnet_large_w64.csv
-$S .gpu/train.csv runs/gpu_directnet_w64_1 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 1      # gpu_runs/directnet_large_w64_seed1.csv
-$S .gpu/train.csv runs/gpu_directkpn_w64 --val .gpu/val.csv $M --model directkpn --kernel-init random --seed 0
-$S .gpu/canon_all.csv runs/gpu_dml_w64_canon --val .gpu/nikon_all.csv $M --model dml --seed 0   # gpu_runs/dml_large_w64_canon_to_nikon.csv
-$S .gpu/canon_all.csv runs/gpu_directnet_w64_canon --val .gpu/nikon_all.csv $M --model directnet --residual-on hr --seed 0  # gpu_runs/directnet_large_w64_canon_to_nikon.csv
+M="--recipe large"
+S .gpu/train.csv runs/gpu_directnet_w64 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 0        # gpu_runs/directnet_large_w64.csv
+S .gpu/train.csv runs/gpu_directnet_w64_1 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 1      # gpu_runs/directnet_large_w64_seed1.csv
+S .gpu/train.csv runs/gpu_directkpn_w64 --val .gpu/val.csv $M --model directkpn --kernel-init random --seed 0 --steps 2500 --ema-steps 1000
+S .gpu/canon_all.csv runs/gpu_dml_w64_canon --val .gpu/nikon_all.csv $M --model dml --seed 0   # gpu_runs/dml_large_w64_canon_to_nikon.csv
+S .gpu/canon_all.csv runs/gpu_directnet_w64_canon --val .gpu/nikon_all.csv $M --model directnet --residual-on hr --seed 0  # gpu_runs/directnet_large_w64_canon_to_nikon.csv
 for run in runs/gpu_directnet_w64 runs/gpu_directnet_w64_1; do
   for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
     dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
@@ -228,14 +230,12 @@ D=../shared/data/realsr_x4
 (echo hr,lr; for i in $(seq -w 6 25); do echo $PWD/$D/hr/Nikon_0$i.png,$PWD/$D/lr/Nikon_0$i.png; done) > runs/nikon_test.csv
 python - dml:all:0:0:0 directnet:all:0:0:0 dml:basis:1e-4:300:0 dml:basis:1e-3:300:0 dml:basis:1e-4:1000:300 \
     dml:basis:3e-4:1000:300 dml:all:1e-4:300:0 directnet:all:1e-4:300:0 dml:all:1e-4:600:200 directnet:all:1e-4:600:200 <<'EOF2'
-import importlib.util, os, sys
+import os, sys
 import keras
+from dml_keras.data.crops import paired_batches
+from dml_keras.workflows.degradation import evaluate_degradation
 from dml_keras.workflows.fit import averaging_adam
 
-spec = importlib.util.spec_from_file_location("gpu", "saved_models/gpu_train_jax.py")
-gpu = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gpu)
-pairs, test = gpu.read_y("runs/nikon_adapt.csv"), gpu.read_y("runs/nikon_test.csv")
 for config in sys.argv[1:]:
     name, part, rate, steps, average = config.split(":")
     model = keras.models.load_model(f"runs/gpu_{name}_w64_canon/model.keras", compile=False)
@@ -244,11 +244,15 @@ for config in sys.argv[1:]:
     keras.utils.set_random_seed(0)
     optimizer = averaging_adam(float(rate) or 1e-4, int(average))
     model.compile(optimizer=optimizer, jit_compile=True)
-    stream = gpu.crop_stream(pairs, 64, 8, 0, "dihedral")
-    for _ in range(int(steps)):
-        model.train_on_batch(*next(stream))
+    crops = paired_batches("runs/nikon_adapt.csv", patch_size=64, batch_size=8, seed=0, cache=True)
+    for step in range(int(steps)):
+        model.train_on_batch(*crops[step])
+    last = evaluate_degradation(model, "runs/nikon_test.csv", progress=False)["psnr"]
+    if optimizer.use_ema:  # the weight average, through Keras's public API
+        optimizer.finalize_variable_values(model.trainable_variables)
     os.makedirs(f"runs/adapt_{config}", exist_ok=True)
-    print(config, "PSNR (average, last step)", gpu._save_and_score(model, optimizer, f"runs/adapt_{config}", test))
+    model.save(f"runs/adapt_{config}/model.keras")
+    print(config, "PSNR (average, last step)", evaluate_degradation(model, "runs/nikon_test.csv", progress=False)["psnr"], last)
 EOF2
 
 # 13. All three models from one camera to the other at the CPU budget, and where the baselines start

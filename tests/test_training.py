@@ -1,9 +1,6 @@
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -13,8 +10,8 @@ import pytest
 from dml_keras.cli import main
 from dml_keras.errors import SetupError
 from dml_keras.data.pairs import split_pairs
-from dml_keras.workflows.degradation import evaluate_degradation, train_degradation
-from tests.conftest import ORIENTATIONS, interrupt_at_epoch, make_hr_lr, orientation_of
+from dml_keras.workflows.degradation import train_degradation
+from tests.conftest import interrupt_at_epoch, make_hr_lr
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -116,17 +113,6 @@ def test_other_recipes_are_one_flag_away_and_flags_override_them(tmp_path, photo
     assert model.predictor.head.kernel.shape == (3, 3, 1, expected[-1])
 
 
-def test_an_option_the_model_does_not_take_is_an_error(tmp_path, photos, capsys):
-    make_hr_lr(tmp_path / "pairs", photos, native=False)
-    status = main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "directnet",
-                   "--basis", "4", "--steps", "1"])
-    assert status == 2 and "--basis" in capsys.readouterr().err
-    with pytest.raises(SetupError, match="directkpn does not take tone_offset"):
-        train_degradation(tmp_path / "pairs", tmp_path / "run2", model="directkpn", tone_offset=True, steps=1)
-    with pytest.raises(SetupError, match="global kernel has none"):
-        train_degradation(tmp_path / "pairs", tmp_path / "run3", model="global-kernel", filters=16)
-
-
 @pytest.mark.parametrize("model, option, recipe, flags, expected", [
     ("directkpn", "kernel_init", "default", [], "gaussian"), ("directkpn", "kernel_init", "paper", [], "random"),
     ("directkpn", "kernel_init", "paper", ["--kernel-init", "gaussian"], "gaussian"),
@@ -154,6 +140,36 @@ def test_a_baselines_start_is_its_own(tmp_path, photos, capsys, flag, option, va
         with pytest.raises(SetupError, match=re.escape(f"{message}; {model} takes none")):
             train_degradation(tmp_path / "pairs", tmp_path / model, model=model, steps=1, **{option: value})
         assert not (tmp_path / model).exists()
+
+
+def test_the_ownership_table_is_the_models_constructors():
+    import inspect
+
+    from dml_keras.names import DEGRADATION_MODELS
+    from dml_keras.workflows.degradation import build_degradation_model
+    from dml_keras.workflows.recipes import MODEL_ONLY, takes
+
+    classes = {name: type(build_degradation_model(name, scale=4)) for name in DEGRADATION_MODELS}
+    for option in MODEL_ONLY:
+        for name, cls in classes.items():
+            assert takes(name, option) == (option in inspect.signature(cls.__init__).parameters), (name, option)
+
+
+@pytest.mark.parametrize("flags, option, message", [
+    (["--model", "directnet", "--basis", "4"], dict(num_basis=4),
+     "num_basis (--basis) is dml's alone; directnet takes none"),
+    (["--model", "directkpn", "--tone-offset"], dict(tone_offset=True),
+     "tone_offset (--tone-offset) is dml's alone; directkpn takes none"),
+    (["--model", "global-kernel", "--filters", "8"], dict(filters=8),
+     "filters (--filters) is dml's, directnet's and directkpn's; global-kernel takes none")])
+def test_an_option_of_another_model_is_one_line_naming_its_flag(tmp_path, photos, capsys, flags, option, message):
+    # the CLI and the library refuse it alike (one table, one error class), before any work
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), *flags]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {message}, drop it"
+    with pytest.raises(SetupError, match=re.escape(message)):
+        train_degradation(tmp_path / "pairs", tmp_path / "run", model=flags[1], steps=1, **option)
+    assert not (tmp_path / "run").exists()
 
 
 def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):
@@ -234,89 +250,3 @@ def test_interrupted_ema_training_resumes_its_average(tmp_path, photos):
         average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]
     for got, want in zip(model.trainable_weights, average):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
-
-
-def _gpu_script():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "saved_models" / "gpu_train_jax.py"
-    spec = importlib.util.spec_from_file_location("gpu_train_jax", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("augment", sorted(ORIENTATIONS))
-def test_gpu_script_crops_hr_and_lr_at_the_same_place_in_the_orientations_asked(augment):
-    height, width, size = 40, 50, 8
-    hr = np.random.default_rng(0).random((height, width, 1)).astype(np.float32)
-    stream = _gpu_script().crop_stream([(hr, 0.5 * hr + 3.0)], size, batch_size=16, seed=0, augment=augment)
-    seen = set()
-    for _ in range(4):
-        hr_batch, lr_batch = next(stream)
-        assert hr_batch.shape == lr_batch.shape == (16, size, size, 1)
-        np.testing.assert_array_equal(lr_batch, 0.5 * hr_batch + 3.0)
-        # each crop is a window of the photo in one orientation (None: no window matched)
-        seen |= {orientation_of(crop, hr[..., 0]) for crop in hr_batch[..., 0]}
-    assert seen == ORIENTATIONS[augment]
-
-
-@pytest.mark.slow
-def test_gpu_script_trains_the_recipe_and_scores_as_evaluate_degradation_does(tmp_path, photos):
-    # the whole script under JAX, as on a GPU machine: the recipe's settings reach the model, and the PSNR it
-    # logs is the one `dml evaluate-degradation` gives the saved files here (TensorFlow)
-    pytest.importorskip("jax")
-    repo = Path(__file__).resolve().parents[1]
-    make_hr_lr(tmp_path / "pairs", photos, native=False)
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(repo))
-    command = [sys.executable, str(repo / "saved_models" / "gpu_train_jax.py"), str(tmp_path / "pairs"),
-               str(tmp_path / "run"), "--val", str(tmp_path / "pairs"), "--recipe", "large", "--steps", "6",
-               "--patch-size", "32", "--batch-size", "2", "--ema-steps", "3", "--augment", "flips"]
-    subprocess.run(command, env=env, check=True, capture_output=True)
-    with open(tmp_path / "run" / "log.csv") as handle:
-        rows = list(csv.DictReader(handle))
-    assert [row["steps"] for row in rows] == ["6"]
-    average = keras.models.load_model(tmp_path / "run" / "model.keras")
-    raw = keras.models.load_model(tmp_path / "run" / "model_raw.keras")
-    assert average.predictor.filters == raw.predictor.filters == 64  # the large recipe's width
-    for model, logged in ((average, rows[0]["val_psnr"]), (raw, rows[0]["val_psnr_raw"])):
-        assert evaluate_degradation(model, tmp_path / "pairs", progress=False)["psnr"] == pytest.approx(
-            float(logged), abs=1e-3)
-    assert float(rows[0]["val_psnr"]) != float(rows[0]["val_psnr_raw"])
-
-
-@pytest.mark.parametrize("model, flag, value, owner", [
-    ("dml", "--residual-on", "hr", "directnet"), ("directnet", "--kernel-init", "random", "directkpn")])
-def test_gpu_script_takes_a_baselines_start_for_that_baseline_alone(capsys, monkeypatch, model, flag, value, owner):
-    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # the script would set it for this process
-    with pytest.raises(SystemExit) as stopped:  # before reading the pairs (there are none)
-        _gpu_script().main(["no_such_pairs.csv", "out", "--model", model, flag, value])
-    assert stopped.value.code == 2
-    assert f"({flag}) is {owner}'s alone; {model} takes none" in capsys.readouterr().err
-
-
-def test_gpu_script_saves_the_weight_average_and_the_raw_weights(tmp_path, photos):
-    from dml_keras.models import DegradationModel
-    from dml_keras.workflows.fit import averaging_adam
-
-    rng = np.random.default_rng(0)
-    hr = np.stack([photos["astronaut"][:32, :32, :1], photos["coffee"][:32, :32, :1]])
-    model = DegradationModel(num_basis=4, kernel_size=7, seed=0)
-    model.compile(optimizer=averaging_adam(1e-2, ema_steps=4))
-    for _ in range(3):
-        model.train_on_batch(hr, 0.8 * hr + 0.01 * rng.random(hr.shape).astype("float32"))
-    raw = [w.numpy().copy() for w in model.trainable_weights]
-    average = [v.numpy().copy() for v in model.optimizer._model_variables_moving_average]
-    assert max(np.abs(r - a).max() for r, a in zip(raw, average)) > 1e-3
-    val = [(hr[0], 0.8 * hr[0]), (hr[1], 0.8 * hr[1])]
-    scores = _gpu_script()._save_and_score(model, model.optimizer, str(tmp_path), val)
-    for got, want in zip(model.trainable_weights, raw):  # training goes on from the raw weights
-        np.testing.assert_array_equal(got.numpy(), want)
-    for name, want in (("model.keras", average), ("model_raw.keras", raw)):
-        saved = keras.models.load_model(tmp_path / name)
-        for got, expected in zip(saved.trainable_weights, want):
-            np.testing.assert_allclose(got.numpy(), expected, atol=1e-7)
-    for score, name in zip(scores, ("model.keras", "model_raw.keras")):
-        saved = keras.models.load_model(tmp_path / name)
-        errors = [np.mean((np.asarray(saved.degrade(h[None]))[0] - l)[7:-7, 7:-7] ** 2) for h, l in val]
-        assert score == pytest.approx(np.mean([10 * np.log10(1 / e) for e in errors]), abs=1e-3)

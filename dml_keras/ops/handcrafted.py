@@ -15,8 +15,6 @@ import cv2
 import numpy as np
 from scipy import special
 
-from dml_keras.ops.resize import imresize
-
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_MODES = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
 MAX_KERNEL_SIZE = 21

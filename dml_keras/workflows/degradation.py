@@ -152,17 +152,12 @@ def train_degradation(
     Returns:
         the trained model.
     """
-    if model != "dml":
-        if num_basis is not None:
-            raise SetupError(f"num_basis is DML's number of basis kernels; model {model!r} takes none")
-        if model == "global-kernel" and filters is not None:
-            raise SetupError("filters is the width of a learned model's network; the global kernel has none")
-    else:
-        num_basis = 8 if num_basis is None else num_basis
-        model_kwargs.update(num_basis=num_basis, seed=seed)
-    model_only = {k: model_kwargs.pop(k, None) for k in MODEL_ONLY}
+    # first: an option the model does not take is refused before any work (one table: recipes.MODEL_ONLY)
+    model_only = {k: model_kwargs.pop(k, None) for k in MODEL_ONLY if k not in ("num_basis", "filters")}
+    check_model_only(model, num_basis=num_basis, filters=filters, **model_only)
+    if model == "dml":
+        model_kwargs.update(num_basis=8 if num_basis is None else num_basis, seed=seed)
     if model == "global-kernel":
-        check_model_only(model, **model_only)  # a learned model's start given to the closed form is an error
         return fit_global_kernel(pairs, out_dir, scale, kernel_size, channels, lr_size, val_pairs, val_fraction,
                                  verbose)
     hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,

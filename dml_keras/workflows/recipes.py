@@ -1,4 +1,4 @@
-"""Training recipes of the degradation models by name (no TensorFlow needed: `saved_models/gpu_train_jax.py` reads them too)."""
+"""Training recipes of both model families by name (no Keras or TensorFlow needed: the CLI reads them for its help)."""
 
 from dml_keras.errors import SetupError
 from dml_keras.names import AUGMENTATIONS  # noqa: F401  (the recipes' choices; re-exported)
@@ -20,8 +20,15 @@ RECIPES = {
                   lr_schedule="constant", ema_steps=0, augment="flips", filters=32, basis_initializer="uniform",
                   weight_init="half", kernel_init="random", residual_on="hr"),
 }
-# recipe entries that only one model takes, and which
-MODEL_ONLY = {"basis_initializer": "dml", "weight_init": "dml", "kernel_init": "directkpn", "residual_on": "directnet"}
+# The one table of which degradation model takes which of its own options (recipe entries and flags alike):
+# the CLI, `train_degradation` and `resolve_recipe` refuse an option given to another model through it
+# (`check_model_only`, one `SetupError`); tests/test_training.py checks it against the models' constructors.
+LEARNED = ("dml", "directnet", "directkpn")
+MODEL_ONLY = {"num_basis": ("dml",), "basis_initializer": ("dml",), "basis_constraint": ("dml",),
+              "weight_init": ("dml",), "tone_offset": ("dml",), "unit_sum_kernels": ("dml",),
+              "kernel_init": ("directkpn",), "residual_on": ("directnet",), "filters": LEARNED}
+# options whose flag is not `--` + the name with dashes
+FLAGS = {"num_basis": "--basis", "basis_initializer": "--basis-init"}
 
 
 # SR training recipes by name (`dml train-sr --recipe`); an argument left `None` comes from the recipe.
@@ -45,8 +52,13 @@ def source_of(data):
     return os.path.abspath(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else None
 
 
+def takes(model, option):
+    """Whether degradation `model` takes `option` (an option not in `MODEL_ONLY` is every model's)."""
+    return model in MODEL_ONLY.get(option, (model,))
+
+
 def check_model_only(model, **options):
-    """Refuse, with a `SetupError` naming it and its flag, an option given (not `None`) that only another model takes.
+    """Refuse, with a `SetupError` naming it and its flag, an option given (not `None`) that `model` does not take.
 
     Example:
     >>> check_model_only("directnet", residual_on="hr", kernel_init=None)
@@ -54,11 +66,18 @@ def check_model_only(model, **options):
     Traceback (most recent call last):
     ...
     dml_keras.errors.SetupError: residual_on (--residual-on) is directnet's alone; dml takes none, drop it
+    >>> check_model_only("global-kernel", filters=64)
+    Traceback (most recent call last):
+    ...
+    dml_keras.errors.SetupError: filters (--filters) is dml's, directnet's and directkpn's; global-kernel takes none, drop it
     """
     for name, value in options.items():
-        owner = MODEL_ONLY.get(name, model)
-        if value is not None and owner != model:
-            raise SetupError(f"{name} (--{name.replace('_', '-')}) is {owner}'s alone; {model} takes none, drop it")
+        if value is None or takes(model, name):
+            continue
+        owners = [f"{owner}'s" for owner in MODEL_ONLY[name]]
+        whose = f"{owners[0]} alone" if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]}"
+        flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+        raise SetupError(f"{name} ({flag}) is {whose}; {model} takes none, drop it")
 
 
 def resolve_recipe(recipe="default", model="dml", **overrides):
@@ -85,7 +104,7 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
     check_model_only(model, **overrides)
-    settings = {k: v for k, v in RECIPES[recipe].items() if MODEL_ONLY.get(k, model) == model}
+    settings = {k: v for k, v in RECIPES[recipe].items() if takes(model, k)}
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if settings["ema_steps"] == "auto":  # the last sixth of the run, whatever its length
         settings["ema_steps"] = max(1, settings["steps"] // 6)
