@@ -5,15 +5,21 @@ import json
 import os
 import sys
 
-from dml_keras.names import AUGMENTATIONS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES
+from dml_keras.names import AUGMENTATIONS, CHANNELS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES, STRATEGIES
 from dml_keras.ops.tiling import TILE_MARGIN
 from dml_keras.workflows.recipes import RECIPES, SR_BATCH_SIZES, SR_RECIPES
 
-_SR_DEFAULT, _SR_PAPER = SR_RECIPES["default"], SR_RECIPES["paper"]
+_SR_DEFAULT, _SR_PAPER = SR_RECIPES["default"].settings(), SR_RECIPES["paper"].settings()
+_DEFAULT, _LARGE, _PAPER = (RECIPES[name].settings() for name in ("default", "large", "paper"))
+
+
+def _rate(value):
+    """A learning rate as people write it: 1e-4, 2e-4."""
+    return f"{value:.0e}".replace("e-0", "e-")
 
 
 def _scale_out(parser):
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="mirrored: all local GPUs (or logical CPUs); --batch-size is the global batch. "
                              "multiworker: several machines, cluster in TF_CONFIG (docs/scaling.md)")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -102,23 +108,29 @@ def _add_train_degradation(sub):
     _scale(p)
     p.add_argument("--model", choices=DEGRADATION_MODELS, default="dml")
     p.add_argument("--recipe", choices=tuple(RECIPES), default="default",
-                   help="'default': the best measured on held-out real pairs (3000 steps of 8 x 64² crops, "
-                        "Adam 1e-4, weights averaged over the last 500 steps, Gaussian basis, weights starting "
-                        "at 1/M, a 32-channel network); 'large': for a GPU, 36x the pixels and twice the channels "
-                        "(6000 steps of 16 x 192², averaged over the last 1000, 64 channels); "
-                        "'paper': the authors' setting (100000 steps of 16 x 192², "
-                        "no averaging, flips only, uniform basis, weights starting at 0.5). "
-                        "The flags below override single values")
+                   help=f"'default': the best measured on held-out real pairs ({_DEFAULT['steps']} steps of "
+                        f"{_DEFAULT['batch_size']} x {_DEFAULT['patch_size']}² crops, Adam {_rate(_DEFAULT['learning_rate'])}, "
+                        f"weights averaged over the last {_DEFAULT['steps'] // 6} steps, Gaussian basis, weights "
+                        f"starting at 1/M, a {_DEFAULT['filters']}-channel network); 'large': for a GPU "
+                        f"({_LARGE['steps']} steps of {_LARGE['batch_size']} x {_LARGE['patch_size']}², averaged over "
+                        f"the last {_LARGE['steps'] // 6}, {_LARGE['filters']} channels); 'paper': the authors' setting "
+                        f"({_PAPER['steps']} steps of {_PAPER['batch_size']} x {_PAPER['patch_size']}², no averaging, "
+                        "flips only, uniform basis, weights starting at 0.5). The flags below override single values")
     p.add_argument("--basis", type=int, default=None, help="dml: number of basis kernels M (default 8)")
     p.add_argument("--kernel-size", type=int, default=15, help="basis kernel size K, odd (default 15)")
-    p.add_argument("--channels", choices=("y", "rgb"), default="y")
+    p.add_argument("--channels", choices=CHANNELS, default="y")
     _lr_size(p)
-    p.add_argument("--patch-size", type=int, default=None, help="HR crop size (recipe: 64; paper 192)")
-    p.add_argument("--batch-size", type=int, default=None, help="crops per step (recipe: 8; paper 16)")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (recipe: 3000; paper 100000)")
+    p.add_argument("--patch-size", type=int, default=None,
+                   help=f"HR crop size (recipe: {_DEFAULT['patch_size']}; paper {_PAPER['patch_size']})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"crops per step (recipe: {_DEFAULT['batch_size']}; paper {_PAPER['batch_size']})")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimisation steps (recipe: {_DEFAULT['steps']}; paper {_PAPER['steps']})")
     p.add_argument("--steps-per-epoch", type=int, default=None,
-                   help="steps between logs/validation/checkpoints (recipe: 250; paper 500)")
-    p.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (1e-4 in both recipes)")
+                   help=f"steps between logs/validation/checkpoints (recipe: {_DEFAULT['steps_per_epoch']}; "
+                        f"paper {_PAPER['steps_per_epoch']})")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help=f"Adam learning rate (recipe: {_rate(_DEFAULT['learning_rate'])}; paper {_rate(_PAPER['learning_rate'])})")
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=None,
                    help="keep the learning rate, or decay it to 0 over --steps (cosine)")
     p.add_argument("--ema-steps", type=int, default=None,
@@ -130,7 +142,7 @@ def _add_train_degradation(sub):
                         "and vertical blur apart (paper); 'none'")
     p.add_argument("--filters", type=int, default=None,
                    help="channels of the model's network: DML's weight network, all of DirectNet and DirectKPN "
-                        "(recipe: 32; large: 64)")
+                        f"(recipe: {_DEFAULT['filters']}; large: {_LARGE['filters']})")
     p.add_argument("--val", metavar="PAIRS", help="held-out validation pairs")
     p.add_argument("--val-fraction", type=float, default=0.0,
                    help="hold out every round(1/f)-th pair of PAIRS for validation instead of --val")
@@ -200,9 +212,9 @@ def _add_later_commands(sub):
     _config(p)
     p.add_argument("--recipe", choices=tuple(SR_RECIPES), default="default",
                    help=f"'default': the best measured ({_SR_DEFAULT['depth']}-layer VDSR on the small LR, "
-                        f"{_SR_DEFAULT['patch_size']}² crops, Adam {_SR_DEFAULT['learning_rate']:g}, "
+                        f"{_SR_DEFAULT['patch_size']}² crops, Adam {_rate(_SR_DEFAULT['learning_rate'])}, "
                         f"{_SR_DEFAULT['steps']} steps); 'paper': the authors' ({_SR_PAPER['depth']}-layer VDSR on LR "
-                        f"enlarged to HR size, {_SR_PAPER['patch_size']}² crops, Adam {_SR_PAPER['learning_rate']:g}, "
+                        f"enlarged to HR size, {_SR_PAPER['patch_size']}² crops, Adam {_rate(_SR_PAPER['learning_rate'])}, "
                         f"{_SR_PAPER['steps']} steps). The flags below override single values")
     p.add_argument("--arch", choices=SR_ARCHS, default="vdsr",
                    help="vdsr, rcan, or rrdb: ESRGAN's generator, trained with Real-ESRGAN's recipe (sharpened "
@@ -228,7 +240,7 @@ def _add_later_commands(sub):
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--crops-per-image", type=int, default=4,
                    help="on-the-fly synthesis: crops cut from each decoded HR photo (decoding dominates with large photos)")
-    p.add_argument("--channels", choices=("y", "rgb"), default=None, help="default: rgb for rrdb and --loss gan, y otherwise")
+    p.add_argument("--channels", choices=CHANNELS, default=None, help="default: rgb for rrdb and --loss gan, y otherwise")
     p.add_argument("--lr-size", choices=("same", "native"), default=None,
                    help=f"'native': LR stays 1/scale (recipe: {_SR_DEFAULT['lr_size']}; paper: {_SR_PAPER['lr_size']}); "
                         "'same': LR enlarged to HR size. rrdb takes native only")
@@ -241,7 +253,7 @@ def _add_later_commands(sub):
     p.add_argument("--steps-per-epoch", type=int, default=None,
                    help=f"steps between logs/validation/checkpoints (both recipes: {_SR_DEFAULT['steps_per_epoch']})")
     p.add_argument("--learning-rate", type=float, default=None,
-                   help=f"Adam's rate (recipe: {_SR_DEFAULT['learning_rate']:g}; paper: {_SR_PAPER['learning_rate']:g}; "
+                   help=f"Adam's rate (recipe: {_rate(_SR_DEFAULT['learning_rate'])}; paper: {_rate(_SR_PAPER['learning_rate'])}; "
                         "rrdb and gan: Real-ESRGAN's 2e-4 for L1, 1e-4 for gan)")
     p.add_argument("--depth", type=int,
                    help=f"VDSR: number of convolutions (recipe: {_SR_DEFAULT['depth']}; paper: {_SR_PAPER['depth']})")
@@ -307,7 +319,7 @@ def _add_later_commands(sub):
     p.add_argument("--kernel-sizes", default="15", help="comma-separated odd kernel sizes to try")
     p.add_argument("--learning-rates", default="1e-4", help="comma-separated learning rates to try")
     _scale(p)
-    p.add_argument("--channels", choices=("y", "rgb"), default="y")
+    p.add_argument("--channels", choices=CHANNELS, default="y")
     _lr_size(p)
     p.add_argument("--patch-size", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=8)

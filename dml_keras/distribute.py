@@ -21,8 +21,7 @@ import os
 import keras
 
 from dml_keras.errors import SetupError
-
-STRATEGIES = ("default", "mirrored", "multiworker")
+from dml_keras.names import STRATEGIES
 
 
 class OneDevice:

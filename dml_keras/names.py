@@ -12,3 +12,5 @@ CHANNELS = ("y", "rgb")
 # how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
 # up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
 AUGMENTATIONS = ("dihedral", "flips", "none")
+# how a training run is spread over devices (`dml_keras.distribute`)
+STRATEGIES = ("default", "mirrored", "multiworker")

@@ -15,6 +15,16 @@ each updated by its own optimizer in one custom `train_step`:
 
 Everything it holds (all three networks, both optimizers) is in its
 weights, so `BackupAndRestore` resumes a stopped run exactly.
+
+It trains under TensorFlow and under JAX (a stateless step: TensorFlow need
+not be installed). Under JAX both networks' gradients come from one pass
+over the same pre-update state, as the TensorFlow step computes them, and
+one optimizer applies them (the two must have the same settings, as
+Real-ESRGAN's do): Adam's update is per weight, so that is the same update.
+The discriminator's losses for the generator see spectrally normalized
+kernels on both backends; under JAX they are normalized afresh in the step
+(Keras's `SpectralNormalization` rewrites its kernel only outside JAX's
+stateless calls).
 """
 
 import keras
@@ -30,6 +40,11 @@ STAGES = {
     "gan": dict(pixel_weight=1.0, perceptual_weight=1.0, gan_weight=0.1, learning_rate=1e-4),
 }
 ADAM_BETAS = (0.9, 0.99)
+
+
+def _settings(optimizer):
+    """An optimizer's settings, without its name."""
+    return {k: v for k, v in optimizer.get_config().items() if k != "name"}
 
 
 def clone_network(network, sample):
@@ -73,15 +88,24 @@ class PerceptualTrainer(keras.Model):
         self.scale = generator.scale
 
     def compile(self, optimizer, d_optimizer=None, metrics=(), **kwargs):
-        """`optimizer` trains the generator, `d_optimizer` the discriminator; `metrics` score the EMA generator."""
+        """`optimizer` trains the generator, `d_optimizer` the discriminator; `metrics` score the EMA generator.
+
+        Under JAX, `optimizer` trains both (`d_optimizer` must have its settings)."""
         super().compile(optimizer=optimizer, **kwargs)
-        # built on its own network's variables now: Keras would build it on all of the trainer's at a resume
-        optimizer.build(self.generator.trainable_variables)
         self.d_optimizer = d_optimizer
-        if self.discriminator is not None:
-            if d_optimizer is None:
-                raise SetupError("a discriminator needs its own optimizer (d_optimizer)")
-            d_optimizer.build(self.discriminator.trainable_variables)  # before a backup is restored into it
+        if self.discriminator is not None and d_optimizer is None:
+            raise SetupError("a discriminator needs its own optimizer (d_optimizer)")
+        if keras.backend.backend() == "jax":
+            if d_optimizer is not None and _settings(d_optimizer) != _settings(optimizer):
+                raise SetupError("under JAX one optimizer trains the generator and the discriminator: give both "
+                                 f"the same settings (generator {_settings(optimizer)}, "
+                                 f"discriminator {_settings(d_optimizer)})")
+            optimizer.build(self.trainable_variables)  # the generator's, then the discriminator's
+        else:
+            # built on its own network's variables now: Keras would build it on all of the trainer's at a resume
+            optimizer.build(self.generator.trainable_variables)
+            if d_optimizer is not None:
+                d_optimizer.build(self.discriminator.trainable_variables)  # before a backup is restored into it
         self.scores = list(metrics)
 
     @property
@@ -94,11 +118,17 @@ class PerceptualTrainer(keras.Model):
     def _results(self, names):
         return {name: self.trackers[name].result() for name in names}
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._stateless_train_step(*args)
+        if backend != "tensorflow":
+            raise SetupError(f"the perceptual/GAN trainer runs under TensorFlow or JAX, not {backend}")
+        return self._tensorflow_train_step(*args)
+
+    def _tensorflow_train_step(self, data):
         import tensorflow as tf
 
-        if keras.backend.backend() != "tensorflow":
-            raise SetupError("the perceptual/GAN trainer runs on the TensorFlow backend")
         lr, hr = data[0], data[1]
         target = unsharp_mask(hr) if self.sharpen else hr
         values = {}
@@ -137,9 +167,99 @@ class PerceptualTrainer(keras.Model):
         self.d_optimizer.apply(tape.gradient(loss, variables), variables)
         return dict(values, out_d_real=ops.mean(real_logits), out_d_fake=ops.mean(fake_logits))
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._stateless_test_step(*args)
+        data = args[0]
         lr, hr = data[0], data[1]
         sr = self.ema_generator(lr, training=False)
         for metric in self.scores:
             metric.update_state(hr, sr)
         return {metric.name: metric.result() for metric in self.scores}
+
+    # JAX: Keras hands the step the state as values and takes the new values back
+
+    def _values(self, variables, values, of):
+        """The values in `values` (listed as `variables`) of the variables `of`, in the order of `of`."""
+        where = {id(v): i for i, v in enumerate(variables)}
+        return [values[where[id(v)]] for v in of]
+
+    def _stateless_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, optimizer_values, metric_values = state
+        lr, hr = data[0], data[1]
+        target = unsharp_mask(hr) if self.sharpen else hr
+        generator, discriminator = self.generator, self.discriminator
+
+        def parts(network, trainable_values, non_trainable_values):
+            return (self._values(self.trainable_variables, trainable_values, network.trainable_variables),
+                    self._values(self.non_trainable_variables, non_trainable_values, network.non_trainable_variables))
+
+        def losses(trainable_values):
+            values = {}
+            sr, g_state = generator.stateless_call(*parts(generator, trainable_values, non_trainable), lr, training=True)
+            values["l_pix"] = self.pixel_weight * ops.mean(ops.abs(sr - target))
+            if self.perceptual is not None:
+                values["l_percep"] = self.perceptual_weight * self.perceptual(sr, target)
+            d_state = None
+            if discriminator is not None:
+                d_trainable, d_non_trainable = parts(discriminator, trainable_values, non_trainable)
+                frozen = [jax.lax.stop_gradient(w) for w in d_trainable]
+                # normalized kernels (training=True), the power iteration's update discarded
+                judged, _ = discriminator.stateless_call(frozen, d_non_trainable, sr, training=True)
+                values["l_g_gan"] = self.gan_weight * gan_loss(judged, real=True)
+            g_loss = sum(values.values())
+            total = g_loss
+            if discriminator is not None:
+                count = ops.shape(hr)[0]
+                both = ops.concatenate([hr, ops.stop_gradient(sr)], axis=0)
+                logits, d_state = discriminator.stateless_call(d_trainable, d_non_trainable, both, training=True)
+                real_logits, fake_logits = logits[:count], logits[count:]
+                values.update(l_d_real=gan_loss(real_logits, real=True), l_d_fake=gan_loss(fake_logits, real=False),
+                              out_d_real=ops.mean(real_logits), out_d_fake=ops.mean(fake_logits))
+                total = total + values["l_d_real"] + values["l_d_fake"]
+            values["loss"] = g_loss
+            return total, (values, g_state, d_state)
+
+        (_, (values, g_state, d_state)), grads = jax.value_and_grad(losses, has_aux=True)(trainable)
+        trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, grads, trainable)
+        # the networks' own state (spectral normalization's vectors), then the average of the updated generator
+        non_trainable = list(non_trainable)
+        where = {id(v): i for i, v in enumerate(self.non_trainable_variables)}
+        for network, new in ((generator, g_state), (discriminator, d_state)):
+            for variable, value in zip(network.non_trainable_variables if new is not None else (), new or ()):
+                non_trainable[where[id(variable)]] = value
+        current = dict(zip(map(id, self.trainable_variables), trainable))
+        current.update({id(v): non_trainable[where[id(v)]] for v in generator.non_trainable_variables})
+        decay = self.ema_decay
+        for average, weight in zip(self.ema_generator.weights, generator.weights):
+            index = where[id(average)]
+            non_trainable[index] = decay * non_trainable[index] + (1.0 - decay) * current[id(weight)]
+        logs, metric_values = self._stateless_metrics(metric_values, values)
+        return logs, (trainable, non_trainable, optimizer_values, metric_values)
+
+    def _stateless_metrics(self, metric_values, values, hr=None, sr=None):
+        """Update the trackers with `values` (and the scores with `hr`, `sr`, when given) from `metric_values`."""
+        metric_values = list(metric_values)
+        start, logs = 0, {}
+        for metric in self.metrics:
+            count = len(metric.variables)
+            own = metric_values[start : start + count]
+            if metric.name in values:
+                own = metric.stateless_update_state(own, values[metric.name])
+            elif sr is not None and metric in self.scores:
+                own = metric.stateless_update_state(own, hr, sr)
+            if metric.name in values or (sr is not None and metric in self.scores):
+                logs[metric.name] = metric.stateless_result(own)
+            metric_values[start : start + count] = own
+            start += count
+        return logs, metric_values
+
+    def _stateless_test_step(self, state, data):
+        trainable, non_trainable, metric_values = state
+        lr, hr = data[0], data[1]
+        average = self._values(self.non_trainable_variables, non_trainable, self.ema_generator.non_trainable_variables)
+        sr, _ = self.ema_generator.stateless_call([], average, lr, training=False)
+        logs, metric_values = self._stateless_metrics(metric_values, {}, hr, sr)
+        return logs, (trainable, non_trainable, metric_values)

@@ -1,24 +1,70 @@
 """Training recipes of both model families by name (no Keras or TensorFlow needed: the CLI reads them for its help)."""
 
+import dataclasses
+
 from dml_keras.errors import SetupError
 from dml_keras.names import AUGMENTATIONS  # noqa: F401  (the recipes' choices; re-exported)
+
+
+@dataclasses.dataclass(frozen=True)
+class DegradationRecipe:
+    """How a degradation model trains: crops, optimization, schedule, weight average, orientation, network start.
+
+    `ema_steps="auto"` averages over the last sixth of `steps`; the last four fields are single models' own
+    (`MODEL_ONLY`). `dataclasses.replace(recipe, steps=...)` makes a variant.
+    """
+
+    patch_size: int
+    batch_size: int
+    steps: int
+    steps_per_epoch: int
+    learning_rate: float
+    lr_schedule: str
+    ema_steps: "int | str"
+    augment: str
+    filters: int
+    basis_initializer: str
+    weight_init: str
+    kernel_init: str
+    residual_on: str
+
+    def settings(self):
+        """The recipe as a dict of arguments (what `training.json` records)."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SRRecipe:
+    """How an SR network trains: LR geometry, crops, steps, Adam's rate and VDSR's depth (batch sizes are per
+    network: `SR_BATCH_SIZES`)."""
+
+    lr_size: str
+    patch_size: int
+    steps: int
+    steps_per_epoch: int
+    learning_rate: float
+    depth: int
+
+    def settings(self):
+        return dataclasses.asdict(self)
+
 
 # "default": the best measured on held-out real pairs within a 2-core CPU's hour
 # (docs/degradation.md, saved_models/README.md); "large": 36× the pixels and a network twice
 # as wide, for a GPU (about 5 minutes on one shared H100 with the JAX backend), 0.2 dB better;
 # "paper": the authors' setting.
 RECIPES = {
-    "default": dict(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
-                    lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=32,
-                    basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
-                    residual_on="blur"),
-    "large": dict(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=64,
-                  basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
-                  residual_on="blur"),
-    "paper": dict(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
-                  lr_schedule="constant", ema_steps=0, augment="flips", filters=32, basis_initializer="uniform",
-                  weight_init="half", kernel_init="random", residual_on="hr"),
+    "default": DegradationRecipe(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
+                                 lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=32,
+                                 basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
+                                 residual_on="blur"),
+    "large": DegradationRecipe(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
+                               lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=64,
+                               basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
+                               residual_on="blur"),
+    "paper": DegradationRecipe(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
+                               lr_schedule="constant", ema_steps=0, augment="flips", filters=32,
+                               basis_initializer="uniform", weight_init="half", kernel_init="random", residual_on="hr"),
 }
 # The one table of which degradation model takes which of its own options (recipe entries and flags alike):
 # the CLI, `train_degradation` and `resolve_recipe` refuse an option given to another model through it
@@ -38,8 +84,8 @@ FLAGS = {"num_basis": "--basis", "basis_initializer": "--basis-init"}
 # batch sizes are per network (VDSR 16, RCAN 2 as its paper, RRDB 8); RRDB and `--loss gan` runs take
 # Real-ESRGAN's rates (`workflows.perceptual.STAGES`) instead of the recipe's.
 SR_RECIPES = {
-    "default": dict(lr_size="native", patch_size=96, steps=5000, steps_per_epoch=500, learning_rate=2e-4, depth=12),
-    "paper": dict(lr_size="same", patch_size=48, steps=10_000, steps_per_epoch=500, learning_rate=1e-4, depth=20),
+    "default": SRRecipe(lr_size="native", patch_size=96, steps=5000, steps_per_epoch=500, learning_rate=2e-4, depth=12),
+    "paper": SRRecipe(lr_size="same", patch_size=48, steps=10_000, steps_per_epoch=500, learning_rate=1e-4, depth=20),
 }
 SR_BATCH_SIZES = {"vdsr": 16, "rcan": 2, "rrdb": 8}
 
@@ -104,7 +150,7 @@ def resolve_recipe(recipe="default", model="dml", **overrides):
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}. Received: recipe={recipe!r}")
     check_model_only(model, **overrides)
-    settings = {k: v for k, v in RECIPES[recipe].items() if takes(model, k)}
+    settings = {k: v for k, v in RECIPES[recipe].settings().items() if takes(model, k)}
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if settings["ema_steps"] == "auto":  # the last sixth of the run, whatever its length
         settings["ema_steps"] = max(1, settings["steps"] // 6)

@@ -91,10 +91,10 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
         raise SetupError(f"recipe (--recipe) must be one of {', '.join(SR_RECIPES)}, not {recipe!r}")
     given = dict(lr_size=lr_size, patch_size=patch_size, steps=steps, steps_per_epoch=steps_per_epoch,
                  learning_rate=learning_rate)
-    chosen = {k: SR_RECIPES[recipe][k] if v is None else v for k, v in given.items()}
+    chosen = {k: getattr(SR_RECIPES[recipe], k) if v is None else v for k, v in given.items()}
     lr_size, patch_size, steps, steps_per_epoch = (chosen[k] for k in ("lr_size", "patch_size", "steps", "steps_per_epoch"))
     if arch == "vdsr" and arch_kwargs.get("depth") is None:
-        arch_kwargs["depth"] = SR_RECIPES[recipe]["depth"]
+        arch_kwargs["depth"] = SR_RECIPES[recipe].depth
     perceptual = arch == "rrdb" or loss == "gan"
     if perceptual and loss == "l2":
         raise SetupError(f"--arch {arch} --loss {loss}: Real-ESRGAN's recipe trains with 'l1' then 'gan'")
