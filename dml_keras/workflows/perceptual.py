@@ -47,6 +47,14 @@ def _settings(optimizer):
     return {k: v for k, v in optimizer.get_config().items() if k != "name"}
 
 
+def _stateless_call(network, trainable, non_trainable, images, training):
+    """`network.stateless_call`, passing `training` only to a network whose `call` takes it."""
+    import inspect
+
+    takes_training = "training" in inspect.signature(network.call).parameters
+    return network.stateless_call(trainable, non_trainable, images, **({"training": training} if takes_training else {}))
+
+
 def clone_network(network, sample):
     """A new network of `network`'s class and config, built on `sample`, holding a copy of its weights."""
     copy = type(network).from_config(network.get_config())
@@ -198,7 +206,7 @@ class PerceptualTrainer(keras.Model):
 
         def losses(trainable_values):
             values = {}
-            sr, g_state = generator.stateless_call(*parts(generator, trainable_values, non_trainable), lr, training=True)
+            sr, g_state = _stateless_call(generator, *parts(generator, trainable_values, non_trainable), lr, True)
             values["l_pix"] = self.pixel_weight * ops.mean(ops.abs(sr - target))
             if self.perceptual is not None:
                 values["l_percep"] = self.perceptual_weight * self.perceptual(sr, target)
@@ -207,14 +215,14 @@ class PerceptualTrainer(keras.Model):
                 d_trainable, d_non_trainable = parts(discriminator, trainable_values, non_trainable)
                 frozen = [jax.lax.stop_gradient(w) for w in d_trainable]
                 # normalized kernels (training=True), the power iteration's update discarded
-                judged, _ = discriminator.stateless_call(frozen, d_non_trainable, sr, training=True)
+                judged, _ = _stateless_call(discriminator, frozen, d_non_trainable, sr, True)
                 values["l_g_gan"] = self.gan_weight * gan_loss(judged, real=True)
             g_loss = sum(values.values())
             total = g_loss
             if discriminator is not None:
                 count = ops.shape(hr)[0]
                 both = ops.concatenate([hr, ops.stop_gradient(sr)], axis=0)
-                logits, d_state = discriminator.stateless_call(d_trainable, d_non_trainable, both, training=True)
+                logits, d_state = _stateless_call(discriminator, d_trainable, d_non_trainable, both, True)
                 real_logits, fake_logits = logits[:count], logits[count:]
                 values.update(l_d_real=gan_loss(real_logits, real=True), l_d_fake=gan_loss(fake_logits, real=False),
                               out_d_real=ops.mean(real_logits), out_d_fake=ops.mean(fake_logits))
@@ -260,6 +268,6 @@ class PerceptualTrainer(keras.Model):
         trainable, non_trainable, metric_values = state
         lr, hr = data[0], data[1]
         average = self._values(self.non_trainable_variables, non_trainable, self.ema_generator.non_trainable_variables)
-        sr, _ = self.ema_generator.stateless_call([], average, lr, training=False)
+        sr, _ = _stateless_call(self.ema_generator, [], average, lr, False)
         logs, metric_values = self._stateless_metrics(metric_values, {}, hr, sr)
         return logs, (trainable, non_trainable, metric_values)

@@ -113,11 +113,10 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
     mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
-    if not tf_data_backend() and (degradation is not None or mixing or perceptual):
-        raise SetupError(f"under KERAS_BACKEND={keras.backend.backend()} train-sr trains a VDSR or RCAN with L1/L2 on one "
-                         "set of pairs on disk; on-the-fly synthesis, mixing and Real-ESRGAN's recipe (--arch rrdb, "
-                         "--loss gan) need KERAS_BACKEND=tensorflow. Synthesize pairs first (dml synthesize) to train "
-                         "on them here")
+    if not tf_data_backend() and (degradation is not None or mixing):
+        raise SetupError(f"under KERAS_BACKEND={keras.backend.backend()} train-sr trains on one set of pairs on disk; "
+                         "on-the-fly synthesis (--degradation) and mixing real with synthetic pairs need "
+                         "KERAS_BACKEND=tensorflow. Synthesize the pairs first (dml synthesize) to train on them here")
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)

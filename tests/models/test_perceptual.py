@@ -158,7 +158,6 @@ def _trainer(photos, decay=0.9, rate=1e-3):
     return trainer, lr, hr
 
 
-@needs_tensorflow
 def test_one_gan_step_changes_both_networks_and_moves_the_average(photos):
     trainer, lr, hr = _trainer(photos)
     generator0 = trainer.generator.get_weights()
@@ -209,7 +208,6 @@ def _train_gan(pairs, out, **kwargs):
                     **kwargs)
 
 
-@needs_tensorflow
 def test_the_average_is_what_is_saved(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos)
     networks = _Networks()
@@ -223,7 +221,6 @@ def test_the_average_is_what_is_saved(tmp_path, photos):
     assert (settings["loss"], settings["d_filters"], settings["ema_decay"], settings["channels"]) == ("gan", 8, 0.5, "rgb")
 
 
-@needs_tensorflow
 def test_a_stopped_gan_run_resumes_bit_identically(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos)
     straight = _train_gan(tmp_path / "pairs", tmp_path / "straight")
@@ -234,7 +231,6 @@ def test_a_stopped_gan_run_resumes_bit_identically(tmp_path, photos):
         np.testing.assert_array_equal(a, b)
 
 
-@needs_tensorflow
 def test_gan_stage_starts_from_the_l1_stage(tmp_path, photos):
     from dml_keras.workflows.sr import train_sr
 
@@ -250,7 +246,6 @@ def test_gan_stage_starts_from_the_l1_stage(tmp_path, photos):
         np.testing.assert_allclose(a, b, atol=1e-7)
 
 
-@needs_tensorflow
 @pytest.mark.parametrize("flags, message", [
     (["--loss", "gan", "--channels", "y"], "--channels rgb"),
     (["--arch", "rrdb", "--lr-size", "same"], "--lr-size native"),
@@ -265,7 +260,6 @@ def test_cli_refuses_what_the_recipe_cannot_train(tmp_path, photos, capsys, flag
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
-@needs_tensorflow
 def test_cli_refuses_a_start_of_another_size(tmp_path, photos, capsys):
     from dml_keras.cli import main
 
@@ -370,7 +364,6 @@ def test_cli_l1_then_gan_stage_lowers_lpips_on_real_pairs(tmp_path):
     assert scores["gan"] < scores["start"] - 0.1, scores
 
 
-@needs_tensorflow
 def test_the_gan_stage_takes_any_rgb_sr_network(tmp_path, photos):
     from dml_keras.models import VDSR
     from dml_keras.workflows.sr import train_sr
@@ -385,7 +378,6 @@ def test_the_gan_stage_takes_any_rgb_sr_network(tmp_path, photos):
         np.testing.assert_array_equal(kept, average)
 
 
-@needs_tensorflow
 def test_init_starts_a_psnr_network_too(tmp_path, photos):
     from dml_keras.workflows.sr import train_sr
 
