@@ -60,3 +60,25 @@ def stateless_uniform(seed, count):
     """`tf.random.stateless_uniform([count], seed)` (float32 in `[0, 1)`), bit for bit."""
     mantissas = (_words(seed, count) & np.uint64(0x7FFFFF)) | np.uint64(0x3F800000)
     return mantissas.astype(np.uint32).view(np.float32) - np.float32(1.0)
+
+
+def stateless_normal(seed, count):
+    """`tf.random.stateless_normal([count], seed)` (float32), to float32 rounding.
+
+    TensorFlow's Box-Muller: each pair of words `(a, b)` gives
+    `sqrt(-2 log u) · (sin v, cos v)` with `u = max(float(a), 1e-7)` and
+    `v = 2π · float(b)`, in float32 with the C library's `logf` and `sincosf`.
+    Here the logarithm, sine and cosine are taken in float64 and rounded, so
+    a value differs from TensorFlow's by at most a few float32 steps (tested).
+    """
+    words = _words(seed, count + count % 2).reshape(-1, 2)
+
+    def unit(w):
+        return ((w & np.uint64(0x7FFFFF)) | np.uint64(0x3F800000)).astype(np.uint32).view(np.float32) - np.float32(1.0)
+
+    u = np.maximum(unit(words[:, 0]), np.float32(1e-7))
+    v = (2.0 * np.pi * unit(words[:, 1]).astype(np.float64)).astype(np.float32)
+    radius = np.sqrt(np.float32(-2.0) * np.log(u.astype(np.float64)).astype(np.float32))
+    pairs = np.stack([np.sin(v.astype(np.float64)).astype(np.float32) * radius,
+                      np.cos(v.astype(np.float64)).astype(np.float32) * radius], axis=-1)
+    return pairs.reshape(-1)[:count]

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from dml_keras.errors import DataError
@@ -40,6 +39,8 @@ def sensor_noise(shape, noise_sigma, key, visit=0, capture_scale=1):
         capture_scale: > 1 draws the noise at `1/capture_scale` of the size
             and enlarges it bicubically (noise as a same-size LR file carries it).
     """
+    import tensorflow as tf
+
     low, high = (noise_sigma, noise_sigma) if np.ndim(noise_sigma) == 0 else noise_sigma
     key, visit = tf.cast(key, tf.int64), tf.cast(visit, tf.int64)
     fraction = tf.random.stateless_uniform([], tf.stack([key, 2 * visit]))
@@ -55,15 +56,47 @@ def sensor_noise(shape, noise_sigma, key, visit=0, capture_scale=1):
     return noise * sigma
 
 
+def sensor_noise_array(shape, noise_sigma, key, visit=0, capture_scale=1):
+    """`sensor_noise` in NumPy, for backends without TensorFlow: the same draws (`dml_keras.data.stateless`),
+    equal to float32 rounding; with `capture_scale` > 1 the enlargement is the backend's bicubic resize
+    (`keras.ops.image.resize`: TensorFlow's own under TensorFlow, JAX's elsewhere, which differs at the edges)."""
+    from dml_keras.data.stateless import stateless_normal, stateless_uniform
+
+    low, high = (noise_sigma, noise_sigma) if np.ndim(noise_sigma) == 0 else noise_sigma
+    key, visit = int(key), int(visit)
+    fraction = stateless_uniform((key, 2 * visit), 1)[0]
+    sigma = (np.float32(low) + np.float32(high - low) * fraction) / np.float32(255.0)
+    shape = tuple(int(x) for x in shape)
+    draw = shape
+    if capture_scale > 1:
+        draw = (-(-shape[0] // capture_scale), -(-shape[1] // capture_scale)) + shape[2:]
+    noise = stateless_normal((key, 2 * visit + 1), int(np.prod(draw))).reshape(draw)
+    if capture_scale > 1:
+        import keras
+
+        enlarged = keras.ops.image.resize(noise, (draw[0] * capture_scale, draw[1] * capture_scale),
+                                          interpolation="bicubic")
+        noise = keras.ops.convert_to_numpy(enlarged)[: shape[0], : shape[1]]
+    return (noise * sigma).astype(np.float32)
+
+
 def add_noise(image, noise_sigma, seed, capture_scale=1):
     """`image` plus `sensor_noise` keyed by `seed` (see there), clipped to `[0, 1]`; NumPy float32.
+
+    Under a backend other than TensorFlow the noise is drawn in NumPy (`sensor_noise_array`), so
+    `dml synthesize` needs no TensorFlow there; its values equal TensorFlow's to float32 rounding.
 
     Example:
     >>> noisy = add_noise(np.full((64, 64, 3), 0.5, np.float32), 5.0, seed=0)
     >>> round(float(np.std(noisy) * 255))
     5
     """
-    noise = sensor_noise(np.shape(image), noise_sigma, seed, 0, capture_scale).numpy()
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        noise = sensor_noise(np.shape(image), noise_sigma, seed, 0, capture_scale).numpy()
+    else:
+        noise = sensor_noise_array(np.shape(image), noise_sigma, seed, 0, capture_scale)
     return np.clip(np.asarray(image, np.float32) + noise, 0.0, 1.0)
 
 
