@@ -69,6 +69,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     `noise_model="handcrafted"` adds Real-ESRGAN's noise and JPEG to a learned blur; `noise_sigma`
     (AWGN, 0–255 scale) defaults to 5 (the paper), or 0 for degradations that add their own noise.
     `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
+    Under JAX or PyTorch every pair source works too, fed by `PyDataset`s that yield the `tf.data`
+    pipelines' batches (`data.crops`, `data.synthetic_batches`); TensorFlow need not be installed.
 
     `loss`: `"auto"` (L2 for VDSR, L1 otherwise), `"l1"`, `"l2"`, or `"gan"`:
     Real-ESRGAN's L1 + perceptual + GAN stage with a `UNetDiscriminator` of
@@ -113,10 +115,6 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
     mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
-    if not tf_data_backend() and (degradation is not None or mixing):
-        raise SetupError(f"under KERAS_BACKEND={keras.backend.backend()} train-sr trains on one set of pairs on disk; "
-                         "on-the-fly synthesis (--degradation) and mixing real with synthetic pairs need "
-                         "KERAS_BACKEND=tensorflow. Synthesize the pairs first (dml synthesize) to train on them here")
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)
@@ -127,23 +125,36 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     validation = None
     if val_pairs is not None:
         validation = whole_pairs(resolve_pairs(val_pairs, scale), scale, lr_size, channels, order="lr")
+    model = None
+    if degradation is not None:
+        from dml_keras.data.synthesis import default_noise_sigma
+
+        model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
+        noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
     if not tf_data_backend():
-        # one source of pairs on disk, cropped as tf.data crops it; a resumed run goes on where it stopped
-        train = training_crops(resolve_pairs(pairs if pairs is not None else synthetic_pairs, scale), scale,
-                               patch_size, batch_size, lr_size, channels, seed, cache=True, order="lr",
-                               start=resumed_steps)
+        # the tf.data streams' batches, drawn in NumPy (data.crops, data.synthetic_batches); resumed where it stopped
+        from dml_keras.data.synthetic_batches import MixedBatches, synthetic_batches
+
+        streams = [training_crops(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels,
+                                  seed, cache=True, order="lr") for source in (pairs, synthetic_pairs)
+                   if source is not None]
+        if model is not None:
+            streams.append(synthetic_batches(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
+                                             noise_resolution=noise_resolution, crops_per_image=crops_per_image))
+        if mixing:
+            train = MixedBatches(*streams, synthetic_fraction, batch_size, seed, start=resumed_steps)
+        else:
+            train = streams[0]
+            train.start = resumed_steps
     else:
         from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
-        from dml_keras.data.synthesis import default_noise_sigma
 
         streams = []
         for source in (pairs, synthetic_pairs):
             if source is not None:
                 streams.append(real_sr_dataset(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size,
                                                channels, seed, batch=not mixing))
-        if degradation is not None:
-            model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
-            noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
+        if model is not None:
             streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma,
                                                 seed=seed, batch=not mixing, noise_resolution=noise_resolution,
                                                 crops_per_image=crops_per_image))
