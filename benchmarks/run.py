@@ -37,7 +37,9 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
 - `vdsr_fit_synthetic_ms`, `vdsr_fit_in_memory_ms`, `pipeline_slowdown`: `model.fit` step
   time fed by on-the-fly synthesis vs by one batch held in memory, sharing the
   same cores (1.0 = the pipeline is never the bottleneck); `vdsr_fit_synthetic_4crops_ms`,
-  `pipeline_slowdown_4crops`: the same with `crops_per_image=4`
+  `pipeline_slowdown_4crops`: the same with `crops_per_image=4`; `synthesis_pydataset_4crops_pairs_per_s`,
+  `synthesis_pydataset_vs_tf_data`: the TensorFlow-free `PyDataset` of the same batches (one thread,
+  what the trainers use without TensorFlow) and its rate as a share of `tf.data`'s
 - `sr_untiled_mps`, `sr_tiled_mps`, `sr_tiled_vs_untiled`: the shipped VDSR on a 1024² Y image
   in one call vs in tiles of 512 (the default; 32 px context)
 - `startup_help_ms`, `startup_presets_ms`, `startup_one_step_ms`, `startup_help_vs_one_step`: wall time of
@@ -106,6 +108,11 @@ CASES = {
     "synthesis_4crops": ("synthesis", """
         it = iter(synthetic_pairs(crops_per_image=4))
         result = timed(lambda: next(it), repeat=20)
+    """),
+    "synthesis_pydataset_4crops": ("synthesis", """
+        data = synthetic_pairs(crops_per_image=4, pydataset=True)
+        it = iter(range(10**6))
+        result = timed(lambda: data[next(it)], repeat=20)
     """),
     "vdsr_fit_in_memory": ("synthesis", """
         lr, hr = next(iter(synthetic_pairs()))
@@ -227,14 +234,18 @@ def flops_case():
     filt = graph_flops(lambda x: basis_filter(x, basis, tf.ones([1, 192, 192, 8])), spec) / pixels
     return {"predictor": predictor, "filter": filt, "machine_gflops": conv_gflops()}
 
-def synthetic_pairs(crops_per_image=1, size=(1080, 1920)):
+def synthetic_pairs(crops_per_image=1, size=(1080, 1920), pydataset=False):
     import tempfile
     from dml_keras.data import write_image
-    from dml_keras.data.sr_pipeline import synthetic_sr_dataset
     folder = tempfile.mkdtemp()
     rng = np.random.default_rng(0)
     for i in range(16):  # full-HD photos, as clean HR sets (DIV2K, Flickr2K) are
         write_image(f"{folder}/{i}.png", rng.random(size + (3,)))
+    if pydataset:  # the TensorFlow-free path (data.synthetic_batches), the same batches
+        from dml_keras.data.synthetic_batches import synthetic_batches
+        return synthetic_batches(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0,
+                                 crops_per_image=crops_per_image)
+    from dml_keras.data.sr_pipeline import synthetic_sr_dataset
     return synthetic_sr_dataset(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0,
                                 crops_per_image=crops_per_image)
 
@@ -391,6 +402,9 @@ def figures_from(raw):
         figures["synthesis_4crops_to_training_ratio"] = figures["synthesis_4crops_pairs_per_s"] / figures["vdsr_step_pairs_per_s"]
         figures["vdsr_fit_synthetic_4crops_ms"] = ms("vdsr_fit_synthetic_4crops")
         figures["pipeline_slowdown_4crops"] = figures["vdsr_fit_synthetic_4crops_ms"] / figures["vdsr_fit_in_memory_ms"]
+        figures["synthesis_pydataset_4crops_pairs_per_s"] = 16 / (ms("synthesis_pydataset_4crops") / 1000.0)
+        figures["synthesis_pydataset_vs_tf_data"] = (figures["synthesis_pydataset_4crops_pairs_per_s"]
+                                                     / figures["synthesis_4crops_pairs_per_s"])
     if "sr_tiled" in raw:
         figures["sr_untiled_mps"] = 1024 * 1024 / 1e6 / (ms("sr_untiled") / 1000.0)
         figures["sr_tiled_mps"] = 1024 * 1024 / 1e6 / (ms("sr_tiled") / 1000.0)
