@@ -39,7 +39,10 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
   same cores (1.0 = the pipeline is never the bottleneck); `vdsr_fit_synthetic_4crops_ms`,
   `pipeline_slowdown_4crops`: the same with `crops_per_image=4`; `synthesis_pydataset_4crops_pairs_per_s`,
   `synthesis_pydataset_vs_tf_data`: the TensorFlow-free `PyDataset` of the same batches (one thread,
-  what the trainers use without TensorFlow) and its rate as a share of `tf.data`'s
+  what the trainers use without TensorFlow) and its rate as a share of `tf.data`'s;
+  `vdsr_fit_in_step_4crops_ms`, `in_step_vs_pipeline_4crops`: the `model.fit` step with the DML
+  degradation inside the training step (`--synthesis in-step`, clean crops from the PyDataset) and its
+  ratio to the step fed by `tf.data` synthesis (`vdsr_fit_synthetic_4crops_ms`)
 - `sr_untiled_mps`, `sr_tiled_mps`, `sr_tiled_vs_untiled`: the shipped VDSR on a 1024² Y image
   in one call vs in tiles of 512 (the default; 32 px context)
 - `startup_help_ms`, `startup_presets_ms`, `startup_one_step_ms`, `startup_help_vs_one_step`: wall time of
@@ -114,6 +117,7 @@ CASES = {
         it = iter(range(10**6))
         result = timed(lambda: data[next(it)], repeat=20)
     """),
+    "vdsr_fit_in_step_4crops": ("synthesis", "result = vdsr_fit_ms(synthetic_pairs(crops_per_image=4, in_step=True), in_step=True)"),
     "vdsr_fit_in_memory": ("synthesis", """
         lr, hr = next(iter(synthetic_pairs()))
         result = vdsr_fit_ms(tf.data.Dataset.from_tensors((lr, hr)).repeat())
@@ -234,22 +238,22 @@ def flops_case():
     filt = graph_flops(lambda x: basis_filter(x, basis, tf.ones([1, 192, 192, 8])), spec) / pixels
     return {"predictor": predictor, "filter": filt, "machine_gflops": conv_gflops()}
 
-def synthetic_pairs(crops_per_image=1, size=(1080, 1920), pydataset=False):
+def synthetic_pairs(crops_per_image=1, size=(1080, 1920), pydataset=False, in_step=False):
     import tempfile
     from dml_keras.data import write_image
     folder = tempfile.mkdtemp()
     rng = np.random.default_rng(0)
     for i in range(16):  # full-HD photos, as clean HR sets (DIV2K, Flickr2K) are
         write_image(f"{folder}/{i}.png", rng.random(size + (3,)))
-    if pydataset:  # the TensorFlow-free path (data.synthetic_batches), the same batches
+    if pydataset or in_step:  # the TensorFlow-free path (data.synthetic_batches), the same batches
         from dml_keras.data.synthetic_batches import synthetic_batches
         return synthetic_batches(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0,
-                                 crops_per_image=crops_per_image)
+                                 crops_per_image=crops_per_image, in_step=in_step)
     from dml_keras.data.sr_pipeline import synthetic_sr_dataset
     return synthetic_sr_dataset(DegradationModel(seed=0), folder, patch_size=48, batch_size=16, seed=0,
                                 crops_per_image=crops_per_image)
 
-def vdsr_fit_ms(dataset, steps=10):
+def vdsr_fit_ms(dataset, steps=10, in_step=False):
     # ms per step of the second epoch of one fit (the first fills the pipeline and traces)
     from dml_keras.models import VDSR
 
@@ -261,6 +265,9 @@ def vdsr_fit_ms(dataset, steps=10):
             self.seconds = time.perf_counter() - self.start
 
     model, clock = VDSR(), SecondEpoch()
+    if in_step:  # the degradation in the step: clean crops and noise come in
+        from dml_keras.workflows.in_step import InStepSynthesis
+        model = InStepSynthesis(model, DegradationModel(seed=0), dataset.margin, 48)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
     model.fit(dataset, steps_per_epoch=steps, epochs=2, verbose=0, callbacks=[clock])
     return clock.seconds / steps * 1000.0
@@ -403,6 +410,8 @@ def figures_from(raw):
         figures["vdsr_fit_synthetic_4crops_ms"] = ms("vdsr_fit_synthetic_4crops")
         figures["pipeline_slowdown_4crops"] = figures["vdsr_fit_synthetic_4crops_ms"] / figures["vdsr_fit_in_memory_ms"]
         figures["synthesis_pydataset_4crops_pairs_per_s"] = 16 / (ms("synthesis_pydataset_4crops") / 1000.0)
+        figures["vdsr_fit_in_step_4crops_ms"] = ms("vdsr_fit_in_step_4crops")
+        figures["in_step_vs_pipeline_4crops"] = figures["vdsr_fit_in_step_4crops_ms"] / figures["vdsr_fit_synthetic_4crops_ms"]
         figures["synthesis_pydataset_vs_tf_data"] = (figures["synthesis_pydataset_4crops_pairs_per_s"]
                                                      / figures["synthesis_4crops_pairs_per_s"])
     if "sr_tiled" in raw:

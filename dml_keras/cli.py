@@ -240,6 +240,9 @@ def _add_later_commands(sub):
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--crops-per-image", type=int, default=4,
                    help="on-the-fly synthesis: crops cut from each decoded HR photo (decoding dominates with large photos)")
+    p.add_argument("--synthesis", choices=("pipeline", "in-step"), default="pipeline",
+                   help="on-the-fly synthesis: make the pairs in the input pipeline (default; CPU), or run the "
+                        "learned degradation inside the training step (for a GPU; the same pairs)")
     p.add_argument("--channels", choices=CHANNELS, default=None, help="default: rgb for rrdb and --loss gan, y otherwise")
     p.add_argument("--lr-size", choices=("same", "native"), default=None,
                    help=f"'native': LR stays 1/scale (recipe: {_SR_DEFAULT['lr_size']}; paper: {_SR_PAPER['lr_size']}); "
@@ -503,7 +506,8 @@ def _train_sr(args):
         val_pairs=args.val, seed=args.seed,
         verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
         num_blocks=args.blocks, growth=args.growth, strategy=args.strategy, mixed_precision=args.mixed_precision,
-        crops_per_image=args.crops_per_image, jit_compile=True if args.jit_compile else "auto",
+        crops_per_image=args.crops_per_image, synthesis=args.synthesis,
+        jit_compile=True if args.jit_compile else "auto",
         loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay, recipe=args.recipe,
     )
     _report_saved(args)

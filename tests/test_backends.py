@@ -105,6 +105,13 @@ def test_both_training_commands_train_under_jax_without_tensorflow(tmp_path, pho
     assert code == 0, out
     recorded = json.loads((tmp_path / "mix" / "training.json").read_text())
     assert (recorded["backend"], recorded["synthetic_fraction"], len(_history(tmp_path / "mix"))) == ("jax", 0.5, 1)
+    # the learned degradation inside the compiled step (what a GPU wants); the saved network is the SR network
+    code, out = _dml(env, "train-sr", "--degradation", "dml_realsr_x4", "--hr-dir", tmp_path / "native" / "hr",
+                     "--synthesis", "in-step", "--out", tmp_path / "in_step", "--steps", 4, "--patch-size", 32,
+                     "--batch-size", 4, "--depth", 4, "--val", tmp_path / "native", "--quiet")
+    assert code == 0, out
+    assert type(keras.models.load_model(tmp_path / "in_step" / "model.keras")).__name__ == "VDSR"
+    assert json.loads((tmp_path / "in_step" / "training.json").read_text())["synthesis"] == "in-step"
 
 
 @pytest.mark.slow

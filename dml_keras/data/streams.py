@@ -48,7 +48,7 @@ def whole_pairs(pairs, scale, lr_size, channels, order="hr"):
 def first_batch(data):
     """The first batch of a `tf.data.Dataset` or a `PyDataset`, as NumPy arrays."""
     if isinstance(data, keras.utils.PyDataset):
-        return tuple(np.asarray(x) for x in data[0])
+        return tuple(keras.tree.map_structure(np.asarray, data[0]))
     return tuple(x.numpy() for x in next(iter(data.take(1))))
 
 

@@ -27,8 +27,9 @@ class SyntheticBatches(keras.utils.PyDataset):
     """Endless `(lr, hr)` batches of pairs made from clean photos; see `synthetic_batches`."""
 
     def __init__(self, model, files, patch_size, batch_size, channels, noise_sigma, quantize, seed, margin,
-                 noise_resolution, crops_per_image, start):
+                 noise_resolution, crops_per_image, start, in_step=False):
         super().__init__()
+        self.in_step = in_step
         self.model, self.files, self.patch_size, self.batch_size = model, files, patch_size, batch_size
         self.channels, self.noise_sigma, self.quantize, self.seed = channels, noise_sigma, quantize, seed
         self.crops_per_image, self.start = crops_per_image, start
@@ -72,20 +73,21 @@ class SyntheticBatches(keras.utils.PyDataset):
         first = (batch + self.start) * self.batch_size
         hr, keys, visits = zip(*(self.element(i) for i in range(first, first + self.batch_size)))
         hr = np.stack(hr)
-        lr = self._degrade(hr, np.stack([keys, visits], -1))
-        noise = np.stack([sensor_noise_array(lr.shape[1:], self.noise_sigma, k, v, self.capture_scale)
+        lr_side = self.big // self.stride
+        noise = np.stack([sensor_noise_array((lr_side, lr_side, 3), self.noise_sigma, k, v, self.capture_scale)
                           for k, v in zip(keys, visits)])
-        lr = np.clip(lr + noise, 0.0, 1.0)
-        if self.quantize:
-            lr = np.round(lr * np.float32(255.0)) / np.float32(255.0)
         m, p = self.margin, self.patch_size
-        hr = hr[:, m : m + p, m : m + p]
-        lr = lr[:, m // self.stride : (m + p) // self.stride, m // self.stride : (m + p) // self.stride]
+        target = hr[:, m : m + p, m : m + p]
         if self.channels == "y":
             from dml_keras.ops.color import rgb_to_y
 
-            hr, lr = (np.asarray(rgb_to_y(x), np.float32) for x in (hr, lr))
-        return np.ascontiguousarray(lr, np.float32), np.ascontiguousarray(hr, np.float32)
+            target = np.asarray(rgb_to_y(target), np.float32)
+        target = np.ascontiguousarray(target, np.float32)
+        if self.in_step:  # the degradation runs in the training step (`InStepSynthesis`)
+            return (hr, noise), target
+        lr = finish_lr(self._degrade(hr, np.stack([keys, visits], -1)), noise, m, p, self.stride, self.quantize,
+                       self.channels)
+        return np.ascontiguousarray(keras.ops.convert_to_numpy(lr), np.float32), target
 
     def _degrade(self, hr, seeds):
         """The degradation of a batch, as `sr_pipeline._degrade_fn` runs it."""
@@ -100,12 +102,30 @@ class SyntheticBatches(keras.utils.PyDataset):
         return np.asarray(model.degrade(hr), np.float32)
 
 
+def finish_lr(degraded, noise, margin, patch_size, stride, quantize, channels):
+    """What follows the degradation, in `keras.ops` (in the loader or in the training step): add the noise,
+    clip to `[0, 1]`, round to 8 bits (`quantize`), crop the margin away, take Y for `channels="y"`."""
+    from keras import ops
+
+    lr = ops.clip(degraded + noise, 0.0, 1.0)
+    if quantize:
+        lr = ops.round(lr * 255.0) / 255.0
+    start, stop = margin // stride, (margin + patch_size) // stride
+    lr = lr[:, start:stop, start:stop]
+    if channels == "y":
+        from dml_keras.ops.color import rgb_to_y
+
+        lr = rgb_to_y(lr)
+    return lr
+
+
 def synthetic_batches(model, hr_dir, patch_size=48, batch_size=16, channels="y", noise_sigma=5.0, quantize=True,
-                      seed=0, margin=16, noise_resolution="output", crops_per_image=4, start=0):
+                      seed=0, margin=16, noise_resolution="output", crops_per_image=4, start=0, in_step=False):
     """`sr_pipeline.synthetic_sr_dataset`'s batches as a `keras.utils.PyDataset` (any backend, no TensorFlow).
 
     Arguments as there, plus `start`: batch 0 is the stream's batch `start` (a resumed run goes on where it
-    stopped). `data[b]` is batch `b`, `(lr, hr)`.
+    stopped). `data[b]` is batch `b`, `(lr, hr)`; with `in_step`, `((hr_with_margin, noise), hr)`: the clean
+    crops and their noise, for a training step that degrades them itself (`workflows.in_step`).
     """
     if patch_size % model.scale:
         raise ValueError(f"patch_size must be a multiple of scale={model.scale}. Received: patch_size={patch_size}")
@@ -113,7 +133,7 @@ def synthetic_batches(model, hr_dir, patch_size=48, batch_size=16, channels="y",
         raise ValueError(f"crops_per_image must be at least 1. Received: crops_per_image={crops_per_image}")
     files = [str(p) for p in list_images(hr_dir)]
     return SyntheticBatches(model, files, patch_size, batch_size, channels, noise_sigma, quantize, seed, margin,
-                            noise_resolution, crops_per_image, start)
+                            noise_resolution, crops_per_image, start, in_step)
 
 
 class MixedBatches(keras.utils.PyDataset):

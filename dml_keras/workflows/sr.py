@@ -52,7 +52,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
              channels=None, lr_size=None, patch_size=None, batch_size=None, steps=None, steps_per_epoch=None,
              learning_rate=None, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
              callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", loss="auto", init=None,
-             d_filters=64, ema_decay=0.999, recipe="default", **arch_kwargs):
+             d_filters=64, ema_decay=0.999, recipe="default", synthesis="pipeline", **arch_kwargs):
     """Train VDSR/RCAN/RRDBNet on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
 
     Synthetic pairs are made on the fly (`degradation` + `hr_dir`) or read from
@@ -69,6 +69,9 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     `noise_model="handcrafted"` adds Real-ESRGAN's noise and JPEG to a learned blur; `noise_sigma`
     (AWGN, 0–255 scale) defaults to 5 (the paper), or 0 for degradations that add their own noise.
     `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
+    `synthesis`: where on-the-fly pairs are made: `"pipeline"` (the input pipeline, on the CPU) or
+    `"in-step"` (the learned degradation runs in the compiled training step, `workflows.in_step`: for
+    GPUs; the same pairs to float rounding; synthetic pairs alone, not Real-ESRGAN's recipe).
     Under JAX or PyTorch every pair source works too, fed by `PyDataset`s that yield the `tf.data`
     pipelines' batches (`data.crops`, `data.synthetic_batches`); TensorFlow need not be installed.
 
@@ -115,6 +118,12 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     if degradation is not None and hr_dir is None:
         raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
     mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
+    if synthesis not in ("pipeline", "in-step"):
+        raise SetupError(f"synthesis (--synthesis) must be 'pipeline' or 'in-step', not {synthesis!r}")
+    in_step = synthesis == "in-step"
+    if in_step and (degradation is None or mixing or perceptual):
+        raise SetupError("--synthesis in-step makes the pairs of --degradation in the training step: give "
+                         "--degradation and --hr-dir without real pairs, and not with --arch rrdb or --loss gan")
     # first: a strategy that cannot run is refused before any work is done
     strategy = resolve_strategy(strategy)
     check_jit_compile(strategy, jit_compile)
@@ -131,7 +140,13 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
 
         model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
         noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
-    if not tf_data_backend():
+    if in_step:  # clean crops and their noise; the step degrades them (workflows.in_step)
+        from dml_keras.data.synthetic_batches import synthetic_batches
+
+        clean = dict(patch_size=patch_size, batch_size=batch_size, channels=channels, noise_sigma=noise_sigma,
+                     seed=seed, noise_resolution=noise_resolution, crops_per_image=crops_per_image)
+        train = synthetic_batches(model, hr_dir, **clean, start=resumed_steps, in_step=True)
+    elif not tf_data_backend():
         # the tf.data streams' batches, drawn in NumPy (data.crops, data.synthetic_batches); resumed where it stopped
         from dml_keras.data.synthetic_batches import MixedBatches, synthetic_batches
 
@@ -161,7 +176,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
         train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
         # a resumed run continues the stream where it stopped: every draw is stateless, so the batches are the same
         train = train.skip(resumed_steps)
-    sample_lr, sample_hr = first_batch(validation or train)
+    sample_lr, sample_hr = first_batch(validation or (synthetic_batches(model, hr_dir, **clean) if in_step else train))
     sample_lr, sample_hr = _center_crop_pair(sample_lr[:1], sample_hr[:1], 256)
     with training_scope(strategy, mixed_precision) as (strategy, policy):
         if perceptual:
@@ -174,6 +189,11 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
             network(sample_lr)  # built before its start is copied in and BackupAndRestore restores weights into it
             if init is not None:
                 network.set_weights(_initial_network(init, network, sample_lr).get_weights())
+            if in_step:
+                from dml_keras.workflows.in_step import InStepSynthesis
+
+                network = InStepSynthesis(network, model, train.margin, patch_size)
+                network(first_batch(train)[0])  # built before BackupAndRestore restores weights into it
             network.compile(
                 optimizer=keras.optimizers.Adam(learning_rate),
                 loss={"l2": "mse", "l1": "mae"}.get(loss, "mse" if arch == "vdsr" else "mae"),
@@ -186,6 +206,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                     noise_resolution=noise_resolution,
                     crops_per_image=crops_per_image if degradation is not None else None,
                     synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
+                    synthesis=synthesis if degradation is not None else None,
                     pairs=source_of(pairs), synthetic_pairs=source_of(synthetic_pairs),
                     degradation=_degradation_source(degradation), hr_dir=source_of(hr_dir),
                     val_source=source_of(val_pairs), loss=loss, init=source_of(init),
@@ -193,7 +214,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                     **arch_kwargs)
     network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,
                            (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose,
-                           network_of=(lambda trainer: trainer.ema_generator) if perceptual else None)
+                           network_of=(lambda trainer: trainer.ema_generator) if perceptual else
+                           (lambda wrapper: wrapper.network) if in_step else None)
     return network
 
 

@@ -64,3 +64,41 @@ def test_mixed_batches_are_the_tf_data_mix(tmp_path, photos):
         np.testing.assert_array_equal(batches[number][1], hr.numpy())
         np.testing.assert_allclose(batches[number][0], lr.numpy(), rtol=0, atol=1 / 255 + 1e-6)
     np.testing.assert_array_equal(mixed(start=3)[1][1], stream[4][1].numpy())
+
+
+@needs_tensorflow
+@pytest.mark.parametrize("lr_size", ["same", "native"])
+def test_in_step_synthesis_makes_the_pipelines_pairs(tmp_path, photos, lr_size):
+    from dml_keras.data.sr_pipeline import synthetic_sr_dataset
+    from dml_keras.data.synthetic_batches import synthetic_batches
+    from dml_keras.loading import load_model
+    from dml_keras.models import VDSR
+    from dml_keras.workflows.in_step import InStepSynthesis
+
+    folder = _photos_folder(tmp_path, photos)
+    model = load_model("dml_realsr_x4", kind="degradation", lr_size=lr_size)  # native: taken to capture size
+    args = dict(patch_size=32, batch_size=3, channels="y", noise_sigma=5.0, seed=2, crops_per_image=2)
+    stream = list(synthetic_sr_dataset(model, folder, **args).take(3))
+    clean = synthetic_batches(model, folder, **args, in_step=True)
+    wrapper = InStepSynthesis(VDSR(depth=2, filters=4, lr_size=lr_size), model, clean.margin, 32)
+    for number, (lr, hr) in enumerate(stream):
+        inputs, target = clean[number]
+        np.testing.assert_array_equal(target, hr.numpy())
+        made = np.asarray(wrapper.synthesize(*inputs))
+        assert made.shape == lr.shape
+        # float rounding (the shrink in float32 here, float64 there) may move a value by one 8-bit level;
+        # measured: equal at these sizes
+        np.testing.assert_allclose(made, lr.numpy(), rtol=0, atol=1 / 255 + 1e-5)
+        assert np.mean(np.abs(made - lr.numpy()) > 1e-5) < 0.01
+
+
+@pytest.mark.parametrize("flags", [["--synthesis", "in-step"], ["--synthesis", "in-step", "--degradation", "bicubic"]])
+def test_in_step_synthesis_is_refused_in_one_line_where_it_cannot_run(tmp_path, photos, capsys, flags):
+    # with real pairs it has nothing to synthesize; a NumPy degradation cannot run in the step
+    from dml_keras.cli import main
+
+    make_hr_lr(tmp_path / "pairs", photos)
+    source = ["--hr-dir", str(tmp_path / "pairs" / "hr")] if "--degradation" in flags else [str(tmp_path / "pairs")]
+    assert main(["train-sr", *source, "--out", str(tmp_path / "run"), "--steps", "1", *flags]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert not (tmp_path / "run" / "model.keras").exists()
