@@ -100,16 +100,19 @@ def _check_images(images):
 
 
 class _Servable(tf.Module):
+    # autograph off: the methods have no Python control flow on tensors, and autograph's conversion of a bound
+    # method once failed in CI with "'TfMethodTarget' object has no attribute '_forward'" (not reproduced since)
+
     def __init__(self, model):
         super().__init__()
         self.model = model
         self._forward = rgb_forward(model)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")], autograph=False)
     def serve(self, images):
         return {"output": self._forward(_check_images(images))}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")], autograph=False)
     def serve_uint8(self, images):
         out = self._forward(_check_images(tf.cast(images, tf.float32) / 255.0))
         return {"output": tf.cast(tf.round(tf.clip_by_value(out, 0.0, 1.0) * 255.0), tf.uint8)}
@@ -118,7 +121,7 @@ class _Servable(tf.Module):
         tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
         tf.TensorSpec([], tf.float32, name="noise_sigma"),
         tf.TensorSpec([2], tf.int32, name="seed"),
-    ])
+    ], autograph=False)
     def degrade_with_noise(self, images, noise_sigma, seed):
         out = self._forward(_check_images(images))
         noise = tf.random.stateless_normal(tf.shape(out), seed) * noise_sigma / 255.0
