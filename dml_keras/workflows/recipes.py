@@ -6,8 +6,14 @@ from dml_keras.errors import SetupError
 from dml_keras.names import AUGMENTATIONS  # noqa: F401  (the recipes' choices; re-exported)
 
 
+class _Recipe:
+    def settings(self):
+        """The recipe as a dict of arguments (what `training.json` records)."""
+        return dataclasses.asdict(self)
+
+
 @dataclasses.dataclass(frozen=True)
-class DegradationRecipe:
+class DegradationRecipe(_Recipe):
     """How a degradation model trains: crops, optimization, schedule, weight average, orientation, network start.
 
     `ema_steps="auto"` averages over the last sixth of `steps`; the last four fields are single models' own
@@ -28,13 +34,9 @@ class DegradationRecipe:
     kernel_init: str
     residual_on: str
 
-    def settings(self):
-        """The recipe as a dict of arguments (what `training.json` records)."""
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass(frozen=True)
-class SRRecipe:
+class SRRecipe(_Recipe):
     """How an SR network trains: LR geometry, crops, steps, Adam's rate and VDSR's depth (batch sizes are per
     network: `SR_BATCH_SIZES`)."""
 
@@ -44,9 +46,6 @@ class SRRecipe:
     steps_per_epoch: int
     learning_rate: float
     depth: int
-
-    def settings(self):
-        return dataclasses.asdict(self)
 
 
 # "default": the best measured on held-out real pairs within a 2-core CPU's hour

@@ -150,17 +150,15 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
         # the tf.data streams' batches, drawn in NumPy (data.crops, data.synthetic_batches); resumed where it stopped
         from dml_keras.data.synthetic_batches import MixedBatches, synthetic_batches
 
+        start = 0 if mixing else resumed_steps  # a mix goes on where it stopped, its streams from their start
         streams = [training_crops(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels,
-                                  seed, cache=True, order="lr") for source in (pairs, synthetic_pairs)
+                                  seed, cache=True, order="lr", start=start) for source in (pairs, synthetic_pairs)
                    if source is not None]
         if model is not None:
             streams.append(synthetic_batches(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
-                                             noise_resolution=noise_resolution, crops_per_image=crops_per_image))
-        if mixing:
-            train = MixedBatches(*streams, synthetic_fraction, batch_size, seed, start=resumed_steps)
-        else:
-            train = streams[0]
-            train.start = resumed_steps
+                                             noise_resolution=noise_resolution, crops_per_image=crops_per_image,
+                                             start=start))
+        train = MixedBatches(*streams, synthetic_fraction, batch_size, seed, start=resumed_steps) if mixing else streams[0]
     else:
         from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
 

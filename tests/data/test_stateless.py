@@ -22,10 +22,16 @@ def test_philox_gives_the_published_known_answers(counter, key, expected):
 
 
 def test_draws_are_tensorflows_known_values():
-    # tf.random.stateless_uniform([3], [0, 0], 0, 10, tf.int32) and ([2], [3, 5]) in TensorFlow 2.21, by hand
+    # what TensorFlow 2.21 printed for tf.random.stateless_uniform([3], [0, 0], 0, 10, tf.int32),
+    # stateless_uniform([4], [0, 0]) and stateless_normal([3], [0, 0]): checked here without TensorFlow
+    from dml_keras.data.stateless import stateless_normal
+
     assert stateless_uniform_int((0, 0), 3, 0, 10).tolist() == [0, 9, 8]
     floats = stateless_uniform((0, 0), 4)
-    assert floats.dtype == np.float32 and ((0 <= floats) & (floats < 1)).all()
+    assert floats.dtype == np.float32
+    assert floats.tolist() == [0.2110154628753662, 0.7060099840164185, 0.8000633716583252, 0.7707922458648682]
+    np.testing.assert_allclose(stateless_normal((0, 0), 3), [-1.6970340013504028, -0.4813767075538635,
+                                                             -0.6622369289398193], rtol=0, atol=5e-7)
 
 
 @needs_tensorflow
