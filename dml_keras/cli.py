@@ -187,14 +187,24 @@ def _add_later_commands(sub):
     p.add_argument("model", help="a saved degradation model (.keras, or exported: SavedModel folder, .tflite, .onnx), "
                                  "or a built-in: identity, bicubic, handcrafted (Real-ESRGAN's random second-order degradation)")
     p.add_argument("hr_dir", help="folder of clean photos (any size)")
-    p.add_argument("--out", required=True, help="writes OUT/hr and OUT/lr with the same file names")
+    p.add_argument("--out", required=True, help="writes OUT/hr and OUT/lr with the same file names "
+                                                "(--format tfrecord: OUT/pairs-*.tfrecord and OUT/manifest.json)")
+    p.add_argument("--format", choices=("png", "tfrecord"), default="png",
+                   help="png: a pair folder; tfrecord: sharded TFRecord files of PNG-encoded pairs with a manifest, "
+                        "for sets of 100 000s of pairs (every pair source option reads both; docs/scaling.md)")
+    p.add_argument("--examples-per-shard", type=int, default=256, help="tfrecord: photos per shard file (default 256)")
+    p.add_argument("--runner", default=None,
+                   help="tfrecord: run as an Apache Beam pipeline on this runner (direct, dataflow, flink, spark or "
+                        "any Beam runner name; needs the [beam] extra); default: this process")
+    p.add_argument("--beam-args", default="", help='further Beam pipeline options, e.g. "--direct_num_workers 2"')
     p.add_argument("--noise-sigma", default=None,
                    help="AWGN sigma on the 0-255 scale, or a range LOW,HIGH drawn per image "
                         "(default 5 as the paper; 0 for degradations that add their own noise)")
     _noise_model(p)
     _lr_size(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shard", default="0/1", help="I/N: process the I-th of N shards (files at positions i %% N == I)")
+    p.add_argument("--shard", default="0/1", help="I/N: this process makes the I-th of N parts (png: files at positions "
+                                                  "i %% N == I; tfrecord: shard files k %% N == I)")
     p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--no-quantize", action="store_true", help="store 16-bit LR instead of 8-bit")
@@ -478,12 +488,37 @@ def _evaluate_degradation(args):
 
 def _synthesize(args):
     from dml_keras.data.synthesis import parse_shard, synthesize_folder
+    from dml_keras.errors import SetupError
+
+    shard = parse_shard(args.shard)
+    if args.format == "tfrecord":
+        import shlex
+
+        from dml_keras.data.shards import SynthesisSpec, synthesize_shards
+
+        spec = SynthesisSpec(args.model, args.hr_dir, args.out, args.scale, args.lr_size, args.noise_model,
+                             _noise_sigma(args.noise_sigma), args.noise_resolution, not args.no_quantize, args.seed,
+                             args.tile, args.examples_per_shard)
+        if args.runner:
+            if shard != (0, 1):
+                raise SetupError("--shard splits the work by hand; a Beam --runner spreads the shards itself. Drop one.")
+            from dml_keras.beam import run_pipeline
+
+            manifest = run_pipeline(spec, args.runner, shlex.split(args.beam_args))
+        else:
+            manifest = synthesize_shards(spec, shard)
+        done = sum(1 for _ in manifest["shards"])
+        print(f"{manifest['examples']} pairs in {done} of {manifest['shard_count']} shards in {os.path.abspath(args.out)}"
+              + ("" if manifest["complete"] else " (other --shard parts still to run)"))
+        return 0
+    if args.runner:
+        raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
     from dml_keras.loading import load_model
 
     model = load_model(args.model, kind="degradation", scale=args.scale, lr_size=args.lr_size, noise=args.noise_model)
     names = synthesize_folder(
         model, args.hr_dir, args.out, noise_sigma=_noise_sigma(args.noise_sigma), seed=args.seed,
-        shard=parse_shard(args.shard), quantize=not args.no_quantize, tile_size=args.tile,
+        shard=shard, quantize=not args.no_quantize, tile_size=args.tile,
         noise_resolution=args.noise_resolution,
     )
     print(f"{len(names)} pairs in {os.path.abspath(args.out)}")

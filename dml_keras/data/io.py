@@ -10,6 +10,7 @@ temporary file in the same folder, then a rename, so an interrupted run never
 leaves a half-written image behind.
 """
 
+import io
 import os
 import uuid
 
@@ -18,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from dml_keras.errors import DataError
+from dml_keras.data.records import is_record_ref, read_ref
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -70,18 +72,24 @@ def read_image(path, with_format=False):
     (300, 451, 3)
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise DataError(f"Cannot read image '{path}': {error.strerror}. Check the path exists and is readable.") from None
+    in_shard = is_record_ref(path)
+    if in_shard:  # an image inside a TFRecord shard (dml synthesize --format tfrecord): PNG bytes
+        data = read_ref(path)
+    else:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            raise DataError(f"Cannot read image '{path}': {error.strerror}. Check the path exists and is readable.") from None
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
-    if decoded is None or _looks_truncated(path, data):
+    if decoded is None or _looks_truncated(path if not in_shard else ".png", data):
         raise DataError(
             f"'{path}' is not a readable image (empty, truncated or an unsupported format). "
             "Re-export it as PNG or JPEG, or remove it from the folder."
         )
-    image = _apply_orientation(_to_rgb_float(decoded, path), _exif_orientation(path))
+    image = _to_rgb_float(decoded, path)
+    if not in_shard:  # shards hold the PNGs dml writes, which carry no EXIF
+        image = _apply_orientation(image, _exif_orientation(path))
     if not with_format:
         return image
     greyscale = decoded.ndim == 2 or decoded.shape[2] in (1, 2)
@@ -124,7 +132,7 @@ def image_size(path):
     """`(height, width)` of an image file after EXIF orientation, reading only its header when possible."""
     path = os.fspath(path)
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(read_ref(path)) if is_record_ref(path) else path) as img:
             width, height = img.size
             orientation = int(img.getexif().get(0x0112, 1))
         return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
@@ -150,6 +158,25 @@ def write_image(path, image, bit_depth=8):
     >>> round(float(read_image(path)[0, 0, 0]), 4)
     0.5
     """
+    encoded = encode_png(image, bit_depth)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # a unique temporary name created like any file (0666 less the umask; mkstemp's would stay 0600)
+    temp_path = os.path.join(folder, f".tmp-{uuid.uuid4().hex}.png")
+    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(encoded)
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+
+
+def encode_png(image, bit_depth=8):
+    """PNG bytes of an image in `[0, 1]` (`(H, W)`, `(H, W, 1)` or `(H, W, 3)` RGB; clipped, rounded to
+    `bit_depth` 8 or 16): what `write_image` writes."""
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16. Received: bit_depth={bit_depth}")
     image = np.asarray(image, dtype=np.float32)
@@ -163,17 +190,5 @@ def write_image(path, image, bit_depth=8):
     pixels = np.round(np.clip(image, 0.0, 1.0) * peak).astype(dtype)
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
-        raise OSError(f"OpenCV could not encode a PNG for '{path}'")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # a unique temporary name created like any file (0666 less the umask; mkstemp's would stay 0600)
-    temp_path = os.path.join(folder, f".tmp-{uuid.uuid4().hex}.png")
-    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(encoded.tobytes())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+        raise OSError("OpenCV could not encode a PNG")
+    return encoded.tobytes()

@@ -6,7 +6,9 @@ Layouts accepted as they are (docs/data.md):
   ``<Camera>_<NNN>_LR<scale>.png`` beside it (any folder depth, also flat);
 - a folder holding ``hr/`` and ``lr/`` with files of the same names;
 - City100: ``NNNH.PNG`` and ``NNNL.PNG`` in one folder;
-- a CSV file with columns ``hr,lr`` (paths relative to the CSV).
+- a CSV file with columns ``hr,lr`` (paths relative to the CSV);
+- TFRecord shards written by ``dml synthesize --format tfrecord`` (their folder,
+  a glob or one file; `dml_keras.data.records`).
 
 LR may be the same size as HR or smaller by the integer `scale`.
 """
@@ -129,10 +131,11 @@ def _from_csv(csv_path):
 
 
 def discover_pairs(source, scale=None, split=None):
-    """Find the HR/LR pairs in `source` (a folder of any accepted layout, or a CSV).
+    """Find the HR/LR pairs in `source` (a folder of any accepted layout, a CSV, or TFRecord shards).
 
     Args:
-        source: folder or CSV file path.
+        source: folder or CSV file path; or TFRecord shards of pairs (`dml synthesize --format
+            tfrecord`): their folder, a glob like `"out/pairs-*.tfrecord"`, or one shard file.
         scale: keep only RealSR pairs of this factor (ignored by other layouts).
         split: for RealSR, keep only files under a folder of this name, e.g. `"Train"`.
 
@@ -147,7 +150,14 @@ def discover_pairs(source, scale=None, split=None):
     >>> pairs[0].name, len(pairs)  # doctest: +SKIP
     ('Canon_001', 50)
     """
+    from dml_keras.data.records import shard_files, shard_pairs
+
+    if shard_files(source):  # TFRecord shards (dml synthesize --format tfrecord): a folder, a glob or a file
+        return shard_pairs(source)
     root = Path(os.fspath(source))
+    if any(c in str(root) for c in "*?[") and not root.exists():
+        raise DataError(f"No .tfrecord shards match '{root}'. Give a glob such as 'out/pairs-*.tfrecord', "
+                        "a folder of shards, or a folder of HR/LR pairs.")
     if not root.exists():
         raise DataError(f"Pair source '{root}' does not exist. Give a folder of HR/LR pairs or a CSV with columns hr,lr.")
     if root.is_file():

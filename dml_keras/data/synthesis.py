@@ -148,9 +148,6 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0
     index, count = shard
     noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
     files = [f for i, f in enumerate(list_images(hr_dir)) if i % count == index]
-    scale = model.scale
-    same_size = model.lr_size == "same"
-    capture_scale = scale if same_size and noise_resolution == "native" else 1
     names = []
     for path in tqdm(files, desc="synthesize", unit="image", disable=not progress):
         name = path.stem + ".png"
@@ -158,15 +155,25 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0
         names.append(name)
         if os.path.exists(hr_out) and os.path.exists(lr_out):
             continue  # finished in an earlier run
-        hr = read_image(path)
-        hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
-        key = image_seed(seed, path.name)
-        if model.stochastic:  # random degradations: the file's seed, first visit (as on the fly)
-            lr = model.degrade(hr, seeds=[(key, 0)], tile_size=tile_size)
-        else:
-            lr = model.degrade(hr, tile_size=tile_size)
-        lr = add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, key, capture_scale)
+        hr, lr, _ = synthesize_photo(model, path, noise_sigma, seed, tile_size, noise_resolution)
         write_image(hr_out, hr)  # HR first: a pair counts as done only once its LR exists
         write_image(lr_out, lr, bit_depth=8 if quantize else 16)
     return names
 
+
+def synthesize_photo(model, path, noise_sigma, seed=0, tile_size=512, noise_resolution="output"):
+    """One photo's pair, as both output formats store it: `(hr, lr, key)`, float32 in `[0, 1]`.
+
+    The HR is cropped to a multiple of the scale; the LR is degraded, noised with the stateless
+    `key = image_seed(seed, file name)` and clipped (rounded to 8 or 16 bits when written).
+    """
+    scale = model.scale
+    capture_scale = scale if model.lr_size == "same" and noise_resolution == "native" else 1
+    hr = read_image(path)
+    hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
+    key = image_seed(seed, Path(path).name)
+    if model.stochastic:  # random degradations: the file's seed, first visit (as on the fly)
+        lr = model.degrade(hr, seeds=[(key, 0)], tile_size=tile_size)
+    else:
+        lr = model.degrade(hr, tile_size=tile_size)
+    return hr, add_noise(np.clip(lr, 0.0, 1.0), noise_sigma, key, capture_scale), key

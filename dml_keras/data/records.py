@@ -1,0 +1,356 @@
+"""Pairs in sharded TFRecord files: the format `dml synthesize --format tfrecord` writes.
+
+Each record is a `tf.train.Example` with the features
+
+- `hr`, `lr`: the images as lossless PNG bytes (the files `--format png` would write),
+- `name`: the pair's file name (`img_001.png`),
+- `seed`: the stateless key its noise was drawn with (`image_seed(run seed, photo file name)`),
+- `scale`: the degradation's factor,
+- `degradation`: which degradation made it (`degradation_id`).
+
+A shard `pairs-00003-of-00010.tfrecord` is written whole and atomically; its
+sidecar `pairs-00003-of-00010.tfrecord.json` (names, record offsets, count,
+SHA-256) appears once it is complete, and `manifest.json` lists the run's
+settings and its complete shards (`docs/scaling.md`).
+
+The codec is plain Python (TFRecord framing with masked CRC-32C, the Example
+protobuf's wire format), so writers and readers need no TensorFlow: Beam
+workers and JAX runs use it as they are. TensorFlow reads the same files
+(`tf.data.TFRecordDataset`, `tfrecord_dataset` here).
+
+Readers: a shard folder, a glob (`"out/pairs-*.tfrecord"`) or one shard file
+is a pair source like a pair folder (`discover_pairs`): each pair's `hr` and
+`lr` are references `SHARD::OFFSET::hr` that `read_image` and `image_size`
+resolve, so every command and pipeline reads shards as it reads folders.
+"""
+
+import functools
+import glob
+import hashlib
+import json
+import os
+import struct
+import uuid
+from pathlib import Path
+
+from dml_keras.errors import DataError
+
+SUFFIX = ".tfrecord"
+MANIFEST = "manifest.json"
+FORMAT = "dml-keras pairs (TFRecord of tf.train.Example) 1"
+_REF = "::"
+
+
+# --- CRC-32C (Castagnoli), as TFRecord frames use it -------------------------------------------
+
+def _crc_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _crc_table()
+
+
+def _crc32c_python(data):
+    crc = 0xFFFFFFFF
+    table = _TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+try:  # the C implementation when installed (the [beam] extra brings it); the same values
+    import google_crc32c
+
+    def crc32c(data):
+        """CRC-32C of `data`.
+
+        >>> hex(crc32c(b"123456789"))
+        '0xe3069283'
+        """
+        return google_crc32c.value(bytes(data))
+except ImportError:  # pragma: no cover - depends on the environment
+    crc32c = _crc32c_python
+
+
+def masked_crc(data):
+    """TFRecord's masked CRC-32C of `data`."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def frame(payload):
+    """One TFRecord: length, its masked CRC, the payload, its masked CRC."""
+    length = struct.pack("<Q", len(payload))
+    return length + struct.pack("<I", masked_crc(length)) + payload + struct.pack("<I", masked_crc(payload))
+
+
+# --- tf.train.Example wire format ------------------------------------------------------------
+
+def _varint(value):
+    value &= (1 << 64) - 1  # int64 as protobuf writes it: two's complement, 10 bytes when negative
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def _field(number, payload):
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _feature(value):
+    if isinstance(value, (bytes, str)):
+        value = value.encode() if isinstance(value, str) else value
+        return _field(1, _field(1, value))  # BytesList
+    if isinstance(value, int):
+        return _field(3, _field(1, _varint(value)))  # Int64List, packed
+    raise TypeError(f"example features are bytes, str or int. Received: {type(value).__name__}")
+
+
+def encode_example(features):
+    """A serialized `tf.train.Example` of `features` (`{name: bytes | str | int}`), keys in sorted order
+    (deterministic: the same features give the same bytes)."""
+    entries = b"".join(_field(1, _field(1, key.encode()) + _field(2, _feature(features[key])))
+                       for key in sorted(features))
+    return _field(1, entries)
+
+
+def _fields(data):
+    """`(number, wire_type, value)` of each field in a protobuf message."""
+    position, end = 0, len(data)
+    while position < end:
+        key, position = _read_varint(data, position)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, position = _read_varint(data, position)
+        elif wire == 2:
+            length, position = _read_varint(data, position)
+            value, position = data[position:position + length], position + length
+        elif wire == 5:
+            value, position = data[position:position + 4], position + 4
+        elif wire == 1:
+            value, position = data[position:position + 8], position + 8
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield number, wire, value
+
+
+def _read_varint(data, position):
+    result = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+def _signed(value):
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def decode_example(data):
+    """`{name: bytes | int | float}` from a serialized `tf.train.Example` (one value per feature)."""
+    features = {}
+    for _, _, message in _fields(data):  # Example.features
+        for _, _, entry in _fields(message):  # Features.feature map entries
+            key, value = None, None
+            for number, _, part in _fields(entry):
+                if number == 1:
+                    key = bytes(part).decode()
+                elif number == 2:
+                    value = _decode_feature(part)
+            features[key] = value
+    return features
+
+
+def _decode_feature(data):
+    for kind, _, message in _fields(data):
+        values = []
+        for _, wire, item in _fields(message):
+            if kind == 1:
+                values.append(bytes(item))
+            elif kind == 3 and wire == 2:  # packed int64s
+                position = 0
+                while position < len(item):
+                    value, position = _read_varint(item, position)
+                    values.append(_signed(value))
+            elif kind == 3:
+                values.append(_signed(item))
+            else:
+                values.extend(struct.unpack(f"<{len(item) // 4}f", item) if wire == 2 else struct.unpack("<f", item))
+        return values[0] if len(values) == 1 else values
+    return None
+
+
+# --- shard files -----------------------------------------------------------------------------
+
+def shard_name(index, count, prefix="pairs"):
+    """`pairs-00003-of-00010.tfrecord`."""
+    return f"{prefix}-{index:05d}-of-{count:05d}{SUFFIX}"
+
+
+def write_shard(path, payloads):
+    """Write serialized examples as one TFRecord file, atomically; returns their byte offsets and the file's SHA-256."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temp_path = os.path.join(folder, f".tmp-{uuid.uuid4().hex}{SUFFIX}")
+    offsets, digest, position = [], hashlib.sha256(), 0
+    try:
+        with open(temp_path, "wb") as out:
+            for payload in payloads:
+                record = frame(payload)
+                out.write(record)
+                digest.update(record)
+                offsets.append(position)
+                position += len(record)
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+    return offsets, digest.hexdigest()
+
+
+def write_json(path, content):
+    """Write JSON atomically (a temporary file, then a rename)."""
+    temp_path = f"{path}.tmp-{uuid.uuid4().hex}"
+    with open(temp_path, "w") as handle:
+        json.dump(content, handle, indent=1)
+    os.replace(temp_path, path)
+
+
+def record_offsets(path):
+    """Byte offsets of the records in a TFRecord file (reads only their length fields)."""
+    offsets, position, size = [], 0, os.path.getsize(path)
+    with open(path, "rb") as handle:
+        while position < size:
+            header = handle.read(12)
+            if len(header) < 12:
+                raise DataError(f"'{path}' ends inside a record (truncated at byte {position}). Write the shard again.")
+            (length,) = struct.unpack("<Q", header[:8])
+            offsets.append(position)
+            position += 12 + length + 4
+            handle.seek(position)
+    if position != size:
+        raise DataError(f"'{path}' ends inside a record (truncated at byte {size}). Write the shard again.")
+    return offsets
+
+
+@functools.lru_cache(maxsize=32)
+def read_record(path, offset):
+    """The payload of the record at byte `offset` of a TFRecord file, its CRCs checked (the last 32 are cached:
+    a pair's HR and LR come from one read)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        header = handle.read(12)
+        length = struct.unpack("<Q", header[:8])[0] if len(header) == 12 else -1
+        payload = handle.read(length + 4) if length >= 0 else b""
+    if (length < 0 or len(payload) != length + 4 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8])
+            or struct.unpack("<I", payload[-4:])[0] != masked_crc(payload[:-4])):
+        raise DataError(f"'{path}' has no intact record at byte {offset} (truncated or corrupt). "
+                        "Write the shard again (dml synthesize --format tfrecord resumes at missing shards).")
+    return payload[:-4]
+
+
+def is_record_ref(path):
+    """Whether `path` names an image inside a shard (`SHARD::OFFSET::hr`) rather than a file."""
+    return _REF in str(path)
+
+
+def record_ref(shard, offset, field):
+    return f"{shard}{_REF}{offset}{_REF}{field}"
+
+
+def read_ref(ref):
+    """The bytes of the image a record reference names."""
+    shard, offset, field = str(ref).rsplit(_REF, 2)
+    example = decode_example(read_record(shard, int(offset)))
+    if field not in example:
+        raise DataError(f"Record {offset} of '{shard}' has no '{field}' feature; expected a dml-keras pair shard.")
+    return example[field]
+
+
+def sidecar(shard):
+    return f"{shard}.json"
+
+
+def shard_files(source):
+    """The shard files of a source: a folder holding `*.tfrecord`, a glob, or one `.tfrecord` file; `[]` if none."""
+    text = os.fspath(source)
+    if any(c in text for c in "*?["):
+        return sorted(p for p in glob.glob(text) if p.endswith(SUFFIX))
+    path = Path(text)
+    if path.is_file() and path.name.endswith(SUFFIX):
+        return [str(path)]
+    if path.is_dir():
+        return sorted(str(p) for p in path.glob(f"*{SUFFIX}"))
+    return []
+
+
+def shard_index(shard):
+    """`(names, offsets)` of a shard's pairs: from its sidecar when present, else by reading every record."""
+    note = sidecar(shard)
+    if os.path.exists(note):
+        with open(note) as handle:
+            content = json.load(handle)
+        return content["names"], content["offsets"]
+    offsets = record_offsets(shard)
+    names = [decode_example(read_record(shard, offset))["name"].decode() for offset in offsets]
+    return names, offsets
+
+
+def shard_pairs(source):
+    """The pairs held by the shards of `source` (`shard_files`), as `ImagePair`s with record references,
+    sorted by name like a pair folder's."""
+    from dml_keras.data.pairs import ImagePair
+
+    pairs = []
+    for shard in shard_files(source):
+        names, offsets = shard_index(shard)
+        pairs += [ImagePair(Path(name).stem, record_ref(shard, offset, "hr"), record_ref(shard, offset, "lr"))
+                  for name, offset in zip(names, offsets)]
+    return sorted(pairs, key=lambda pair: pair.name)
+
+
+def tfrecord_dataset(source, channels="rgb", num_parallel_reads=None):
+    """A `tf.data.Dataset` of `(hr, lr, name)` streamed from the shards of `source` in file order
+    (float32 RGB in `[0, 1]`, or Y with `channels="y"`): TensorFlow's reader, for pipelines of your own.
+
+    For the training pipelines, give the shard folder or glob where a pair folder goes instead.
+    """
+    import tensorflow as tf
+
+    from dml_keras.ops.color import rgb_to_y
+
+    files = shard_files(source)
+    if not files:
+        raise DataError(f"No {SUFFIX} shards in '{source}'. Give a folder written by `dml synthesize --format tfrecord` "
+                        "or a glob such as 'out/pairs-*.tfrecord'.")
+    spec = {"hr": tf.io.FixedLenFeature([], tf.string), "lr": tf.io.FixedLenFeature([], tf.string),
+            "name": tf.io.FixedLenFeature([], tf.string)}
+    autotune = tf.data.AUTOTUNE
+
+    def decode(serialized):
+        example = tf.io.parse_single_example(serialized, spec)
+        images = []
+        for key in ("hr", "lr"):
+            image = tf.io.decode_png(example[key], channels=3, dtype=tf.uint16)
+            image = tf.cast(image, tf.float32) / 65535.0
+            images.append(rgb_to_y(image) if channels == "y" else image)
+        return images[0], images[1], example["name"]
+
+    dataset = tf.data.TFRecordDataset(files, num_parallel_reads=num_parallel_reads or autotune)
+    return dataset.map(decode, num_parallel_calls=autotune)

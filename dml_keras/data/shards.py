@@ -1,0 +1,182 @@
+"""Synthesis to TFRecord shards (`dml synthesize --format tfrecord`), the part every runner shares.
+
+The clean photos, sorted by file name, are cut into shards of
+`examples_per_shard` photos: shard `k` holds photos `k·n … k·n + n - 1`.
+`write_pair_shard` makes one shard whole; the single-process command loops
+over the shards, the Beam pipeline (`dml_keras.beam`) hands them to its
+workers, so both write the same bytes. Each pair depends only on its photo,
+the seed and the degradation (stateless noise keyed by the file name), so
+any shard size gives the same set of pairs.
+
+A shard counts as complete once its sidecar JSON exists (written after the
+shard file, both atomically); a rerun skips complete shards, so a killed run
+resumes where it stopped. `manifest.json` gathers the sidecars and the run's
+settings when a run ends.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from dml_keras.data import records
+from dml_keras.data.io import encode_png
+from dml_keras.errors import DataError
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisSpec:
+    """Everything that decides a synthesized pair set: what each worker needs to make any shard.
+
+    `model` is what `load_model` takes: a built-in name, a preset name, a `.keras`
+    file or run folder, an exported model (paths must be readable by every worker).
+    """
+
+    model: str
+    hr_dir: str
+    out_dir: str
+    scale: int = 4
+    lr_size: str = None
+    noise_model: str = "white"
+    noise_sigma: object = None
+    noise_resolution: str = "output"
+    quantize: bool = True
+    seed: int = 0
+    tile_size: int = 512
+    examples_per_shard: int = 256
+
+    def __post_init__(self):
+        if int(self.examples_per_shard) < 1:
+            raise DataError(f"examples_per_shard (--examples-per-shard) must be at least 1, not {self.examples_per_shard}")
+
+    def load(self):
+        """The degradation model, loaded as `dml synthesize` loads it."""
+        from dml_keras.loading import load_model
+
+        return load_model(self.model, kind="degradation", scale=self.scale, lr_size=self.lr_size, noise=self.noise_model)
+
+    def photos(self):
+        from dml_keras.data.synthesis import list_images
+
+        return list_images(self.hr_dir)
+
+    def shard_count(self, photos=None):
+        return max(1, math.ceil(len(photos if photos is not None else self.photos()) / self.examples_per_shard))
+
+    def shard_photos(self, index, photos=None):
+        photos = photos if photos is not None else self.photos()
+        return photos[index * self.examples_per_shard:(index + 1) * self.examples_per_shard]
+
+    def shard_path(self, index, count):
+        return os.path.join(self.out_dir, records.shard_name(index, count))
+
+
+def degradation_id(model):
+    """A short id of the degradation `model` names: `builtin:bicubic`, or the SHA-256 of its file(s)."""
+    from dml_keras.models import BUILTIN_BASELINES
+    from dml_keras.presets import PRESETS, preset_file
+
+    if model in BUILTIN_BASELINES:
+        return f"builtin:{model}"
+    path = Path(preset_file(model) if model in PRESETS else model)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(file.read_bytes())
+    return f"sha256:{digest.hexdigest()[:16]}"
+
+
+def shard_complete(spec, index, count):
+    """Whether shard `index` of `count` is complete in `spec.out_dir` (sidecar present, file of the recorded size)."""
+    path = spec.shard_path(index, count)
+    note = records.sidecar(path)
+    if not (os.path.exists(note) and os.path.exists(path)):
+        return False
+    with open(note) as handle:
+        return json.load(handle)["bytes"] == os.path.getsize(path)
+
+
+def write_pair_shard(spec, model, index, count, photos, degradation=None):
+    """Synthesize shard `index` of `count` of `spec` from its `photos` (`spec.shard_photos(index)`) with `model`,
+    write it and its sidecar; returns the sidecar. A complete shard is left as it is (its sidecar is returned).
+    """
+    from dml_keras.data.synthesis import default_noise_sigma, synthesize_photo
+
+    path = spec.shard_path(index, count)
+    if shard_complete(spec, index, count):
+        with open(records.sidecar(path)) as handle:
+            return json.load(handle)
+    noise_sigma = default_noise_sigma(model) if spec.noise_sigma is None else spec.noise_sigma
+    degradation = degradation or degradation_id(spec.model)
+    names, payloads = [], []
+    for photo in photos:
+        hr, lr, key = synthesize_photo(model, photo, noise_sigma, spec.seed, spec.tile_size, spec.noise_resolution)
+        name = Path(photo).stem + ".png"
+        names.append(name)
+        payloads.append(records.encode_example({
+            "hr": encode_png(hr), "lr": encode_png(lr, 8 if spec.quantize else 16), "name": name,
+            "seed": int(key), "scale": int(model.scale), "degradation": degradation,
+        }))
+    offsets, digest = records.write_shard(path, payloads)
+    note = {"file": os.path.basename(path), "index": index, "examples": len(names), "sha256": digest,
+            "bytes": os.path.getsize(path), "names": names, "offsets": offsets}
+    records.write_json(records.sidecar(path), note)
+    return note
+
+
+def write_manifest(spec, model, count, photos):
+    """Write `manifest.json`: the settings, the degradation, and every complete shard (from the sidecars)."""
+    shards = []
+    for index in range(count):
+        if shard_complete(spec, index, count):
+            with open(records.sidecar(spec.shard_path(index, count))) as handle:
+                note = json.load(handle)
+            shards.append({key: note[key] for key in ("file", "examples", "sha256", "bytes")})
+    settings = dataclasses.asdict(spec)
+    noise_sigma = settings["noise_sigma"]
+    if noise_sigma is None and model is not None:
+        from dml_keras.data.synthesis import default_noise_sigma
+
+        noise_sigma = default_noise_sigma(model)
+    settings["noise_sigma"] = list(noise_sigma) if isinstance(noise_sigma, (tuple, list)) else noise_sigma
+    manifest = {
+        "format": records.FORMAT,
+        "complete": len(shards) == count,
+        "photos": len(photos),
+        "examples": sum(shard["examples"] for shard in shards),
+        "shard_count": count,
+        "degradation": {"id": degradation_id(spec.model), "model": spec.model, "scale": spec.scale,
+                        "lr_size": spec.lr_size, "noise_model": spec.noise_model,
+                        "class": type(model).__name__ if model is not None else None},
+        "settings": settings,
+        "features": {"hr": "PNG bytes, 8-bit RGB", "lr": f"PNG bytes, {8 if spec.quantize else 16}-bit RGB",
+                     "name": "file name", "seed": "int64 noise key", "scale": "int64",
+                     "degradation": "degradation id"},
+        "shards": shards,
+    }
+    records.write_json(os.path.join(spec.out_dir, records.MANIFEST), manifest)
+    return manifest
+
+
+def synthesize_shards(spec, shard=(0, 1), progress=True, model=None):
+    """Write the TFRecord shards of `spec` (this process's part: shards `k` with `k % N == I` for `shard=(I, N)`),
+    skipping complete ones, then `manifest.json`. Returns the manifest.
+
+    Example:
+    >>> spec = SynthesisSpec("bicubic", "photos/", "pairs/", examples_per_shard=128)  # doctest: +SKIP
+    >>> synthesize_shards(spec)["examples"]  # doctest: +SKIP
+    1000
+    """
+    model = model or spec.load()
+    photos = spec.photos()
+    count = spec.shard_count(photos)
+    degradation = degradation_id(spec.model)
+    mine = [k for k in range(count) if k % shard[1] == shard[0]]
+    for index in tqdm(mine, desc="shards", unit="shard", disable=not progress):
+        write_pair_shard(spec, model, index, count, spec.shard_photos(index, photos), degradation)
+    return write_manifest(spec, model, count, photos)
