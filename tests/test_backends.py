@@ -21,7 +21,7 @@ def test_ops_layers_models_tests_pass_under_jax_without_tensorflow():
     # and under JAX every new tile shape compiles anew (7 of the run's 13 minutes, measured).
     command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "not slow",
                "-k", "not tiled and not tiling", "tests/ops", "tests/layers", "tests/models",
-               "tests/data/test_crops.py", "tests/data/test_stateless.py"]
+               "tests/data/test_crops.py", "tests/data/test_stateless.py", "tests/data/test_records.py"]
     out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     failures = [line for line in out.stdout.splitlines() if line.startswith(("FAILED", "ERROR", "E   "))]
     assert out.returncode == 0, "\n".join(failures[:40]) or out.stdout[-4000:]

@@ -1,0 +1,206 @@
+"""TFRecord pair shards: the codec against TensorFlow's, the writer against the PNG folders, every reader,
+resume (the Beam pipeline: tests/test_beam.py)."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dml_keras.cli import main
+from dml_keras.data import records
+from dml_keras.data.pairs import discover_pairs, load_pair
+from dml_keras.errors import DataError
+from tests.conftest import needs_tensorflow, shared_data
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ("img_004.png", "img_005.png", "img_006.png", "img_008.png")  # set14's four smallest (248–352 px)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """Four real clean photos from ../shared/data/clean_hr."""
+    source = shared_data("clean_hr", "set14")
+    folder = tmp_path_factory.mktemp("clean")
+    for name in SMALL:
+        shutil.copy(source / name, folder / name)
+    return folder
+
+
+def _synthesize(clean, out, *flags, model="dml_realsr_x4"):
+    assert main(["synthesize", model, str(clean), "--out", str(out), "--seed", "7", *flags]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def folder_pairs(clean, tmp_path_factory):
+    return _synthesize(clean, tmp_path_factory.mktemp("png"))
+
+
+@pytest.fixture(scope="module")
+def shards(clean, tmp_path_factory):
+    return _synthesize(clean, tmp_path_factory.mktemp("tfrecord"), "--format", "tfrecord", "--examples-per-shard", "3")
+
+
+def _examples(out):
+    """`{name: decoded example}` of every record in the shards of `out`."""
+    found = {}
+    for shard in records.shard_files(out):
+        for offset in records.record_offsets(shard):
+            example = records.decode_example(records.read_record(shard, offset))
+            found[example["name"].decode()] = example
+    return found
+
+
+def test_crc32c_known_answer_and_the_fallback_agree():
+    assert records.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
+    assert records._crc32c_python(b"123456789") == 0xE3069283
+    data = np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    assert records.crc32c(data) == records._crc32c_python(data)
+
+
+@needs_tensorflow
+def test_examples_are_tensorflows_bytes_and_read_back():
+    import tensorflow as tf
+
+    features = {"hr": b"\x89PNG\x00\xff", "name": "a.png", "seed": 8161584868847597911, "scale": 4, "neg": -3}
+    ours = records.encode_example(features)
+    theirs = tf.train.Example(features=tf.train.Features(feature={
+        "hr": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x89PNG\x00\xff"])),
+        "name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"a.png"])),
+        "seed": tf.train.Feature(int64_list=tf.train.Int64List(value=[8161584868847597911])),
+        "scale": tf.train.Feature(int64_list=tf.train.Int64List(value=[4])),
+        "neg": tf.train.Feature(int64_list=tf.train.Int64List(value=[-3])),
+    })).SerializeToString(deterministic=True)
+    assert ours == theirs
+    assert records.decode_example(theirs) == {"hr": b"\x89PNG\x00\xff", "name": b"a.png", "seed": 8161584868847597911,
+                                              "scale": 4, "neg": -3}
+
+
+@needs_tensorflow
+def test_tensorflow_reads_the_shards(shards, folder_pairs):
+    import tensorflow as tf
+
+    files = records.shard_files(shards)
+    assert [Path(f).name for f in files] == ["pairs-00000-of-00002.tfrecord", "pairs-00001-of-00002.tfrecord"]
+    names = [tf.train.Example.FromString(r.numpy()).features.feature["name"].bytes_list.value[0]
+             for r in tf.data.TFRecordDataset(files)]  # TensorFlow checks every CRC
+    assert names == [n.encode() for n in SMALL]
+    for hr, lr, name in records.tfrecord_dataset(shards):
+        pair = next(p for p in discover_pairs(folder_pairs) if p.name + ".png" == name.numpy().decode())
+        want_hr, want_lr = load_pair(pair, 4)
+        assert np.array_equal(hr.numpy(), want_hr) and np.array_equal(lr.numpy(), want_lr)
+
+
+def test_shards_hold_the_png_folders_bytes(shards, folder_pairs):
+    examples = _examples(shards)
+    assert sorted(examples) == list(SMALL)
+    from dml_keras.data.synthesis import image_seed
+
+    for name, example in examples.items():
+        assert example["hr"] == (folder_pairs / "hr" / name).read_bytes()
+        assert example["lr"] == (folder_pairs / "lr" / name).read_bytes()
+        assert example["seed"] == image_seed(7, name) and example["scale"] == 4
+        assert example["degradation"].decode().startswith("sha256:")
+    manifest = json.loads((shards / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["examples"] == 4 and manifest["shard_count"] == 2
+    assert [s["examples"] for s in manifest["shards"]] == [3, 1]
+    import hashlib
+
+    for shard in manifest["shards"]:
+        assert hashlib.sha256((shards / shard["file"]).read_bytes()).hexdigest() == shard["sha256"]
+    assert manifest["settings"]["seed"] == 7 and manifest["settings"]["noise_sigma"] == 5.0
+
+
+def test_any_shard_size_gives_the_same_pairs(clean, shards, tmp_path):
+    ones = _synthesize(clean, tmp_path / "ones", "--format", "tfrecord", "--examples-per-shard", "1")
+    assert len(records.shard_files(ones)) == 4
+    mine, theirs = _examples(ones), _examples(shards)
+    assert mine.keys() == theirs.keys()
+    assert all(mine[n] == theirs[n] for n in mine)
+
+
+@pytest.mark.parametrize("source", ["folder", "glob", "file"])
+def test_every_shard_source_reads_like_the_pair_folder(shards, folder_pairs, source):
+    given = {"folder": shards, "glob": f"{shards}/pairs-*.tfrecord", "file": records.shard_files(shards)[1]}[source]
+    pairs, reference = discover_pairs(given), discover_pairs(folder_pairs)
+    expected = reference if source != "file" else [p for p in reference if p.name == "img_008"]
+    assert [p.name for p in pairs] == [p.name for p in expected]
+    for got, want in zip(pairs, expected):
+        for a, b in zip(load_pair(got, 4, "native"), load_pair(want, 4, "native")):
+            assert np.array_equal(a, b)
+
+
+def test_training_batches_from_shards_equal_the_folders_without_tensorflow(shards, folder_pairs):
+    from dml_keras.data.crops import paired_batches
+
+    def batches(source):
+        data = paired_batches(source, scale=4, patch_size=64, batch_size=2, seed=3, channels="rgb")
+        return [data[i] for i in range(3)]
+
+    for (hr_a, lr_a), (hr_b, lr_b) in zip(batches(shards), batches(folder_pairs)):
+        assert np.array_equal(hr_a, hr_b) and np.array_equal(lr_a, lr_b)
+
+
+@needs_tensorflow
+def test_training_crops_from_shards_equal_the_folders(shards, folder_pairs):
+    from dml_keras.data.pipeline import paired_dataset
+
+    def batches(source):
+        data = paired_dataset(source, scale=4, patch_size=64, batch_size=2, seed=3, channels="rgb")
+        return [tuple(x.numpy() for x in batch) for batch in data.take(3)]
+
+    for (hr_a, lr_a), (hr_b, lr_b) in zip(batches(shards), batches(folder_pairs)):
+        assert np.array_equal(hr_a, hr_b) and np.array_equal(lr_a, lr_b)
+
+
+def test_evaluate_sr_scores_shards_as_the_folder(shards, folder_pairs, tmp_path):
+    scores = []
+    for source in (shards, folder_pairs):
+        out = tmp_path / f"{Path(source).name}.json"
+        assert main(["evaluate-sr", "vdsr_realsr_x4", str(source), "--json", str(out), "--lpips", "none"]) == 0
+        scores.append(json.loads(out.read_text()))
+    assert scores[0]["count"] == 4 and scores[0]["per_image"] == scores[1]["per_image"]
+    assert 20 < scores[0]["psnr"] < 45
+
+
+def test_a_rerun_writes_only_the_missing_shards(clean, shards, tmp_path):
+    out = tmp_path / "resume"
+    shutil.copytree(shards, out)
+    first, second = records.shard_files(out)
+    os.remove(second)
+    os.remove(records.sidecar(first))  # an incomplete shard: its file may be there, its sidecar is not
+    os.utime(second.replace("00001", "00000"), (0, 0))
+    Path(records.sidecar(second)).write_text(json.dumps({"bytes": 1}))  # a stale sidecar without its file
+    kept = os.stat(records.shard_files(out)[0]).st_mtime
+    _synthesize(clean, out, "--format", "tfrecord", "--examples-per-shard", "3")
+    assert os.stat(first).st_mtime != kept  # rewritten: it had no sidecar
+    for name in ("pairs-00000-of-00002.tfrecord", "pairs-00001-of-00002.tfrecord"):
+        assert (out / name).read_bytes() == (shards / name).read_bytes()
+    assert json.loads((out / "manifest.json").read_text())["complete"]
+
+
+def test_shard_parts_by_hand_complete_one_manifest(clean, shards, tmp_path):
+    out = tmp_path / "parts"
+    _synthesize(clean, out, "--format", "tfrecord", "--examples-per-shard", "3", "--shard", "1/2")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not manifest["complete"] and [s["file"] for s in manifest["shards"]] == ["pairs-00001-of-00002.tfrecord"]
+    _synthesize(clean, out, "--format", "tfrecord", "--examples-per-shard", "3", "--shard", "0/2")
+    assert json.loads((out / "manifest.json").read_text())["complete"]
+    assert _examples(out) == _examples(shards)
+
+
+def test_a_damaged_shard_is_refused_in_one_line(shards, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(shards, damaged)
+    shard = records.shard_files(damaged)[0]
+    data = bytearray(Path(shard).read_bytes())
+    data[200] ^= 0xFF
+    Path(shard).write_bytes(bytes(data))
+    records.read_record.cache_clear()
+    with pytest.raises(DataError, match="no intact record at byte 0"):
+        load_pair(discover_pairs(damaged)[0], 4)
+    assert main(["evaluate-sr", "vdsr_realsr_x4", f"{damaged}/nothing-*.tfrecord"]) == 2
+    assert "No .tfrecord shards match" in capsys.readouterr().err
