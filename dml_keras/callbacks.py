@@ -90,6 +90,41 @@ class RestoreOnly(keras.callbacks.BackupAndRestore):
         pass
 
 
+class AloneOnThisProcess(keras.callbacks.Callback):
+    """Runs `callback`'s hooks with this process's device alone (`distribute.one_device`).
+
+    For what only the first worker of a multi-process JAX run does (checkpoints,
+    the backup, logs): Keras creates variables while it saves, and under the
+    run's distribution that would wait for the other processes, which do not save.
+    """
+
+    def __init__(self, callback):
+        super().__init__()
+        self.callback = callback
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.callback.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.callback.set_params(params)
+
+
+def _alone(hook):
+    def run(self, *args, **kwargs):
+        from dml_keras.distribute import one_device
+
+        with one_device():
+            return getattr(self.callback, hook)(*args, **kwargs)
+
+    return run
+
+
+for _hook in [name for name in vars(keras.callbacks.Callback) if name.startswith("on_")]:
+    setattr(AloneOnThisProcess, _hook, _alone(_hook))
+
+
 class OneDeviceValidation(keras.callbacks.Callback):
     """Add `val_*` logs at each epoch end, scored by a one-device copy of the model.
 
@@ -111,11 +146,14 @@ class OneDeviceValidation(keras.callbacks.Callback):
         self.copy, self.data = copy, data
 
     def on_epoch_end(self, epoch, logs=None):
-        self.copy.set_weights(self.model.get_weights())
-        optimizer = averaging_optimizer(self.model.optimizer)
-        if optimizer is not None:  # score the averaged weights, as one device does
-            for variable, value in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):
-                variable.assign(keras.ops.convert_to_numpy(value))
-        scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
+        from dml_keras.distribute import one_device
+
+        with one_device():  # also under a multi-process JAX run: this process's device alone
+            self.copy.set_weights(self.model.get_weights())
+            optimizer = averaging_optimizer(self.model.optimizer)
+            if optimizer is not None:  # score the averaged weights, as one device does
+                for variable, value in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):
+                    variable.assign(keras.ops.convert_to_numpy(value))
+            scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in scores.items()})

@@ -21,7 +21,8 @@ def _rate(value):
 def _scale_out(parser):
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="mirrored: all local GPUs (or logical CPUs); --batch-size is the global batch. "
-                             "multiworker: several machines, cluster in TF_CONFIG (docs/scaling.md)")
+                             "multiworker: several processes or machines under KERAS_BACKEND=jax, cluster in TF_CONFIG "
+                             "(docs/scaling.md)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
     parser.add_argument("--jit-compile", action="store_true",

@@ -1,17 +1,19 @@
-"""Multi-device training and mixed precision for the training commands (TensorFlow's `tf.distribute`).
+"""Multi-device and multi-machine training, and mixed precision, for the training commands.
 
 - `"mirrored"`: every local GPU (or, without GPUs, every logical CPU device),
   one model copy each, gradients averaged: the same update as one device
-  with the same global batch.
-- `"multiworker"`: across machines (`MultiWorkerMirroredStrategy`, cluster from
-  `TF_CONFIG`): every worker runs the same command; the global batch is split
-  over all workers' devices. Keras 3.15's `fit` fails there as it is
-  (keras-team/keras#20585); `fit_across_workers` makes it run.
+  with the same global batch (TensorFlow's `MirroredStrategy`).
+- `"multiworker"`: several processes or machines under `KERAS_BACKEND=jax`, with
+  Keras's public distribution API only: `keras.distribution.initialize` (the
+  cluster from `TF_CONFIG`) and a `DataParallel` distribution over every
+  process's devices. Every process runs the same command; each feeds its share
+  of every global batch (`Workers.local_share`). Under TensorFlow it is refused:
+  Keras 3.15's `fit` cannot run under `MultiWorkerMirroredStrategy`
+  (keras-team/keras#20585) without reaching into private trainer methods.
 - `mixed_precision`: `mixed_float16` on GPU (Keras adds loss scaling) or
   `mixed_bfloat16` on CPU; variables stay float32 and the loss is computed in float32.
 
-Under another backend (JAX, PyTorch) a run trains on one device: `resolve_strategy`
-gives `OneDevice`, which asks nothing of TensorFlow.
+Under another backend on one device, `resolve_strategy` gives `OneDevice`, which asks nothing of TensorFlow.
 """
 
 import contextlib
@@ -39,8 +41,18 @@ def resolve_strategy(strategy=None):
     under a backend other than TensorFlow, `OneDevice` for `None` or `"default"`."""
     if isinstance(strategy, str) and strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={strategy!r}")
+    if isinstance(strategy, (OneDevice, Workers)):
+        return strategy
+    if strategy == "multiworker":
+        _check_tf_config()
+        if keras.backend.backend() != "jax":
+            raise SetupError(
+                "strategy 'multiworker' (--strategy) trains under KERAS_BACKEND=jax (Keras's distribution API, with "
+                "the cluster in TF_CONFIG as now); TensorFlow's MultiWorkerMirroredStrategy cannot run Keras 3.15's fit "
+                "(keras-team/keras#20585). Install JAX (pip install 'dml-keras[jax]') and set KERAS_BACKEND=jax.")
+        return Workers.from_tf_config()
     if keras.backend.backend() != "tensorflow":
-        if strategy is None or strategy == "default" or isinstance(strategy, OneDevice):
+        if strategy is None or strategy == "default":
             return OneDevice()
         raise SetupError(f"strategy {strategy!r} (--strategy) is TensorFlow's tf.distribute: run with "
                          f"KERAS_BACKEND=tensorflow, or drop it to train on one device under {keras.backend.backend()}")
@@ -50,9 +62,6 @@ def resolve_strategy(strategy=None):
         return tf.distribute.get_strategy()
     if not isinstance(strategy, str):
         return strategy
-    if strategy == "multiworker":
-        _check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)
@@ -70,12 +79,99 @@ def _check_tf_config():
     if not text:
         raise SetupError(f"strategy='multiworker' needs the cluster in the TF_CONFIG environment variable, e.g. {_TF_CONFIG_EXAMPLE}.")
     try:
-        config = json.loads(text)
-        task = config["task"]
-        hosts = config["cluster"][task["type"]]
-        hosts[task["index"]]
+        _cluster(json.loads(text))
     except (ValueError, KeyError, IndexError, TypeError) as error:
         raise SetupError(f"TF_CONFIG is not a usable cluster description ({error!r}); expected e.g. {_TF_CONFIG_EXAMPLE}.") from None
+
+
+def _cluster(config):
+    """`(hosts, index)` of a TF_CONFIG: the training tasks (`chief` first, then `worker`s) and this task's place."""
+    jobs, task = config["cluster"], config["task"]
+    hosts = list(jobs.get("chief", [])) + list(jobs.get("worker", []))
+    offset = 0 if task["type"] == "chief" else len(jobs.get("chief", []))
+    if task["type"] not in ("chief", "worker"):
+        raise KeyError(f"task type {task['type']!r} (expected 'chief' or 'worker')")
+    jobs[task["type"]][task["index"]]  # the task is in the cluster
+    return hosts, offset + task["index"]
+
+
+_JOINED = {}  # a process joins its cluster once
+
+
+class Workers:
+    """The strategy of a run over several processes under JAX: Keras's `DataParallel` over all their devices.
+
+    `keras.distribution.initialize` joins the processes (the first host is
+    the coordinator); every variable is replicated on every device and every
+    global batch is split over them. Each process gives its own share of each
+    batch (`local_share`), so the update is one device's on the global batch.
+    A process that dies makes the others fail (JAX's coordination service, at
+    its heartbeat timeout) rather than wait forever; rerun every process to
+    resume from the first's backup.
+    """
+
+    def __init__(self, hosts, index):
+        keras.distribution.initialize(job_addresses=hosts[0], num_processes=len(hosts), process_id=index)
+        self.distribution = keras.distribution.DataParallel(auto_shard_dataset=False)
+        keras.distribution.set_distribution(self.distribution)
+        self.role = (index, len(hosts))
+        self.num_replicas_in_sync = len(keras.distribution.list_devices())
+
+    @classmethod
+    def from_tf_config(cls):
+        """The processes TF_CONFIG describes, joined once per process (later calls return the same object)."""
+        if "workers" not in _JOINED:
+            _JOINED["workers"] = cls(*_cluster(json.loads(os.environ["TF_CONFIG"])))
+        return _JOINED["workers"]
+
+    def scope(self):
+        return self.distribution.scope()
+
+    def local_share(self, data):
+        """`data` (a `PyDataset` of global batches) as this process's rows of each batch."""
+        return LocalShare(data, *self.role)
+
+
+class LocalShare(keras.utils.PyDataset):
+    """Rows `index·b/count … (index + 1)·b/count - 1` of each batch of `data` (every process reads every batch,
+    as TensorFlow's DATA sharding does, and keeps its part)."""
+
+    def __init__(self, data, index, count):
+        super().__init__()
+        self.data, self.index, self.count = data, index, count
+
+    @property
+    def num_batches(self):
+        return self.data.num_batches
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, position):
+        def part(array):
+            rows = array.shape[0]
+            if rows % self.count:
+                raise SetupError(f"--batch-size {rows} does not split over {self.count} workers; "
+                                 f"give a multiple of {self.count}.")
+            share = rows // self.count
+            return array[self.index * share:(self.index + 1) * share]
+
+        return keras.tree.map_structure(part, self.data[position])
+
+
+@contextlib.contextmanager
+def one_device():
+    """Inside, models are built and run on this process's device alone, also during a `Workers` run
+    (for scoring the validation photos, which differ in size and cannot be split over devices)."""
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        yield
+        return
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
 
 
 def check_jit_compile(strategy, jit_compile):
@@ -96,79 +192,19 @@ def check_jit_compile(strategy, jit_compile):
         )
 
 
-def _role(resolver):
-    """`(index, count)` of this task among the cluster's training tasks; index 0 is `chief`, or else worker 0."""
-    jobs = resolver.cluster_spec().as_dict()
-    chiefs, workers = len(jobs.get("chief", [])), len(jobs.get("worker", []))
-    if chiefs + workers <= 1:
-        return 0, 1
-    return resolver.task_id + (chiefs if resolver.task_type == "worker" else 0), chiefs + workers
-
-
 def worker_role(strategy):
     """`(index, count)` of this process among the workers `strategy` trains on; `(0, 1)` on one machine.
 
     Index 0 (the `chief` task, or else worker 0) writes the outputs.
     """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    return (0, 1) if resolver is None else _role(resolver)
+    return getattr(strategy, "role", (0, 1))
 
 
 def writes_outputs(strategy):
     """Whether this process writes the training outputs under `strategy` (a name from `STRATEGIES`)."""
     if strategy != "multiworker":
         return True
-    import tensorflow as tf
-
-    return _role(tf.distribute.cluster_resolver.TFConfigClusterResolver())[0] == 0
-
-
-@contextlib.contextmanager
-def fit_across_workers(model, strategy):
-    """Inside, `model.fit` runs under a `MultiWorkerMirroredStrategy` spanning several workers.
-
-    Keras 3.15's `fit` fails there twice (keras-team/keras#20585): it reduces the
-    first distributed batch as one nested value to learn the input shapes, and it
-    reduces each scalar log along axis 0. Inside this context the model learns
-    its input shapes from this worker's part of the batch and its steps return
-    logs of shape `(1,)`, which the cross-worker mean turns into scalars. The
-    changes are on this model object only and undone on exit; with one worker
-    nothing changes.
-    """
-    if worker_role(strategy)[1] == 1:
-        yield model
-        return
-    import tensorflow as tf
-
-    def local_part(value):
-        return strategy.experimental_local_results(value)[0] if isinstance(value, tf.distribute.DistributedValues) else value
-
-    def symbolic_build_from_local_batch(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = keras.tree.map_structure(local_part, next(batches))
-                break
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    def with_vector_logs(step):
-        def step_with_vector_logs(data):
-            return keras.tree.map_structure(lambda log: tf.reshape(log, [1]), step(data))
-
-        return step_with_vector_logs
-
-    overrides = {
-        "_maybe_symbolic_build": symbolic_build_from_local_batch,
-        "train_step": with_vector_logs(model.train_step),
-        "test_step": with_vector_logs(model.test_step),
-    }
-    for name, function in overrides.items():
-        object.__setattr__(model, name, function)
-    try:
-        yield model
-    finally:
-        for name in overrides:
-            object.__delattr__(model, name)
+    return _cluster(json.loads(os.environ["TF_CONFIG"]))[1] == 0
 
 
 def precision_policy(mixed_precision):

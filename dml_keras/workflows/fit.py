@@ -6,8 +6,9 @@ import os
 
 import keras
 
-from dml_keras.callbacks import ImageSummaries, OneDeviceValidation, RestoreOnly, SaveNetwork, averaging_optimizer
-from dml_keras.distribute import fit_across_workers, float32_copy, worker_role
+from dml_keras.callbacks import (AloneOnThisProcess, ImageSummaries, OneDeviceValidation, RestoreOnly, SaveNetwork,
+                                 averaging_optimizer)
+from dml_keras.distribute import float32_copy, one_device, worker_role
 from dml_keras.errors import SetupError
 
 
@@ -76,38 +77,36 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
         ]
         if tensorflow_installed():
-            outputs += [keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-                        ImageSummaries(os.path.join(out_dir, "logs"), *example)]
+            outputs.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
+            if workers == 1:  # the images need the model on one process
+                outputs.append(ImageSummaries(os.path.join(out_dir, "logs"), *example))
     else:
         outputs = [RestoreOnly(backup)]
-    if workers > 1:
-        # DATA sharding, what AUTO falls back to (with a warning) for these pipelines: every
-        # worker runs the whole pipeline and keeps its share of each global batch
-        import tensorflow as tf
-
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        train = train.with_options(options)
+    if workers > 1:  # the same Keras calls on every worker: what they load or save creates no shared variable
+        outputs = [AloneOnThisProcess(callback) for callback in outputs]
+    if workers > 1:  # every worker reads the whole pipeline and keeps its share of each global batch
+        train = strategy.local_share(train)
     scoring = []
     if validation is not None and strategy.num_replicas_in_sync > 1:
-        copy = float32_copy(model, example[0], always=True)
-        copy.compile_from_config(model.get_compile_config())
+        with one_device():
+            copy = float32_copy(model, example[0], always=True)
+            copy.compile_from_config(model.get_compile_config())
         scoring, validation = [OneDeviceValidation(copy, validation)], None
     if averaging_optimizer(model.optimizer) is not None:
         # validation scores the averaged weights; BackupAndRestore keeps the raw ones and the average
         scoring.append(keras.callbacks.SwapEMAWeights())
     steps_per_epoch = min(steps_per_epoch, steps)
-    with fit_across_workers(model, strategy):
-        model.fit(
-            train,
-            epochs=math.ceil(steps / steps_per_epoch),
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation,
-            callbacks=scoring + list(callbacks) + outputs,
-            verbose=verbose if index == 0 else 0,
-            shuffle=False,  # the pipelines shuffle, seeded
-        )
+    model.fit(
+        train,
+        epochs=math.ceil(steps / steps_per_epoch),
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation,
+        callbacks=scoring + list(callbacks) + outputs,
+        verbose=verbose if index == 0 else 0,
+        shuffle=False,  # the pipelines shuffle, seeded
+    )
     model = float32_copy(model if network_of is None else network_of(model), example[0])
     if index == 0:
-        model.save(os.path.join(out_dir, "model.keras"))
+        with one_device():
+            model.save(os.path.join(out_dir, "model.keras"))
     return model
