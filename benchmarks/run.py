@@ -4,7 +4,7 @@
 
 Each case runs in a fresh subprocess so its peak memory (ru_maxrss) is its
 own; times are the median of several repetitions after a warm-up. Groups:
-filter, filter2048, train, flops, degrade, synthesis, sr, latency, startup (`--quick`
+filter, filter2048, train, flops, degrade, synthesis, sr, latency, startup, shards (`--quick`
 leaves out the 2048² filter, the 192² training step, the patches-form
 training step and the 12-megapixel photo). Keys of the JSON output (floats):
 
@@ -52,6 +52,16 @@ training step and the 12-megapixel photo). Keys of the JSON output (floats):
   photo through the shipped DML / VDSR model in each runtime (`keras` = tf.function,
   `savedmodel`, `tflite`, `tflite_float16`, `tflite_dynamic`, `onnx` when installed),
   ms per megapixel and as a ratio to Keras (< 1 = faster)
+
+- `read_png_folder_pairs_per_s`, `read_tfrecord_pairs_per_s`, `tfrecord_vs_png_read`: pairs (HR 512²,
+  native LR 128², 64 of them, 8 passes; median of 3 alternating rounds) read and decoded by `tf.data` from a PNG pair folder vs from the
+  TFRecord shards of the same pairs (`dml_keras.data.records.tfrecord_dataset`), page cache warm
+- `synthesize_tfrecord_pairs_per_s`, `beam_direct_pairs_per_s`, `beam_direct_pairs_per_s_per_core`,
+  `beam_vs_single_process`, `beam_same_bytes`: `dml synthesize --format tfrecord` with the shipped DML
+  model on 32 photos of 512² in this process (TensorFlow uses every core) vs the Beam pipeline on the
+  DirectRunner with one worker process per core (start-up included), and whether their shards are
+  byte-identical (1.0); `beam_direct_steady_pairs_per_s`, `beam_steady_vs_single_process`: the
+  pipeline's rate from its first finished shard to its last (its workers started)
 
 Every run first prints the machine (CPU model, cores this process may use, vector
 extensions, TensorFlow/Keras versions) and its measured convolution rate
@@ -127,12 +137,14 @@ CASES = {
     "latency_dml": ("latency", "result = export_latency('saved_models/dml_realsr_x4.keras')"),
     "latency_vdsr": ("latency", "result = export_latency('saved_models/vdsr_x4_real_syndml.keras')"),
     "startup": ("startup", "result = startup_case()"),
+    "shard_read": ("shards", "result = shard_read_case()"),
+    "beam_direct": ("shards", "result = beam_case()"),
 }
 SLOW = {"filter_forward_conv_2048", "filter_forward_patches_2048", "filter_train_conv_2048", "filter_train_conv_16x512",
         "filter_train_patches", "train_step_192", "degrade_12mp"}
 
 PRELUDE = """
-import json, os, resource, statistics, time
+import dataclasses, json, os, resource, statistics, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np, keras
 if keras.backend.backend() == "tensorflow":
@@ -301,6 +313,74 @@ def startup_case(repeat=3):
             "one_step": wall("evaluate-degradation", "bicubic", folder)}
 
 
+def clean_photos(count, size=512):
+    # `count` distinct size² crops of scikit-image's photos (flipped and shifted): real image content, so the PNGs
+    # compress as photos do
+    import tempfile, skimage.data
+    from dml_keras.data import write_image
+    folder = tempfile.mkdtemp()
+    sources = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
+    for i in range(count):
+        photo = np.asarray(sources[i % 4], np.float32) / 255.0
+        photo = np.tile(photo[:, ::-1] if (i // 4) % 2 else photo, (3, 3, 1))
+        y, x = (i * 37) % (photo.shape[0] - size), (i * 53) % (photo.shape[1] - size)
+        write_image(f"{folder}/photo_{i:03d}.png", photo[y:y + size, x:x + size])
+    return folder
+
+def shard_read_case(count=64, passes=8):
+    # pairs per second read and decoded by tf.data: from a PNG pair folder (two files a pair) vs from the
+    # TFRecord shards of the same pairs (dml synthesize --format tfrecord); HR 512², native LR 128²
+    import tempfile
+    from dml_keras.data.shards import SynthesisSpec, synthesize_shards
+    from dml_keras.data.synthesis import synthesize_folder
+    from dml_keras.data.records import tfrecord_dataset
+    from dml_keras.loading import load_model
+    photos, out = clean_photos(count), tempfile.mkdtemp()
+    model = load_model("bicubic", lr_size="native")
+    synthesize_folder(model, photos, f"{out}/png", progress=False)
+    synthesize_shards(SynthesisSpec("bicubic", photos, f"{out}/tfrecord", lr_size="native", examples_per_shard=16),
+                      progress=False)
+    names = sorted(os.listdir(f"{out}/png/hr"))
+    autotune = tf.data.AUTOTUNE
+    def load(hr, lr):
+        decode = lambda path: tf.cast(tf.io.decode_png(tf.io.read_file(path), channels=3), tf.float32) / 255.0
+        return decode(hr), decode(lr)
+    png = tf.data.Dataset.from_tensor_slices(([f"{out}/png/hr/{n}" for n in names], [f"{out}/png/lr/{n}" for n in names]))
+    datasets = {"png": png.map(load, num_parallel_calls=autotune), "tfrecord": tfrecord_dataset(f"{out}/tfrecord")}
+    rates = {kind: [] for kind in datasets}
+    for round in range(4):  # alternately; the first round warms the page cache and is not counted
+        for kind, dataset in datasets.items():
+            start = time.perf_counter()
+            seen = sum(1 for _ in dataset.repeat(passes).prefetch(autotune))
+            rates[kind].append(seen / (time.perf_counter() - start))
+    return {kind: statistics.median(values[1:]) for kind, values in rates.items()}
+
+def beam_case(count=32):
+    # pairs per second of `dml synthesize --format tfrecord` (the shipped DML model, 512² photos, 1 per shard)
+    # in this process vs the Beam pipeline on the DirectRunner with one worker process per core
+    import subprocess, sys, tempfile
+    from dml_keras.data.shards import SynthesisSpec, synthesize_shards
+    photos, out = clean_photos(count), tempfile.mkdtemp()
+    spec = SynthesisSpec("dml_realsr_x4", photos, f"{out}/single", examples_per_shard=1)
+    model = spec.load()
+    synthesize_shards(dataclasses.replace(spec, out_dir=f"{out}/warm"), progress=False, model=model)
+    start = time.perf_counter()
+    synthesize_shards(spec, progress=False, model=model)
+    single = count / (time.perf_counter() - start)
+    cores = len(os.sched_getaffinity(0))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "dml_keras.beam", "dml_realsr_x4", photos, "--out", f"{out}/beam",
+                    "--examples-per-shard", "1", "--beam-args",
+                    f"--direct_num_workers {cores} --direct_running_mode multi_processing"],
+                   check=True, capture_output=True)
+    beam = count / (time.perf_counter() - start)
+    done = sorted(os.path.getmtime(f"{out}/beam/{f}") for f in os.listdir(f"{out}/beam") if f.endswith(".tfrecord.json"))
+    steady = (len(done) - 1) / (done[-1] - done[0])  # after the workers have started: first to last shard
+    same = all(open(f"{out}/single/{f}", "rb").read() == open(f"{out}/beam/{f}", "rb").read()
+               for f in os.listdir(f"{out}/single") if f.endswith(".tfrecord"))
+    return {"single": single, "beam": beam, "steady": steady, "cores": cores, "same_bytes": float(same)}
+
+
 def export_latency(keras_file, size=512):
     # ms per megapixel of one RGB photo through each runtime, measured side by side
     import importlib.util, tempfile
@@ -424,6 +504,20 @@ def figures_from(raw):
             for runtime, value in per_runtime.items():
                 figures[f"latency_{model}_{runtime}_ms_per_mp"] = value
                 figures[f"latency_{model}_{runtime}_vs_keras"] = value / per_runtime["keras"]
+    if raw.get("shard_read"):
+        rates = raw["shard_read"]["ms"]
+        figures["read_png_folder_pairs_per_s"] = rates["png"]
+        figures["read_tfrecord_pairs_per_s"] = rates["tfrecord"]
+        figures["tfrecord_vs_png_read"] = rates["tfrecord"] / rates["png"]
+    if raw.get("beam_direct"):
+        beam = raw["beam_direct"]["ms"]
+        figures["synthesize_tfrecord_pairs_per_s"] = beam["single"]
+        figures["beam_direct_pairs_per_s"] = beam["beam"]
+        figures["beam_direct_pairs_per_s_per_core"] = beam["beam"] / beam["cores"]
+        figures["beam_vs_single_process"] = beam["beam"] / beam["single"]
+        figures["beam_direct_steady_pairs_per_s"] = beam["steady"]
+        figures["beam_steady_vs_single_process"] = beam["steady"] / beam["single"]
+        figures["beam_same_bytes"] = beam["same_bytes"]
     return figures
 
 
@@ -469,7 +563,7 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="write every figure under its key")
     parser.add_argument("--quick", action="store_true", help="leave out the slowest cases (see above)")
     parser.add_argument("--only", help="comma-separated groups: filter, filter2048, train, flops, degrade, synthesis, sr, "
-                                       "latency, startup")
+                                       "latency, startup, shards")
     args = parser.parse_args(argv)
     groups = set(args.only.split(",")) if args.only else None
     names = [n for n, (group, _) in CASES.items()

@@ -343,12 +343,16 @@ def tfrecord_dataset(source, channels="rgb", num_parallel_reads=None):
             "name": tf.io.FixedLenFeature([], tf.string)}
     autotune = tf.data.AUTOTUNE
 
+    def png(data):  # 8- or 16-bit (byte 24 of a PNG holds its bit depth)
+        return tf.cond(tf.equal(tf.strings.substr(data, 24, 1), b"\x10"),
+                       lambda: tf.cast(tf.io.decode_png(data, channels=3, dtype=tf.uint16), tf.float32) / 65535.0,
+                       lambda: tf.cast(tf.io.decode_png(data, channels=3), tf.float32) / 255.0)
+
     def decode(serialized):
         example = tf.io.parse_single_example(serialized, spec)
         images = []
         for key in ("hr", "lr"):
-            image = tf.io.decode_png(example[key], channels=3, dtype=tf.uint16)
-            image = tf.cast(image, tf.float32) / 65535.0
+            image = png(example[key])
             images.append(rgb_to_y(image) if channels == "y" else image)
         return images[0], images[1], example["name"]
 
