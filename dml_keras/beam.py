@@ -32,7 +32,7 @@ def _beam():
     return apache_beam
 
 
-def _write_shards_fn(beam, spec, count):
+def _write_shards_fn(beam, spec, count, run):
     class WriteShards(beam.DoFn):
         """Writes the shards it is given; the degradation is loaded once per worker."""
 
@@ -42,7 +42,7 @@ def _write_shards_fn(beam, spec, count):
 
         def process(self, element):
             index, photos = element
-            note = write_pair_shard(spec, self.model, index, count, photos, self.degradation)
+            note = write_pair_shard(spec, self.model, index, count, photos, self.degradation, run)
             yield {key: note[key] for key in ("file", "examples", "bytes")}
 
     return WriteShards()
@@ -57,6 +57,7 @@ def run_pipeline(spec, runner="direct", beam_args=()):
     beam = _beam()
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    run = spec.check_out_dir()
     photos = spec.photos()
     count = spec.shard_count(photos)
     todo = [(k, [str(p) for p in spec.shard_photos(k, photos)]) for k in range(count)
@@ -67,7 +68,7 @@ def run_pipeline(spec, runner="direct", beam_args=()):
             _ = (pipeline
                  | "shards" >> beam.Create(todo)
                  | "spread" >> beam.Reshuffle()
-                 | "synthesize" >> beam.ParDo(_write_shards_fn(beam, spec, count)))
+                 | "synthesize" >> beam.ParDo(_write_shards_fn(beam, spec, count, run)))
     return write_manifest(spec, spec.load(), count, photos)
 
 

@@ -50,7 +50,34 @@ def photos():
     return {name: getattr(skimage.data, name)().astype(np.float32) / 255.0 for name in names}
 
 
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """Four real clean photos from ../shared/data/clean_hr (set14's four smallest, 248–352 px)."""
+    import shutil
+
+    source = shared_data("clean_hr", "set14")
+    folder = tmp_path_factory.mktemp("clean")
+    for name in CLEAN_NAMES:
+        shutil.copy(source / name, folder / name)
+    return folder
+
+
+CLEAN_NAMES = ("img_004.png", "img_005.png", "img_006.png", "img_008.png")
+
+
 # Helpers the test modules share (import them from here, never from another test module).
+
+
+def shard_examples(out):
+    """`{name: decoded example}` of every record in the TFRecord shards of `out`."""
+    from dml_keras.data import records
+
+    found = {}
+    for shard in records.shard_files(out):
+        for offset in records.record_offsets(shard):
+            example = records.decode_example(records.read_record(shard, offset))
+            found[example["name"].decode()] = example
+    return found
 
 
 def hr_lr(photo, size=64, scale=4, native=True):

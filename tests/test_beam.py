@@ -1,7 +1,6 @@
 """The Beam synthesis pipeline on the DirectRunner, with real clean photos: the single-process bytes, resume."""
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -11,21 +10,11 @@ import pytest
 
 from dml_keras.cli import main
 from dml_keras.data import records
-from tests.conftest import shared_data
+from tests.conftest import shard_examples
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ("img_004.png", "img_005.png", "img_006.png", "img_008.png")  # set14's four smallest (248–352 px)
 
 beam = pytest.importorskip("apache_beam", reason='Apache Beam is an extra: pip install "dml-keras[beam]"')
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    source = shared_data("clean_hr", "set14")
-    folder = tmp_path_factory.mktemp("clean")
-    for name in SMALL:
-        shutil.copy(source / name, folder / name)
-    return folder
 
 
 def _synthesize(clean, out, *flags):
@@ -38,15 +27,6 @@ def _synthesize(clean, out, *flags):
 def single(clean, tmp_path_factory):
     """The single-process command's shards, one photo each."""
     return _synthesize(clean, tmp_path_factory.mktemp("single"), "--examples-per-shard", "1")
-
-
-def _examples(out):
-    found = {}
-    for shard in records.shard_files(out):
-        for offset in records.record_offsets(shard):
-            example = records.decode_example(records.read_record(shard, offset))
-            found[example["name"].decode()] = example
-    return found
 
 
 def _beam_command(clean, out, *flags):
@@ -83,7 +63,7 @@ def test_a_killed_beam_run_resumes_and_any_shard_size_gives_the_same_pairs(clean
     result = subprocess.run(_beam_command(clean, out), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in done} == stamps  # complete shards were skipped, not redone
-    assert _examples(out) == _examples(single)
+    assert shard_examples(out) == shard_examples(single)
     three = _synthesize(clean, tmp_path / "three", "--examples-per-shard", "3")
-    assert len(records.shard_files(three)) == 2 and _examples(three) == _examples(out)  # the same set of pairs
+    assert len(records.shard_files(three)) == 2 and shard_examples(three) == shard_examples(out)  # the same set of pairs
     assert json.loads((out / "manifest.json").read_text())["examples"] == 4

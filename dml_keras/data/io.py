@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from dml_keras.errors import DataError
-from dml_keras.data.records import is_record_ref, read_ref
+from dml_keras.data.records import is_record_ref, read_ref, ref_size
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -131,6 +131,8 @@ def image_format(path):
 def image_size(path):
     """`(height, width)` of an image file after EXIF orientation, reading only its header when possible."""
     path = os.fspath(path)
+    if is_record_ref(path) and ref_size(path) is not None:  # a shard's sidecar records the sizes: nothing to read
+        return ref_size(path)
     try:
         with Image.open(io.BytesIO(read_ref(path)) if is_record_ref(path) else path) as img:
             width, height = img.size

@@ -287,6 +287,25 @@ def sidecar(shard):
     return f"{shard}.json"
 
 
+@functools.lru_cache(maxsize=64)
+def _recorded_sizes(shard):
+    """`{offset: {"hr": (h, w), "lr": (h, w)}}` from a shard's sidecar, or `{}` without one."""
+    note = sidecar(shard)
+    if not os.path.exists(note):
+        return {}
+    with open(note) as handle:
+        content = json.load(handle)
+    return {offset: {"hr": tuple(hr), "lr": tuple(lr)}
+            for offset, (hr, lr) in zip(content["offsets"], content.get("sizes", []))}
+
+
+def ref_size(ref):
+    """`(height, width)` of the image a record reference names, from its shard's sidecar (no image read), or
+    `None` when the sidecar does not record it."""
+    shard, offset, field = str(ref).rsplit(_REF, 2)
+    return _recorded_sizes(shard).get(int(offset), {}).get(field)
+
+
 def shard_files(source):
     """The shard files of a source: a folder holding `*.tfrecord`, a glob, or one `.tfrecord` file; `[]` if none."""
     text = os.fspath(source)

@@ -15,6 +15,7 @@ settings when a run ends.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -74,7 +75,26 @@ class SynthesisSpec:
     def shard_path(self, index, count):
         return os.path.join(self.out_dir, records.shard_name(index, count))
 
+    def run_id(self):
+        """A short id of everything that decides the pairs and their shards (not the folders): shards of one run
+        may be completed by another process only if this id is the same."""
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("hr_dir", "out_dir", "tile_size")}
+        settings["degradation"] = degradation_id(self.model)
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
+    def check_out_dir(self):
+        """Refuse an `out_dir` that holds shards of another run (other settings, model or shard size)."""
+        run = self.run_id()
+        for note in sorted(Path(self.out_dir).glob(f"*{records.SUFFIX}.json")) if os.path.isdir(self.out_dir) else []:
+            with open(note) as handle:
+                theirs = json.load(handle).get("run")
+            if theirs != run:
+                raise DataError(f"'{self.out_dir}' holds shards of another synthesis ({note.name}: other settings, model "
+                                "or --examples-per-shard). Give a new --out, or delete those shards to redo them.")
+        return run
+
+
+@functools.lru_cache(maxsize=16)
 def degradation_id(model):
     """A short id of the degradation `model` names: `builtin:bicubic`, or the SHA-256 of its file(s)."""
     from dml_keras.models import BUILTIN_BASELINES
@@ -101,7 +121,7 @@ def shard_complete(spec, index, count):
         return json.load(handle)["bytes"] == os.path.getsize(path)
 
 
-def write_pair_shard(spec, model, index, count, photos, degradation=None):
+def write_pair_shard(spec, model, index, count, photos, degradation=None, run=None):
     """Synthesize shard `index` of `count` of `spec` from its `photos` (`spec.shard_photos(index)`) with `model`,
     write it and its sidecar; returns the sidecar. A complete shard is left as it is (its sidecar is returned).
     """
@@ -113,18 +133,20 @@ def write_pair_shard(spec, model, index, count, photos, degradation=None):
             return json.load(handle)
     noise_sigma = default_noise_sigma(model) if spec.noise_sigma is None else spec.noise_sigma
     degradation = degradation or degradation_id(spec.model)
-    names, payloads = [], []
+    names, payloads, sizes = [], [], []
     for photo in photos:
         hr, lr, key = synthesize_photo(model, photo, noise_sigma, spec.seed, spec.tile_size, spec.noise_resolution)
         name = Path(photo).stem + ".png"
         names.append(name)
+        sizes.append([list(hr.shape[:2]), list(lr.shape[:2])])
         payloads.append(records.encode_example({
             "hr": encode_png(hr), "lr": encode_png(lr, 8 if spec.quantize else 16), "name": name,
             "seed": int(key), "scale": int(model.scale), "degradation": degradation,
         }))
     offsets, digest = records.write_shard(path, payloads)
-    note = {"file": os.path.basename(path), "index": index, "examples": len(names), "sha256": digest,
-            "bytes": os.path.getsize(path), "names": names, "offsets": offsets}
+    note = {"file": os.path.basename(path), "index": index, "run": run or spec.run_id(), "examples": len(names),
+            "sha256": digest,
+            "bytes": os.path.getsize(path), "names": names, "offsets": offsets, "sizes": sizes}
     records.write_json(records.sidecar(path), note)
     return note
 
@@ -146,6 +168,7 @@ def write_manifest(spec, model, count, photos):
     settings["noise_sigma"] = list(noise_sigma) if isinstance(noise_sigma, (tuple, list)) else noise_sigma
     manifest = {
         "format": records.FORMAT,
+        "run": spec.run_id(),
         "complete": len(shards) == count,
         "photos": len(photos),
         "examples": sum(shard["examples"] for shard in shards),
@@ -172,11 +195,12 @@ def synthesize_shards(spec, shard=(0, 1), progress=True, model=None):
     >>> synthesize_shards(spec)["examples"]  # doctest: +SKIP
     1000
     """
+    run = spec.check_out_dir()
     model = model or spec.load()
     photos = spec.photos()
     count = spec.shard_count(photos)
     degradation = degradation_id(spec.model)
     mine = [k for k in range(count) if k % shard[1] == shard[0]]
     for index in tqdm(mine, desc="shards", unit="shard", disable=not progress):
-        write_pair_shard(spec, model, index, count, spec.shard_photos(index, photos), degradation)
+        write_pair_shard(spec, model, index, count, spec.shard_photos(index, photos), degradation, run)
     return write_manifest(spec, model, count, photos)

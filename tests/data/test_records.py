@@ -13,20 +13,9 @@ from dml_keras.cli import main
 from dml_keras.data import records
 from dml_keras.data.pairs import discover_pairs, load_pair
 from dml_keras.errors import DataError
-from tests.conftest import needs_tensorflow, shared_data
+from tests.conftest import CLEAN_NAMES, needs_tensorflow, shard_examples
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ("img_004.png", "img_005.png", "img_006.png", "img_008.png")  # set14's four smallest (248–352 px)
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    """Four real clean photos from ../shared/data/clean_hr."""
-    source = shared_data("clean_hr", "set14")
-    folder = tmp_path_factory.mktemp("clean")
-    for name in SMALL:
-        shutil.copy(source / name, folder / name)
-    return folder
 
 
 def _synthesize(clean, out, *flags, model="dml_realsr_x4"):
@@ -42,16 +31,6 @@ def folder_pairs(clean, tmp_path_factory):
 @pytest.fixture(scope="module")
 def shards(clean, tmp_path_factory):
     return _synthesize(clean, tmp_path_factory.mktemp("tfrecord"), "--format", "tfrecord", "--examples-per-shard", "3")
-
-
-def _examples(out):
-    """`{name: decoded example}` of every record in the shards of `out`."""
-    found = {}
-    for shard in records.shard_files(out):
-        for offset in records.record_offsets(shard):
-            example = records.decode_example(records.read_record(shard, offset))
-            found[example["name"].decode()] = example
-    return found
 
 
 def test_crc32c_known_answer_and_the_fallback_agree():
@@ -87,7 +66,7 @@ def test_tensorflow_reads_the_shards(shards, folder_pairs):
     assert [Path(f).name for f in files] == ["pairs-00000-of-00002.tfrecord", "pairs-00001-of-00002.tfrecord"]
     names = [tf.train.Example.FromString(r.numpy()).features.feature["name"].bytes_list.value[0]
              for r in tf.data.TFRecordDataset(files)]  # TensorFlow checks every CRC
-    assert names == [n.encode() for n in SMALL]
+    assert names == [n.encode() for n in CLEAN_NAMES]
     for hr, lr, name in records.tfrecord_dataset(shards):
         pair = next(p for p in discover_pairs(folder_pairs) if p.name + ".png" == name.numpy().decode())
         want_hr, want_lr = load_pair(pair, 4)
@@ -95,8 +74,8 @@ def test_tensorflow_reads_the_shards(shards, folder_pairs):
 
 
 def test_shards_hold_the_png_folders_bytes(shards, folder_pairs):
-    examples = _examples(shards)
-    assert sorted(examples) == list(SMALL)
+    examples = shard_examples(shards)
+    assert sorted(examples) == list(CLEAN_NAMES)
     from dml_keras.data.synthesis import image_seed
 
     for name, example in examples.items():
@@ -117,7 +96,7 @@ def test_shards_hold_the_png_folders_bytes(shards, folder_pairs):
 def test_any_shard_size_gives_the_same_pairs(clean, shards, tmp_path):
     ones = _synthesize(clean, tmp_path / "ones", "--format", "tfrecord", "--examples-per-shard", "1")
     assert len(records.shard_files(ones)) == 4
-    mine, theirs = _examples(ones), _examples(shards)
+    mine, theirs = shard_examples(ones), shard_examples(shards)
     assert mine.keys() == theirs.keys()
     assert all(mine[n] == theirs[n] for n in mine)
 
@@ -170,16 +149,28 @@ def test_a_rerun_writes_only_the_missing_shards(clean, shards, tmp_path):
     out = tmp_path / "resume"
     shutil.copytree(shards, out)
     first, second = records.shard_files(out)
+    run = json.loads(Path(records.sidecar(first)).read_text())["run"]
     os.remove(second)
     os.remove(records.sidecar(first))  # an incomplete shard: its file may be there, its sidecar is not
     os.utime(second.replace("00001", "00000"), (0, 0))
-    Path(records.sidecar(second)).write_text(json.dumps({"bytes": 1}))  # a stale sidecar without its file
+    Path(records.sidecar(second)).write_text(json.dumps({"bytes": 1, "run": run}))  # a stale sidecar without its file
     kept = os.stat(records.shard_files(out)[0]).st_mtime
     _synthesize(clean, out, "--format", "tfrecord", "--examples-per-shard", "3")
     assert os.stat(first).st_mtime != kept  # rewritten: it had no sidecar
     for name in ("pairs-00000-of-00002.tfrecord", "pairs-00001-of-00002.tfrecord"):
         assert (out / name).read_bytes() == (shards / name).read_bytes()
     assert json.loads((out / "manifest.json").read_text())["complete"]
+
+
+def test_shards_of_another_run_are_refused_not_mixed(clean, shards, tmp_path, capsys):
+    out = tmp_path / "other"
+    shutil.copytree(shards, out)
+    status = main(["synthesize", "dml_realsr_x4", str(clean), "--out", str(out), "--seed", "8", "--format", "tfrecord",
+                   "--examples-per-shard", "3"])
+    assert status == 2 and "holds shards of another synthesis" in capsys.readouterr().err
+    assert main(["synthesize", "dml_realsr_x4", str(clean), "--out", str(out), "--seed", "7", "--format", "tfrecord",
+                 "--examples-per-shard", "1"]) == 2  # another shard size would list every pair twice
+    assert shard_examples(out) == shard_examples(shards)  # nothing was touched
 
 
 def test_shard_parts_by_hand_complete_one_manifest(clean, shards, tmp_path):
@@ -189,7 +180,16 @@ def test_shard_parts_by_hand_complete_one_manifest(clean, shards, tmp_path):
     assert not manifest["complete"] and [s["file"] for s in manifest["shards"]] == ["pairs-00001-of-00002.tfrecord"]
     _synthesize(clean, out, "--format", "tfrecord", "--examples-per-shard", "3", "--shard", "0/2")
     assert json.loads((out / "manifest.json").read_text())["complete"]
-    assert _examples(out) == _examples(shards)
+    assert shard_examples(out) == shard_examples(shards)
+
+
+def test_sizes_come_from_the_sidecars_without_reading_the_records(shards, folder_pairs):
+    from dml_keras.data.io import image_size
+
+    records.read_record.cache_clear()
+    for got, want in zip(discover_pairs(shards), discover_pairs(folder_pairs)):
+        assert image_size(got.hr) == image_size(want.hr) and image_size(got.lr) == image_size(want.lr)
+    assert records.read_record.cache_info().misses == 0  # the sidecars answered
 
 
 def test_a_damaged_shard_is_refused_in_one_line(shards, tmp_path, capsys):
