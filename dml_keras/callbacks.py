@@ -137,19 +137,21 @@ class OneDeviceValidation(keras.callbacks.Callback):
     read the logs.
 
     Args:
-        copy: a compiled model like the trained one, built outside the strategy.
+        copy: a compiled model like the trained one (or like `network_of(trained)`), built outside the strategy.
         data: the validation dataset.
+        network_of: what of the trained model is scored (its trainable weights are the optimizer's).
     """
 
-    def __init__(self, copy, data):
+    def __init__(self, copy, data, network_of=None):
         super().__init__()
-        self.copy, self.data = copy, data
+        self.copy, self.data, self.network_of = copy, data, network_of
 
     def on_epoch_end(self, epoch, logs=None):
         from dml_keras.distribute import one_device
 
         with one_device():  # also under a multi-process JAX run: this process's device alone
-            self.copy.set_weights(self.model.get_weights())
+            scored = self.model if self.network_of is None else self.network_of(self.model)
+            self.copy.set_weights(scored.get_weights())
             optimizer = averaging_optimizer(self.model.optimizer)
             if optimizer is not None:  # score the averaged weights, as one device does
                 for variable, value in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):

@@ -32,7 +32,8 @@ from dml_keras.cli import main
 
 class Record(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
-        self.weights = [w.tolist() for w in self.model.get_weights()]
+        network = getattr(self.model, "network", self.model)  # in-step synthesis: the SR network it trains
+        self.weights = [w.tolist() for w in network.get_weights()]
         self.history = []
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({k: float(v) for k, v in logs.items()})
@@ -51,6 +52,11 @@ elif command == "degradation":
     # and a weight average short enough to differ from the last step's weights in 4 steps
     trained = train_degradation(out_dir=out, num_basis=4, kernel_size=7, val_fraction=1 / 3,
                                 basis_initializer="uniform", ema_steps=2, **common)
+elif command == "sr_in_step":  # the shipped DML model degrades the HR photos inside the training step
+    from dml_keras.workflows.sr import train_sr
+    common.pop("pairs")
+    trained = train_sr(out, depth=3, filters=8, val_pairs=pairs, degradation="dml_realsr_x4",
+                       hr_dir=os.path.join(pairs, "hr"), synthesis="in-step", **common)
 else:
     from dml_keras.workflows.sr import train_sr
     trained = train_sr(out, depth=3, filters=8, val_pairs=pairs, **common)
@@ -160,7 +166,7 @@ def one_device(pairs, tmp_path_factory):
 @pytest.mark.xdist_group("one_device")
 @needs_tensorflow
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["degradation", "sr"])
+@pytest.mark.parametrize("command", ["degradation", "sr", "sr_in_step"])
 def test_mirrored_on_two_devices_gives_the_one_device_result(command, pairs, one_device, tmp_path):
     one, w1 = one_device(command)
     two, w2 = _run(pairs, tmp_path / "two", command, strategy="mirrored")
@@ -220,7 +226,7 @@ def test_jit_compiled_training_gives_the_same_result(pairs, one_device, tmp_path
 
 @needs_jax
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["degradation", "sr"])
+@pytest.mark.parametrize("command", ["degradation", "sr", "sr_in_step"])
 def test_two_jax_workers_give_the_one_process_result_and_only_the_first_writes(command, pairs, tmp_path):
     one, w1 = _run(pairs, tmp_path / "one", command, env=JAX)
     (chief, w_chief), (other, w_other) = _run_cluster(pairs, tmp_path / "cluster", command)

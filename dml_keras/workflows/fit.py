@@ -88,10 +88,10 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         train = strategy.local_share(train)
     scoring = []
     if validation is not None and strategy.num_replicas_in_sync > 1:
-        with one_device():
-            copy = float32_copy(model, example[0], always=True)
+        with one_device():  # a copy of what is scored and saved (the SR network of an in-step synthesis run)
+            copy = float32_copy(model if network_of is None else network_of(model), example[0], always=True)
             copy.compile_from_config(model.get_compile_config())
-        scoring, validation = [OneDeviceValidation(copy, validation)], None
+        scoring, validation = [OneDeviceValidation(copy, validation, network_of)], None
     if averaging_optimizer(model.optimizer) is not None:
         # validation scores the averaged weights; BackupAndRestore keeps the raw ones and the average
         scoring.append(keras.callbacks.SwapEMAWeights())
