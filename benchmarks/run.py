@@ -331,7 +331,7 @@ def shard_read_case(count=64, passes=8):
     # pairs per second read and decoded by tf.data: from a PNG pair folder (two files a pair) vs from the
     # TFRecord shards of the same pairs (dml synthesize --format tfrecord); HR 512², native LR 128²
     import tempfile
-    from dml_keras.data.shards import SynthesisSpec, synthesize_shards
+    from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
     from dml_keras.data.synthesis import synthesize_folder
     from dml_keras.data.records import tfrecord_dataset
     from dml_keras.loading import load_model
@@ -359,7 +359,7 @@ def beam_case(count=32):
     # pairs per second of `dml synthesize --format tfrecord` (the shipped DML model, 512² photos, 1 per shard)
     # in this process vs the Beam pipeline on the DirectRunner with one worker process per core
     import subprocess, sys, tempfile
-    from dml_keras.data.shards import SynthesisSpec, synthesize_shards
+    from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
     photos, out = clean_photos(count), tempfile.mkdtemp()
     spec = SynthesisSpec("dml_realsr_x4", photos, f"{out}/single", examples_per_shard=1)
     model = spec.load()

@@ -5,7 +5,7 @@
     dml synthesize dml_realsr_x4 photos/ --out pairs/ --format tfrecord --runner DataflowRunner \\
         --beam-args "--project P --region R --temp_location gs://bucket/tmp"
 
-The pipeline lists the photos, hands each incomplete shard (`dml_keras.data.shards`)
+The pipeline lists the photos, hands each incomplete shard (`dml_keras.workflows.shards`)
 to a worker, which loads the degradation once (`DoFn.setup`) and writes the shard
 and its sidecar, then writes `manifest.json`. Shards are written whole by the
 same function as the single-process command, so the files are byte-identical;
@@ -16,7 +16,7 @@ machine, or a shared filesystem).
 
 import sys
 
-from dml_keras.data.shards import shard_complete, write_manifest, write_pair_shard, degradation_id
+from dml_keras.workflows.shards import shard_complete, write_manifest, write_pair_shard, degradation_id
 
 RUNNERS = {"direct": "DirectRunner", "dataflow": "DataflowRunner", "flink": "FlinkRunner", "spark": "SparkRunner"}
 

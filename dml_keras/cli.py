@@ -195,8 +195,8 @@ def _add_later_commands(sub):
                         "for sets of 100 000s of pairs (every pair source option reads both; docs/scaling.md)")
     p.add_argument("--examples-per-shard", type=int, default=256, help="tfrecord: photos per shard file (default 256)")
     p.add_argument("--runner", default=None,
-                   help="tfrecord: run as an Apache Beam pipeline on this runner (direct, dataflow, flink, spark or "
-                        "any Beam runner name; needs the [beam] extra); default: this process")
+                   help="tfrecord: run as an Apache Beam pipeline on this runner (direct, flink, spark or any Beam "
+                        "runner name; workers must share --out's filesystem; needs the [beam] extra); default: this process")
     p.add_argument("--beam-args", default="", help='further Beam pipeline options, e.g. "--direct_num_workers 2"')
     p.add_argument("--noise-sigma", default=None,
                    help="AWGN sigma on the 0-255 scale, or a range LOW,HIGH drawn per image "
@@ -495,7 +495,7 @@ def _synthesize(args):
     if args.format == "tfrecord":
         import shlex
 
-        from dml_keras.data.shards import SynthesisSpec, synthesize_shards
+        from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
 
         spec = SynthesisSpec(args.model, args.hr_dir, args.out, args.scale, args.lr_size, args.noise_model,
                              _noise_sigma(args.noise_sigma), args.noise_resolution, not args.no_quantize, args.seed,
