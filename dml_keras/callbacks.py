@@ -9,9 +9,7 @@ import numpy as np
 def averaging_optimizer(optimizer):
     """The optimizer that keeps a moving average of the weights (`averaging_adam`), or `None`.
 
-    Looks through loss scaling's wrapper (mixed float16). Once built, its
-    `_model_variables_moving_average` lists the averages in the order of its
-    trainable variables.
+    Looks through loss scaling's wrapper (mixed float16).
     """
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     return optimizer if getattr(optimizer, "use_ema", False) else None
@@ -154,8 +152,14 @@ class OneDeviceValidation(keras.callbacks.Callback):
             self.copy.set_weights(scored.get_weights())
             optimizer = averaging_optimizer(self.model.optimizer)
             if optimizer is not None:  # score the averaged weights, as one device does
-                for variable, value in zip(self.copy.trainable_weights, optimizer._model_variables_moving_average):
-                    variable.assign(keras.ops.convert_to_numpy(value))
+                live = self.model.trainable_variables
+                kept = [keras.ops.convert_to_numpy(variable) for variable in live]
+                optimizer.finalize_variable_values(live)  # Keras's public route to the averages: into the model...
+                averaged = [keras.ops.convert_to_numpy(variable) for variable in live]
+                for variable, value in zip(live, kept):  # ...and the model's own weights back
+                    variable.assign(value)
+                for variable, value in zip(self.copy.trainable_weights, averaged):
+                    variable.assign(value)
             scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in scores.items()})
