@@ -52,13 +52,23 @@ def photos():
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    """Four real clean photos from ../shared/data/clean_hr (set14's four smallest, 248–352 px)."""
+    """Four real clean photos: set14's four smallest (248–352 px) from ../shared/data/clean_hr, or, where
+    ../shared is absent, crops of that size from scikit-image's photographs under the same names."""
     import shutil
 
-    source = shared_data("clean_hr", "set14")
     folder = tmp_path_factory.mktemp("clean")
-    for name in CLEAN_NAMES:
-        shutil.copy(source / name, folder / name)
+    source = SHARED_DATA / "clean_hr" / "set14"
+    if source.is_dir():
+        for name in CLEAN_NAMES:
+            shutil.copy(source / name, folder / name)
+        return folder
+    import skimage.data
+
+    from dml_keras.data.io import write_image
+
+    for name, photo, (height, width) in zip(CLEAN_NAMES, ("astronaut", "chelsea", "coffee", "rocket"),
+                                             ((288, 352), (360, 248), (276, 276), (288, 352))):
+        write_image(folder / name, getattr(skimage.data, photo)()[:height, :width] / 255.0)
     return folder
 
 
