@@ -16,7 +16,7 @@ machine, or a shared filesystem).
 
 import sys
 
-from dml_keras.workflows.shards import shard_complete, write_manifest, write_pair_shard, degradation_id
+from dml_keras.workflows.shards import completed_shard, write_manifest, write_pair_shard
 
 RUNNERS = {"direct": "DirectRunner", "dataflow": "DataflowRunner", "flink": "FlinkRunner", "spark": "SparkRunner"}
 
@@ -32,17 +32,16 @@ def _beam():
     return apache_beam
 
 
-def _write_shards_fn(beam, spec, count, run):
+def _write_shards_fn(beam, spec, count):
     class WriteShards(beam.DoFn):
         """Writes the shards it is given; the degradation is loaded once per worker."""
 
         def setup(self):
             self.model = spec.load()
-            self.degradation = degradation_id(spec.model)
 
         def process(self, element):
             index, photos = element
-            note = write_pair_shard(spec, self.model, index, count, photos, self.degradation, run)
+            note = write_pair_shard(spec, self.model, index, count, photos)
             yield {key: note[key] for key in ("file", "examples", "bytes")}
 
     return WriteShards()
@@ -57,18 +56,18 @@ def run_pipeline(spec, runner="direct", beam_args=()):
     beam = _beam()
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    run = spec.check_out_dir()
+    spec.check_out_dir()
     photos = spec.photos()
     count = spec.shard_count(photos)
     todo = [(k, [str(p) for p in spec.shard_photos(k, photos)]) for k in range(count)
-            if not shard_complete(spec, k, count)]
+            if completed_shard(spec, k, count) is None]
     options = PipelineOptions(["--runner", RUNNERS.get(runner, runner), *beam_args])
     if todo:
         with beam.Pipeline(options=options) as pipeline:
             _ = (pipeline
                  | "shards" >> beam.Create(todo)
                  | "spread" >> beam.Reshuffle()
-                 | "synthesize" >> beam.ParDo(_write_shards_fn(beam, spec, count, run)))
+                 | "synthesize" >> beam.ParDo(_write_shards_fn(beam, spec, count)))
     return write_manifest(spec, spec.load(), count, photos)
 
 

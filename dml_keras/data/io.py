@@ -12,13 +12,13 @@ leaves a half-written image behind.
 
 import io
 import os
-import uuid
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from dml_keras.errors import DataError
+from dml_keras.data.files import atomic_file
 from dml_keras.data.records import is_record_ref, read_ref, ref_size
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -131,8 +131,9 @@ def image_format(path):
 def image_size(path):
     """`(height, width)` of an image file after EXIF orientation, reading only its header when possible."""
     path = os.fspath(path)
-    if is_record_ref(path) and ref_size(path) is not None:  # a shard's sidecar records the sizes: nothing to read
-        return ref_size(path)
+    recorded = ref_size(path) if is_record_ref(path) else None
+    if recorded is not None:  # a shard's sidecar records the sizes: nothing to read
+        return recorded
     try:
         with Image.open(io.BytesIO(read_ref(path)) if is_record_ref(path) else path) as img:
             width, height = img.size
@@ -161,19 +162,8 @@ def write_image(path, image, bit_depth=8):
     0.5
     """
     encoded = encode_png(image, bit_depth)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # a unique temporary name created like any file (0666 less the umask; mkstemp's would stay 0600)
-    temp_path = os.path.join(folder, f".tmp-{uuid.uuid4().hex}.png")
-    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(encoded)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    with atomic_file(path) as out:
+        out.write(encoded)
 
 
 def encode_png(image, bit_depth=8):

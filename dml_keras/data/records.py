@@ -9,8 +9,8 @@ Each record is a `tf.train.Example` with the features
 - `degradation`: which degradation made it (`degradation_id`).
 
 A shard `pairs-00003-of-00010.tfrecord` is written whole and atomically; its
-sidecar `pairs-00003-of-00010.tfrecord.json` (names, record offsets, count,
-SHA-256) appears once it is complete, and `manifest.json` lists the run's
+sidecar `pairs-00003-of-00010.tfrecord.json` (names, record offsets, image sizes,
+count, SHA-256, the run's id) appears once it is complete, and `manifest.json` lists the run's
 settings and its complete shards (`docs/scaling.md`).
 
 The codec is plain Python (TFRecord framing with masked CRC-32C, the Example
@@ -30,9 +30,9 @@ import hashlib
 import json
 import os
 import struct
-import uuid
 from pathlib import Path
 
+from dml_keras.data.files import atomic_file
 from dml_keras.errors import DataError
 
 SUFFIX = ".tfrecord"
@@ -204,32 +204,15 @@ def shard_name(index, count, prefix="pairs"):
 
 def write_shard(path, payloads):
     """Write serialized examples as one TFRecord file, atomically; returns their byte offsets and the file's SHA-256."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temp_path = os.path.join(folder, f".tmp-{uuid.uuid4().hex}{SUFFIX}")
     offsets, digest, position = [], hashlib.sha256(), 0
-    try:
-        with open(temp_path, "wb") as out:
-            for payload in payloads:
-                record = frame(payload)
-                out.write(record)
-                digest.update(record)
-                offsets.append(position)
-                position += len(record)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    with atomic_file(path) as out:
+        for payload in payloads:
+            record = frame(payload)
+            out.write(record)
+            digest.update(record)
+            offsets.append(position)
+            position += len(record)
     return offsets, digest.hexdigest()
-
-
-def write_json(path, content):
-    """Write JSON atomically (a temporary file, then a rename)."""
-    temp_path = f"{path}.tmp-{uuid.uuid4().hex}"
-    with open(temp_path, "w") as handle:
-        json.dump(content, handle, indent=1)
-    os.replace(temp_path, path)
 
 
 def record_offsets(path):
@@ -284,26 +267,37 @@ def read_ref(ref):
 
 
 def sidecar(shard):
+    """The path of a shard's sidecar JSON (written once the shard is complete)."""
     return f"{shard}.json"
 
 
+def read_sidecar(shard):
+    """The content of a shard's sidecar, or `None` while the shard is incomplete."""
+    try:
+        with open(sidecar(shard)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+
+
 @functools.lru_cache(maxsize=64)
-def _recorded_sizes(shard):
-    """`{offset: {"hr": (h, w), "lr": (h, w)}}` from a shard's sidecar, or `{}` without one."""
-    note = sidecar(shard)
-    if not os.path.exists(note):
-        return {}
-    with open(note) as handle:
-        content = json.load(handle)
-    return {offset: {"hr": tuple(hr), "lr": tuple(lr)}
-            for offset, (hr, lr) in zip(content["offsets"], content.get("sizes", []))}
+def _index(shard):
+    """`(names, offsets, {offset: {"hr": (h, w), "lr": (h, w)}})` of a shard, read once per process: from its
+    sidecar, or else by reading every record (no sizes then)."""
+    content = read_sidecar(shard)
+    if content is None:
+        offsets = record_offsets(shard)
+        return [decode_example(read_record(shard, offset))["name"].decode() for offset in offsets], offsets, {}
+    sizes = {offset: {"hr": tuple(hr), "lr": tuple(lr)}
+             for offset, (hr, lr) in zip(content["offsets"], content.get("sizes", []))}
+    return content["names"], content["offsets"], sizes
 
 
 def ref_size(ref):
     """`(height, width)` of the image a record reference names, from its shard's sidecar (no image read), or
     `None` when the sidecar does not record it."""
     shard, offset, field = str(ref).rsplit(_REF, 2)
-    return _recorded_sizes(shard).get(int(offset), {}).get(field)
+    return _index(shard)[2].get(int(offset), {}).get(field)
 
 
 def shard_files(source):
@@ -319,18 +313,6 @@ def shard_files(source):
     return []
 
 
-def shard_index(shard):
-    """`(names, offsets)` of a shard's pairs: from its sidecar when present, else by reading every record."""
-    note = sidecar(shard)
-    if os.path.exists(note):
-        with open(note) as handle:
-            content = json.load(handle)
-        return content["names"], content["offsets"]
-    offsets = record_offsets(shard)
-    names = [decode_example(read_record(shard, offset))["name"].decode() for offset in offsets]
-    return names, offsets
-
-
 def shard_pairs(source):
     """The pairs held by the shards of `source` (`shard_files`), as `ImagePair`s with record references,
     sorted by name like a pair folder's."""
@@ -338,7 +320,7 @@ def shard_pairs(source):
 
     pairs = []
     for shard in shard_files(source):
-        names, offsets = shard_index(shard)
+        names, offsets, _ = _index(shard)
         pairs += [ImagePair(Path(name).stem, record_ref(shard, offset, "hr"), record_ref(shard, offset, "lr"))
                   for name, offset in zip(names, offsets)]
     return sorted(pairs, key=lambda pair: pair.name)

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from dml_keras.data.files import write_json
 from dml_keras.data.io import read_image, write_image
 from dml_keras.errors import DataError
 from dml_keras.ops.resize import imresize, shrink_enlarged
@@ -485,13 +486,6 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
     return AlignedPair(np.ascontiguousarray(hr_out, np.float32), np.ascontiguousarray(lr_out, np.float32), report)
 
 
-def _write_json(path, data):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(temporary, path)
-
-
 def align_folder(captures, out, scale, refine=False, progress=True, figures=True, **options):
     """`align_pair` on every pair of `captures`; writes `out/hr`, `out/lr`, `out/reports`, `out/figures` and
     `out/alignment.json`.
@@ -521,14 +515,14 @@ def align_folder(captures, out, scale, refine=False, progress=True, figures=True
         try:
             aligned = align_pair(pair.hr, pair.lr, scale, refine=refine, **options)
         except DataError as error:
-            _write_json(report_path, {"hr": pair.hr, "lr": pair.lr, "accepted": False, "reason": str(error)})
+            write_json(report_path, {"hr": pair.hr, "lr": pair.lr, "accepted": False, "reason": str(error)})
             continue
         if aligned.accepted:
             write_image(out / "hr" / f"{pair.name}.png", aligned.hr)
             write_image(out / "lr" / f"{pair.name}.png", aligned.lr)
         if figures:
             write_image(out / "figures" / f"{pair.name}.png", alignment_figure(aligned.hr, aligned.lr, aligned.report))
-        _write_json(report_path, aligned.report)
+        write_json(report_path, aligned.report)
     summary = {"settings": settings, "pairs": {}, "left_out": {}}
     for pair in pairs:
         with open(reports / f"{pair.name}.json") as handle:
@@ -537,5 +531,5 @@ def align_folder(captures, out, scale, refine=False, progress=True, figures=True
             summary["pairs"][pair.name] = report
         else:
             summary["left_out"][pair.name] = report
-    _write_json(out / "alignment.json", summary)
+    write_json(out / "alignment.json", summary)
     return summary

@@ -82,10 +82,10 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
                 outputs.append(ImageSummaries(os.path.join(out_dir, "logs"), *example))
     else:
         outputs = [RestoreOnly(backup)]
-    if workers > 1:  # the same Keras calls on every worker: what they load or save creates no shared variable
+    if workers > 1:
+        # the same Keras calls on every worker: what they load or save creates no variable shared between them
         outputs = [AloneOnThisProcess(callback) for callback in outputs]
-    if workers > 1:  # every worker reads the whole pipeline and keeps its share of each global batch
-        train = strategy.local_share(train)
+        train = strategy.local_share(train)  # every worker reads the whole stream and keeps its rows of each batch
     scoring = []
     if validation is not None and strategy.num_replicas_in_sync > 1:
         with one_device():  # a copy of what is scored and saved (the SR network of an in-step synthesis run)

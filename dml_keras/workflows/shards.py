@@ -25,6 +25,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from dml_keras.data import records
+from dml_keras.data.files import write_json
 from dml_keras.data.io import encode_png
 from dml_keras.errors import DataError
 
@@ -65,12 +66,19 @@ class SynthesisSpec:
 
         return list_images(self.hr_dir)
 
-    def shard_count(self, photos=None):
-        return max(1, math.ceil(len(photos if photos is not None else self.photos()) / self.examples_per_shard))
+    def shard_count(self, photos):
+        """How many shards `photos` (`photos()`) fill."""
+        return max(1, math.ceil(len(photos) / self.examples_per_shard))
 
-    def shard_photos(self, index, photos=None):
-        photos = photos if photos is not None else self.photos()
+    def shard_photos(self, index, photos):
+        """The photos of shard `index`."""
         return photos[index * self.examples_per_shard:(index + 1) * self.examples_per_shard]
+
+    def noise_for(self, model):
+        """The sensor noise sigma the pairs get: `noise_sigma`, or `model`'s default (`default_noise_sigma`)."""
+        from dml_keras.data.synthesis import default_noise_sigma
+
+        return default_noise_sigma(model) if self.noise_sigma is None else self.noise_sigma
 
     def shard_path(self, index, count):
         return os.path.join(self.out_dir, records.shard_name(index, count))
@@ -85,12 +93,11 @@ class SynthesisSpec:
     def check_out_dir(self):
         """Refuse an `out_dir` that holds shards of another run (other settings, model or shard size)."""
         run = self.run_id()
-        for note in sorted(Path(self.out_dir).glob(f"*{records.SUFFIX}.json")) if os.path.isdir(self.out_dir) else []:
-            with open(note) as handle:
-                theirs = json.load(handle).get("run")
-            if theirs != run:
-                raise DataError(f"'{self.out_dir}' holds shards of another synthesis ({note.name}: other settings, model "
-                                "or --examples-per-shard). Give a new --out, or delete those shards to redo them.")
+        for shard in records.shard_files(self.out_dir) if os.path.isdir(self.out_dir) else []:
+            note = records.read_sidecar(shard)
+            if note is not None and note.get("run") != run:
+                raise DataError(f"'{self.out_dir}' holds shards of another synthesis ({Path(shard).name}: other settings, "
+                                "model or --examples-per-shard). Give a new --out, or delete those shards to redo them.")
         return run
 
 
@@ -111,31 +118,29 @@ def degradation_id(model):
     return f"sha256:{digest.hexdigest()[:16]}"
 
 
-def shard_complete(spec, index, count):
-    """Whether shard `index` of `count` is complete in `spec.out_dir` (sidecar present, file of the recorded size)."""
+def completed_shard(spec, index, count):
+    """The sidecar of shard `index` of `count` in `spec.out_dir` if the shard is complete (sidecar present, file of
+    the recorded size), else `None`."""
     path = spec.shard_path(index, count)
-    note = records.sidecar(path)
-    if not (os.path.exists(note) and os.path.exists(path)):
-        return False
-    with open(note) as handle:
-        return json.load(handle)["bytes"] == os.path.getsize(path)
+    note = records.read_sidecar(path)
+    return note if note is not None and os.path.exists(path) and note["bytes"] == os.path.getsize(path) else None
 
 
-def write_pair_shard(spec, model, index, count, photos, degradation=None, run=None):
-    """Synthesize shard `index` of `count` of `spec` from its `photos` (`spec.shard_photos(index)`) with `model`,
+def write_pair_shard(spec, model, index, count, photos):
+    """Synthesize shard `index` of `count` of `spec` from its `photos` (`spec.shard_photos(index, ...)`) with `model`,
     write it and its sidecar; returns the sidecar. A complete shard is left as it is (its sidecar is returned).
     """
-    from dml_keras.data.synthesis import default_noise_sigma, synthesize_photo
+    from dml_keras.data.synthesis import synthesize_photo
 
+    done = completed_shard(spec, index, count)
+    if done is not None:
+        return done
     path = spec.shard_path(index, count)
-    if shard_complete(spec, index, count):
-        with open(records.sidecar(path)) as handle:
-            return json.load(handle)
-    noise_sigma = default_noise_sigma(model) if spec.noise_sigma is None else spec.noise_sigma
-    degradation = degradation or degradation_id(spec.model)
+    degradation = degradation_id(spec.model)
     names, payloads, sizes = [], [], []
     for photo in photos:
-        hr, lr, key = synthesize_photo(model, photo, noise_sigma, spec.seed, spec.tile_size, spec.noise_resolution)
+        hr, lr, key = synthesize_photo(model, photo, spec.noise_for(model), spec.seed, spec.tile_size,
+                                       spec.noise_resolution)
         name = Path(photo).stem + ".png"
         names.append(name)
         sizes.append([list(hr.shape[:2]), list(lr.shape[:2])])
@@ -144,10 +149,9 @@ def write_pair_shard(spec, model, index, count, photos, degradation=None, run=No
             "seed": int(key), "scale": int(model.scale), "degradation": degradation,
         }))
     offsets, digest = records.write_shard(path, payloads)
-    note = {"file": os.path.basename(path), "index": index, "run": run or spec.run_id(), "examples": len(names),
-            "sha256": digest,
-            "bytes": os.path.getsize(path), "names": names, "offsets": offsets, "sizes": sizes}
-    records.write_json(records.sidecar(path), note)
+    note = {"file": os.path.basename(path), "index": index, "run": spec.run_id(), "examples": len(names),
+            "sha256": digest, "bytes": os.path.getsize(path), "names": names, "offsets": offsets, "sizes": sizes}
+    write_json(records.sidecar(path), note)
     return note
 
 
@@ -155,16 +159,11 @@ def write_manifest(spec, model, count, photos):
     """Write `manifest.json`: the settings, the degradation, and every complete shard (from the sidecars)."""
     shards = []
     for index in range(count):
-        if shard_complete(spec, index, count):
-            with open(records.sidecar(spec.shard_path(index, count))) as handle:
-                note = json.load(handle)
+        note = completed_shard(spec, index, count)
+        if note is not None:
             shards.append({key: note[key] for key in ("file", "examples", "sha256", "bytes")})
     settings = dataclasses.asdict(spec)
-    noise_sigma = settings["noise_sigma"]
-    if noise_sigma is None and model is not None:
-        from dml_keras.data.synthesis import default_noise_sigma
-
-        noise_sigma = default_noise_sigma(model)
+    noise_sigma = spec.noise_for(model)
     settings["noise_sigma"] = list(noise_sigma) if isinstance(noise_sigma, (tuple, list)) else noise_sigma
     manifest = {
         "format": records.FORMAT,
@@ -175,14 +174,14 @@ def write_manifest(spec, model, count, photos):
         "shard_count": count,
         "degradation": {"id": degradation_id(spec.model), "model": spec.model, "scale": spec.scale,
                         "lr_size": spec.lr_size, "noise_model": spec.noise_model,
-                        "class": type(model).__name__ if model is not None else None},
+                        "class": type(model).__name__},
         "settings": settings,
         "features": {"hr": "PNG bytes, 8-bit RGB", "lr": f"PNG bytes, {8 if spec.quantize else 16}-bit RGB",
                      "name": "file name", "seed": "int64 noise key", "scale": "int64",
                      "degradation": "degradation id"},
         "shards": shards,
     }
-    records.write_json(os.path.join(spec.out_dir, records.MANIFEST), manifest)
+    write_json(os.path.join(spec.out_dir, records.MANIFEST), manifest)
     return manifest
 
 
@@ -195,12 +194,11 @@ def synthesize_shards(spec, shard=(0, 1), progress=True, model=None):
     >>> synthesize_shards(spec)["examples"]  # doctest: +SKIP
     1000
     """
-    run = spec.check_out_dir()
+    spec.check_out_dir()
     model = model or spec.load()
     photos = spec.photos()
     count = spec.shard_count(photos)
-    degradation = degradation_id(spec.model)
     mine = [k for k in range(count) if k % shard[1] == shard[0]]
     for index in tqdm(mine, desc="shards", unit="shard", disable=not progress):
-        write_pair_shard(spec, model, index, count, spec.shard_photos(index, photos), degradation, run)
+        write_pair_shard(spec, model, index, count, spec.shard_photos(index, photos))
     return write_manifest(spec, model, count, photos)

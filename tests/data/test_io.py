@@ -75,6 +75,17 @@ def test_write_failure_leaves_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_an_interrupted_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path):
+    from dml_keras.data.files import atomic_file
+
+    (tmp_path / "shard.tfrecord").write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_file(tmp_path / "shard.tfrecord") as out:
+            out.write(b"half of the new")
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == ["shard.tfrecord"] and (tmp_path / "shard.tfrecord").read_bytes() == b"old"
+
+
 def test_truncated_and_missing_and_non_image_files_raise(tmp_path, photos):
     write_image(tmp_path / "full.png", photos["rocket"])
     data = (tmp_path / "full.png").read_bytes()

@@ -148,18 +148,16 @@ def test_evaluate_sr_scores_shards_as_the_folder(shards, folder_pairs, tmp_path)
 def test_a_rerun_writes_only_the_missing_shards(clean, shards, tmp_path):
     out = tmp_path / "resume"
     shutil.copytree(shards, out)
-    first, second = records.shard_files(out)
-    run = json.loads(Path(records.sidecar(first)).read_text())["run"]
-    os.remove(second)
-    os.remove(records.sidecar(first))  # an incomplete shard: its file may be there, its sidecar is not
-    os.utime(second.replace("00001", "00000"), (0, 0))
-    Path(records.sidecar(second)).write_text(json.dumps({"bytes": 1, "run": run}))  # a stale sidecar without its file
-    kept = os.stat(records.shard_files(out)[0]).st_mtime
+    complete, broken = records.shard_files(out)
+    os.utime(complete, (0, 0))  # complete: a rerun must leave it as it is
+    os.remove(records.sidecar(broken))  # incomplete, as a killed run leaves one: no sidecar
+    Path(broken).write_bytes(b"half a shard")
     _synthesize(clean, out, "--format", "tfrecord", "--examples-per-shard", "3")
-    assert os.stat(first).st_mtime != kept  # rewritten: it had no sidecar
+    assert os.stat(complete).st_mtime == 0
     for name in ("pairs-00000-of-00002.tfrecord", "pairs-00001-of-00002.tfrecord"):
         assert (out / name).read_bytes() == (shards / name).read_bytes()
     assert json.loads((out / "manifest.json").read_text())["complete"]
+    assert not list(out.glob(".*"))  # no temporary files left behind
 
 
 def test_shards_of_another_run_are_refused_not_mixed(clean, shards, tmp_path, capsys):

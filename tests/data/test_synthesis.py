@@ -50,7 +50,7 @@ def test_resume_skips_finished_files_and_redoes_half_done_ones(hr_dir, tmp_path)
     synthesize_folder(model, hr_dir, tmp_path / "part", seed=0, progress=False)
     assert finished.stat().st_mtime_ns == stamp  # not rewritten
     assert _digests(tmp_path / "full") == _digests(tmp_path / "part")
-    assert not [p for p in (tmp_path / "part").rglob("*") if p.name.startswith(".tmp-")]
+    assert not [p for p in (tmp_path / "part").rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_measured_noise_matches_noise_sigma(hr_dir, tmp_path):
