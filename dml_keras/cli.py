@@ -7,7 +7,7 @@ import sys
 
 from dml_keras.names import AUGMENTATIONS, CHANNELS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES, STRATEGIES
 from dml_keras.ops.tiling import TILE_MARGIN
-from dml_keras.workflows.recipes import RECIPES, SR_BATCH_SIZES, SR_RECIPES
+from dml_keras.workflows.recipes import FINETUNE, RECIPES, SR_BATCH_SIZES, SR_RECIPES
 
 _SR_DEFAULT, _SR_PAPER = SR_RECIPES["default"].settings(), SR_RECIPES["paper"].settings()
 _DEFAULT, _LARGE, _PAPER = (RECIPES[name].settings() for name in ("default", "large", "paper"))
@@ -233,8 +233,11 @@ def _add_later_commands(sub):
     p.add_argument("--loss", choices=SR_LOSSES, default="auto",
                    help="auto: L2 for vdsr, L1 otherwise; gan: Real-ESRGAN's second stage, L1 + VGG perceptual "
                         "x1 + GAN x0.1 against a U-Net discriminator (RGB), usually with --init from an L1 run")
-    p.add_argument("--init", metavar="RUN", help="start the network from a trained SR model (run folder or .keras) "
-                                                 "of the same --arch and sizes")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start the network from a trained SR model: a run folder or .keras of the same --arch and "
+                        "sizes, or a published generator (realesrgan_x4plus, whose sizes it takes). With --loss gan "
+                        f"this fine-tunes it: {FINETUNE['steps']} steps of {FINETUNE['batch_size']} crops of "
+                        f"{FINETUNE['patch_size']}², unless the flags below say otherwise")
     _scale(p)
     p.add_argument("--degradation", metavar="MODEL",
                    help="make pairs on the fly with this degradation model from --hr-dir: a saved one, or a built-in "
@@ -277,10 +280,27 @@ def _add_later_commands(sub):
     p.add_argument("--growth", type=int, help="RRDB: channels each dense convolution adds (32)")
     p.add_argument("--d-filters", type=int, default=64,
                    help="--loss gan: the U-Net discriminator's first-layer channels (64, as Real-ESRGAN)")
-    p.add_argument("--ema-decay", type=float, default=0.999,
+    p.add_argument("--ema-decay", type=float, default=None,
                    help="rrdb and gan: the generator's weight average moves by 1 - this per step; the average is "
                         "validated and saved (0.999 as Real-ESRGAN; it spans about 1/(1 - decay) steps, so shorter "
-                        "runs want less, e.g. 0.995 for a few thousand steps)")
+                        f"runs want less, e.g. 0.995 for a few thousand steps; fine-tuning: {FINETUNE['ema_decay']})")
+    p.add_argument("--d-warmup", type=int, default=None, metavar="N",
+                   help="--loss gan: train the discriminator alone for the first N steps (the generator and its "
+                        f"average stay as they are; fine-tuning: {FINETUNE['d_warmup']})")
+    p.add_argument("--init-d", metavar="FILE",
+                   help="--loss gan: start the discriminator from a .keras file or Real-ESRGAN's "
+                        "RealESRGAN_x4plus_netD.pth instead of from scratch")
+    p.add_argument("--color-weight", type=float, default=None,
+                   help="rrdb and gan: weight of an L1 term between 8x8 averages of output and ground truth, against "
+                        f"colour drift (fine-tuning: {FINETUNE['color_weight']}; otherwise 0)")
+    p.add_argument("--tune-blocks", type=int, default=None, metavar="N",
+                   help="rrdb: train only the last N RRDB blocks and the upsampler "
+                        f"(fine-tuning: {FINETUNE['tune_blocks']}; otherwise all)")
+    p.add_argument("--collapse-drop", type=float, default=2.0, metavar="DB",
+                   help="with --val: stop when validation PSNR falls this many dB below its best, keeping the best "
+                        "weights (0: never)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep each epoch's network as checkpoints/step-N.keras (to score a run along its course)")
     p.add_argument("--val", metavar="PAIRS", help="real validation pairs (PSNR/SSIM each epoch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -352,6 +372,12 @@ def _add_later_commands(sub):
 def _add_presets(sub):
     p = sub.add_parser("presets", help="list the pretrained models that install with the package, with their scores")
     p.set_defaults(handler=_presets)
+
+    p = sub.add_parser("import", help="convert a published Real-ESRGAN network to a .keras file (no PyTorch needed)")
+    p.add_argument("path", help="RealESRGAN_x4plus.pth, RealESRNet_x4plus.pth or RealESRGAN_x4plus_netD.pth (BasicSR "
+                                "state dicts, zip format), or an ncnn .param with its .bin beside it")
+    p.add_argument("--out", required=True, metavar="FILE.keras", help="the Keras file to write")
+    p.set_defaults(handler=_import)
 
 
 def _add_demo(sub):
@@ -545,6 +571,8 @@ def _train_sr(args):
         crops_per_image=args.crops_per_image, synthesis=args.synthesis,
         jit_compile=True if args.jit_compile else "auto",
         loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay, recipe=args.recipe,
+        d_warmup=args.d_warmup, init_d=args.init_d, color_weight=args.color_weight, tune_blocks=args.tune_blocks,
+        collapse_drop=args.collapse_drop, keep_checkpoints=args.keep_checkpoints,
     )
     _report_saved(args)
     return 0
@@ -644,6 +672,20 @@ def _align(args):
         return 2
     print(f"{len(summary['pairs'])} aligned pairs in {os.path.abspath(args.out)} "
           f"({len(summary['left_out'])} left out; report: {os.path.join(args.out, 'alignment.json')})")
+    return 0
+
+
+def _import(args):
+    from dml_keras.weights.realesrgan import import_model
+
+    if not args.out.endswith(".keras"):
+        print(f"error: --out '{args.out}' must end in .keras", file=sys.stderr)
+        return 2
+    network = import_model(args.path)
+    directory = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(directory, exist_ok=True)
+    network.save(args.out)
+    print(f"Saved {type(network).__name__} ({network.count_params():,} parameters) to {os.path.abspath(args.out)}")
     return 0
 
 

