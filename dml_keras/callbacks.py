@@ -61,13 +61,18 @@ class ImageSummaries(keras.callbacks.Callback):
 class SaveNetwork(keras.callbacks.Callback):
     """Save `network_of(model)` to `path` (`.keras`) at each epoch end: the part of a trainer that is the result."""
 
-    def __init__(self, path, network_of):
+    def __init__(self, path, network_of, keep=False):
         super().__init__()
-        self.path, self.network_of = path, network_of
+        self.path, self.network_of, self.keep = path, network_of, keep
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.network_of(self.model).save(self.path)
+        if self.keep:  # also as step-N.keras, to score the run along its course
+            import shutil
+
+            steps = (epoch + 1) * self.params["steps"]
+            shutil.copyfile(self.path, os.path.join(os.path.dirname(self.path), f"step-{steps:06d}.keras"))
 
 
 class RestoreOnly(keras.callbacks.BackupAndRestore):
@@ -163,3 +168,36 @@ class OneDeviceValidation(keras.callbacks.Callback):
             scores = self.copy.evaluate(self.data, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in scores.items()})
+
+
+class CollapseGuard(keras.callbacks.Callback):
+    """Stop a fine-tuning run whose validation PSNR falls `drop` dB below its best, and keep the best weights.
+
+    Fine-tuning a published GAN generator on a small set of pairs is reported to collapse (grey or black
+    outputs, erased texture). Each epoch's `val_psnr` is compared with the best so far: the weights of
+    `network_of(model)` (what is saved) at the best epoch are kept, and put back when the run is stopped,
+    so `model.keras` is never the collapsed network. Without validation data it does nothing.
+    """
+
+    def __init__(self, drop=2.0, network_of=None):
+        super().__init__()
+        self.drop, self.network_of = float(drop), network_of
+        self.best, self.best_weights, self.stopped_epoch = None, None, None
+
+    def _network(self):
+        return self.network_of(self.model) if self.network_of is not None else self.model
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = (logs or {}).get("val_psnr")
+        if score is None:
+            return
+        score = float(score)
+        if self.best is None or score > self.best:
+            self.best, self.best_weights = score, [w.copy() for w in self._network().get_weights()]
+        elif score < self.best - self.drop:
+            print(f"warning: validation PSNR fell to {score:.2f} dB, {self.best - score:.2f} dB below its best "
+                  f"({self.best:.2f} dB): training collapsed, so it stops here and keeps the best epoch's weights "
+                  "(lower --learning-rate or --gan-weight, or raise --color-weight)", flush=True)
+            self._network().set_weights(self.best_weights)
+            self.stopped_epoch = epoch
+            self.model.stop_training = True

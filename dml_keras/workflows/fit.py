@@ -47,7 +47,7 @@ def averaging_adam(learning_rate, ema_steps=0):
 
 
 def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
-                 callbacks=(), verbose="auto", network_of=None):
+                 callbacks=(), verbose="auto", network_of=None, keep_checkpoints=False):
     """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
 
     With an optimizer that averages the weights (`averaging_adam`), validation
@@ -61,7 +61,8 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     a filesystem they share. Returns the trained float32 model.
 
     `network_of(model)`, when given, is what is checkpointed and saved instead
-    of `model` itself (the EMA generator of a `PerceptualTrainer`).
+    of `model` itself (the EMA generator of a `PerceptualTrainer`); with `keep_checkpoints` each epoch's
+    is also kept as `checkpoints/step-N.keras`.
     """
     index, workers = worker_role(strategy)
     backup = os.path.join(out_dir, "backup")
@@ -73,7 +74,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         outputs = [
             keras.callbacks.BackupAndRestore(backup),
             keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")) if network_of is None
-            else SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of),
+            else SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of, keep=keep_checkpoints),
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
         ]
         if tensorflow_installed():

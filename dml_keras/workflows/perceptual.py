@@ -72,11 +72,16 @@ class PerceptualTrainer(keras.Model):
         sample: an input batch, to build the EMA copy.
         pixel_weight, perceptual_weight, gan_weight: the generator's loss weights.
         sharpen: compare against the unsharp-masked ground truth for L1 and perceptual losses.
-        ema_decay: the EMA's decay per step (0 keeps the generator's own weights).
+        ema_decay: the EMA's decay per step (0 keeps the generator's own weights). The EMA starts from the
+            generator's weights as given (a published network, when fine-tuning).
+        d_warmup: the first `d_warmup` steps train the discriminator alone: the generator and its EMA stay
+            exactly as they are (a fresh discriminator first learns to judge a pretrained generator).
+        color_weight: weight of an L1 term between 8×8 averages of output and (unsharpened) ground truth,
+            which holds the colours in place (Real-ESRGAN fine-tunes are reported to drift in colour).
     """
 
     def __init__(self, generator, discriminator=None, sample=None, pixel_weight=1.0, perceptual_weight=0.0,
-                 gan_weight=0.0, sharpen=True, ema_decay=0.999, **kwargs):
+                 gan_weight=0.0, sharpen=True, ema_decay=0.999, d_warmup=0, color_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if gan_weight and discriminator is None:
             raise SetupError("a GAN loss (gan_weight > 0) needs a discriminator")
@@ -88,8 +93,11 @@ class PerceptualTrainer(keras.Model):
         self.ema_generator.trainable = False
         self.pixel_weight, self.perceptual_weight, self.gan_weight = pixel_weight, perceptual_weight, gan_weight
         self.sharpen, self.ema_decay = sharpen, ema_decay
+        if d_warmup and discriminator is None:
+            raise SetupError("a discriminator warm-up (--d-warmup) needs the GAN stage (--loss gan)")
+        self.d_warmup, self.color_weight = int(d_warmup), float(color_weight)
         self.perceptual = PerceptualLoss() if perceptual_weight else None
-        names = ["loss", "l_pix"] + (["l_percep"] if perceptual_weight else [])
+        names = ["loss", "l_pix"] + (["l_percep"] if perceptual_weight else []) + (["l_color"] if color_weight else [])
         if discriminator is not None:
             names += ["l_g_gan", "l_d_real", "l_d_fake", "out_d_real", "out_d_fake"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
@@ -140,25 +148,44 @@ class PerceptualTrainer(keras.Model):
         lr, hr = data[0], data[1]
         target = unsharp_mask(hr) if self.sharpen else hr
         values = {}
+        gate = self._generator_gate(self.d_optimizer.iterations if self.discriminator is not None else None)
         with tf.GradientTape() as tape:
             sr = self.generator(lr, training=True)
-            values["l_pix"] = self.pixel_weight * ops.mean(ops.abs(sr - target))
-            if self.perceptual is not None:
-                values["l_percep"] = self.perceptual_weight * self.perceptual(sr, target)
+            values.update(self._generator_losses(sr, target, hr))
             if self.discriminator is not None:
                 values["l_g_gan"] = self.gan_weight * gan_loss(self.discriminator(sr, training=False), real=True)
             loss = sum(values.values())
+            gated = gate * loss
         variables = self.generator.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.optimizer.apply(tape.gradient(gated, variables), variables)
         values["loss"] = loss
         if self.discriminator is not None:
             values.update(self.discriminator_step(hr, ops.stop_gradient(sr)))
-        decay = self.ema_decay
+        decay = 1.0 - (1.0 - self.ema_decay) * gate
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(decay * average + (1.0 - decay) * weight)
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return self._results(values)
+
+    def _generator_gate(self, step):
+        """1 once the discriminator's warm-up is over, else 0 (multiplies the generator's loss and its EMA's move:
+        with zero gradients Adam moves nothing, so the generator stays bit for bit)."""
+        if not self.d_warmup or step is None:
+            return 1.0
+        return ops.cast(ops.greater_equal(step, self.d_warmup), "float32")
+
+    def _generator_losses(self, sr, target, hr):
+        """The generator's losses but the GAN term: L1 and VGG against `target`, colour against `hr`."""
+        values = {"l_pix": self.pixel_weight * ops.mean(ops.abs(sr - target))}
+        if self.perceptual is not None:
+            values["l_percep"] = self.perceptual_weight * self.perceptual(sr, target)
+        if self.color_weight:
+            def low(x):
+                return ops.average_pool(x, 8, 8, padding="valid")
+
+            values["l_color"] = self.color_weight * ops.mean(ops.abs(low(sr) - low(hr)))
+        return values
 
     def discriminator_step(self, real, fake):
         """One update of the discriminator on a batch of `real` HR and `fake` SR images (one call on both,
@@ -199,6 +226,8 @@ class PerceptualTrainer(keras.Model):
         lr, hr = data[0], data[1]
         target = unsharp_mask(hr) if self.sharpen else hr
         generator, discriminator = self.generator, self.discriminator
+        step = optimizer_values[[id(v) for v in self.optimizer.variables].index(id(self.optimizer.iterations))]
+        gate = self._generator_gate(step if discriminator is not None else None)
 
         def parts(network, trainable_values, non_trainable_values):
             return (self._values(self.trainable_variables, trainable_values, network.trainable_variables),
@@ -207,9 +236,7 @@ class PerceptualTrainer(keras.Model):
         def losses(trainable_values):
             values = {}
             sr, g_state = _stateless_call(generator, *parts(generator, trainable_values, non_trainable), lr, True)
-            values["l_pix"] = self.pixel_weight * ops.mean(ops.abs(sr - target))
-            if self.perceptual is not None:
-                values["l_percep"] = self.perceptual_weight * self.perceptual(sr, target)
+            values.update(self._generator_losses(sr, target, hr))
             d_state = None
             if discriminator is not None:
                 d_trainable, d_non_trainable = parts(discriminator, trainable_values, non_trainable)
@@ -218,7 +245,7 @@ class PerceptualTrainer(keras.Model):
                 judged, _ = _stateless_call(discriminator, frozen, d_non_trainable, sr, True)
                 values["l_g_gan"] = self.gan_weight * gan_loss(judged, real=True)
             g_loss = sum(values.values())
-            total = g_loss
+            total = gate * g_loss
             if discriminator is not None:
                 count = ops.shape(hr)[0]
                 both = ops.concatenate([hr, ops.stop_gradient(sr)], axis=0)
@@ -240,7 +267,7 @@ class PerceptualTrainer(keras.Model):
                 non_trainable[where[id(variable)]] = value
         current = dict(zip(map(id, self.trainable_variables), trainable))
         current.update({id(v): non_trainable[where[id(v)]] for v in generator.non_trainable_variables})
-        decay = self.ema_decay
+        decay = 1.0 - (1.0 - self.ema_decay) * gate
         for average, weight in zip(self.ema_generator.weights, generator.weights):
             index = where[id(average)]
             non_trainable[index] = decay * non_trainable[index] + (1.0 - decay) * current[id(weight)]

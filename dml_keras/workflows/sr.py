@@ -14,7 +14,7 @@ from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
 from dml_keras.names import SR_LOSSES
 from dml_keras.workflows.perceptual import STAGES
 from dml_keras.workflows.fit import fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import SR_BATCH_SIZES, SR_RECIPES, source_of
+from dml_keras.workflows.recipes import FINETUNE, SR_BATCH_SIZES, SR_RECIPES, source_of
 
 
 LOSSES = SR_LOSSES
@@ -52,7 +52,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
              channels=None, lr_size=None, patch_size=None, batch_size=None, steps=None, steps_per_epoch=None,
              learning_rate=None, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
              callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", loss="auto", init=None,
-             d_filters=64, ema_decay=0.999, recipe="default", synthesis="pipeline", **arch_kwargs):
+             d_filters=64, ema_decay=None, recipe="default", synthesis="pipeline", d_warmup=None, init_d=None,
+             color_weight=None, tune_blocks=None, collapse_drop=2.0, keep_checkpoints=False, **arch_kwargs):
     """Train VDSR/RCAN/RRDBNet on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
 
     Synthetic pairs are made on the fly (`degradation` + `hr_dir`) or read from
@@ -82,8 +83,15 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     truth, Adam β = (0.9, 0.99) at 2e-4 for L1 and 1e-4 for GAN, an EMA of the
     generator at `ema_decay` that is what gets saved). `init`: start the
     generator from a trained SR model (a run folder or `.keras`), e.g. the GAN
-    stage from the L1 stage. `channels` defaults to `"rgb"` for RRDBNet and
-    `"gan"`, `"y"` otherwise.
+    stage from the L1 stage, or from a published generator (`"realesrgan_x4plus"`), whose sizes it then
+    takes. `channels` defaults to `"rgb"` for RRDBNet and `"gan"`, `"y"` otherwise.
+
+    Fine-tuning (`init` given, `loss="gan"`, no architecture sizes given): anything of `FINETUNE` left `None` (steps, crops, rate, EMA,
+    `d_warmup` steps of the discriminator alone, `color_weight`, `tune_blocks`: the last RRDB blocks and the
+    upsampler train, the rest stays) comes from that recipe; `init_d` starts the discriminator from a
+    `.keras` file or Real-ESRGAN's `netD.pth`. `collapse_drop`: with `val_pairs`, stop when validation PSNR
+    falls this many dB below its best and keep the best weights (`callbacks.CollapseGuard`; 0 turns it off).
+    `keep_checkpoints`: keep each epoch's saved network as `checkpoints/step-N.keras`.
     """
     from dml_keras.loading import load_model
     from dml_keras.models import check_arguments
@@ -94,6 +102,23 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
         raise SetupError(f"loss (--loss) must be one of {', '.join(LOSSES)}, not {loss!r}")
     if recipe not in SR_RECIPES:
         raise SetupError(f"recipe (--recipe) must be one of {', '.join(SR_RECIPES)}, not {recipe!r}")
+    # fine-tuning: the GAN stage from a network whose sizes it takes (a published generator), not from an L1 stage
+    finetuning = init is not None and loss == "gan" and all(v is None for v in arch_kwargs.values())
+    if finetuning:  # the fine-tuning recipe fills what is not given
+        tuned = dict(patch_size=patch_size, batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch,
+                     learning_rate=learning_rate, ema_decay=ema_decay, d_warmup=d_warmup, color_weight=color_weight,
+                     tune_blocks=tune_blocks)
+        tuned = {k: FINETUNE[k] if v is None else v for k, v in tuned.items()}
+        patch_size, batch_size, steps, steps_per_epoch, learning_rate = (
+            tuned[k] for k in ("patch_size", "batch_size", "steps", "steps_per_epoch", "learning_rate"))
+        ema_decay, d_warmup, color_weight, tune_blocks = (
+            tuned[k] for k in ("ema_decay", "d_warmup", "color_weight", "tune_blocks"))
+    ema_decay = 0.999 if ema_decay is None else ema_decay
+    d_warmup, color_weight = d_warmup or 0, color_weight or 0.0
+    if (d_warmup or init_d is not None) and loss != "gan":
+        raise SetupError("--d-warmup and --init-d train the discriminator of the GAN stage: add --loss gan")
+    if tune_blocks is not None and arch != "rrdb":
+        raise SetupError("--tune-blocks chooses RRDB blocks to train: it is --arch rrdb's alone")
     given = dict(lr_size=lr_size, patch_size=patch_size, steps=steps, steps_per_epoch=steps_per_epoch,
                  learning_rate=learning_rate)
     chosen = {k: getattr(SR_RECIPES[recipe], k) if v is None else v for k, v in given.items()}
@@ -181,7 +206,8 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
             if strategy.num_replicas_in_sync > 1 or mixed_precision:
                 raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device in float32")
             network = _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample_lr,
-                                          learning_rate, jit_compile, arch_kwargs)
+                                          learning_rate, jit_compile, arch_kwargs, d_warmup=d_warmup, init_d=init_d,
+                                          color_weight=color_weight, tune_blocks=tune_blocks)
         else:
             network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
             network(sample_lr)  # built before its start is copied in and BackupAndRestore restores weights into it
@@ -207,13 +233,20 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                     synthesis=synthesis if degradation is not None else None,
                     pairs=source_of(pairs), synthetic_pairs=source_of(synthetic_pairs),
                     degradation=_degradation_source(degradation), hr_dir=source_of(hr_dir),
-                    val_source=source_of(val_pairs), loss=loss, init=source_of(init),
-                    **(dict(d_filters=d_filters if stage == "gan" else None, ema_decay=ema_decay) if perceptual else {}),
+                    val_source=source_of(val_pairs), loss=loss, init=_degradation_source(init),
+                    **(dict(d_filters=d_filters if stage == "gan" else None, ema_decay=ema_decay,
+                            d_warmup=d_warmup or None, init_d=source_of(init_d), color_weight=color_weight or None,
+                            tune_blocks=tune_blocks) if perceptual else {}),
                     **arch_kwargs)
+    network_of = ((lambda trainer: trainer.ema_generator) if perceptual else
+                  (lambda wrapper: wrapper.network) if in_step else None)
+    if collapse_drop and validation is not None:
+        from dml_keras.callbacks import CollapseGuard
+
+        callbacks = [CollapseGuard(collapse_drop, network_of)] + list(callbacks)
     network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,
-                           (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose,
-                           network_of=(lambda trainer: trainer.ema_generator) if perceptual else
-                           (lambda wrapper: wrapper.network) if in_step else None)
+                           (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose, network_of=network_of,
+                           keep_checkpoints=keep_checkpoints)
     return network
 
 
@@ -232,22 +265,37 @@ def _initial_network(init, network, sample):
 
 
 def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample, learning_rate,
-                        jit_compile, arch_kwargs):
+                        jit_compile, arch_kwargs, d_warmup=0, init_d=None, color_weight=0.0, tune_blocks=None):
     """A compiled `PerceptualTrainer` for Real-ESRGAN's `stage` (`"l1"` or `"gan"`)."""
     from dml_keras.models import UNetDiscriminator
     from dml_keras.workflows.perceptual import ADAM_BETAS, PerceptualTrainer
 
-    generator = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
-    generator(sample)
-    if init is not None:
-        generator.set_weights(_initial_network(init, generator, sample).get_weights())
+    if init is not None and not any(v is not None for v in arch_kwargs.values()):
+        # the sizes of the network it starts from (a published generator's, say)
+        start = load_sr_start(init, sample)
+        generator = type(start).from_config(start.get_config())
+        generator(sample)
+        generator.set_weights(start.get_weights())
+        if (generator.scale, generator.channels, generator.lr_size) != (scale, channels, lr_size):
+            raise SetupError(f"--init {init}: it is a x{generator.scale} {generator.channels} network on "
+                             f"{generator.lr_size}-size LR, not x{scale} {channels} on {lr_size}-size LR")
+    else:
+        generator = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
+        generator(sample)
+        if init is not None:
+            generator.set_weights(_initial_network(init, generator, sample).get_weights())
+    if tune_blocks is not None:
+        freeze_rrdb(generator, tune_blocks)
     weights = {k: v for k, v in STAGES[stage].items() if k != "learning_rate"}
     discriminator = None
     if stage == "gan":
-        discriminator = UNetDiscriminator(filters=d_filters)
+        discriminator = UNetDiscriminator(filters=d_filters) if init_d is None else _initial_discriminator(init_d)
         upscaled = generator(sample)
-        discriminator(upscaled, training=True)  # built, kernels spectrally normalized once
-    trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=ema_decay, **weights)
+        if init_d is not None and discriminator.filters != d_filters:
+            d_filters = discriminator.filters
+        discriminator(upscaled, training=init_d is None)  # built; a fresh one's kernels spectrally normalized once
+    trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=ema_decay, d_warmup=d_warmup,
+                                color_weight=color_weight, **weights)
 
     def adam():
         return keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
@@ -256,6 +304,47 @@ def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, 
                     metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)], jit_compile=jit_compile)
     trainer(sample)
     return trainer
+
+
+def load_sr_start(init, sample):
+    """The SR model a run starts from (a preset name, `.keras` file or run folder), built on `sample`."""
+    from dml_keras.loading import load_model
+
+    start = load_model(init, kind="sr")
+    start(sample)
+    return start
+
+
+def freeze_rrdb(generator, tune_blocks):
+    """Train only the last `tune_blocks` RRDB blocks, the trunk's last convolution and the upsampler of
+    `generator` (an `RRDBNet`); the first convolution and the other blocks stay as they are."""
+    if not 0 <= tune_blocks <= len(generator.body):
+        raise SetupError(f"--tune-blocks must be 0 to {len(generator.body)} (the network's RRDB blocks), "
+                         f"not {tune_blocks}")
+    generator.conv_first.trainable = False
+    for block in generator.body[: len(generator.body) - tune_blocks]:
+        block.trainable = False
+
+
+def _initial_discriminator(init_d):
+    """A `UNetDiscriminator` from a `.keras` file or Real-ESRGAN's `netD.pth`."""
+    import keras as _keras
+
+    from dml_keras.models import UNetDiscriminator
+
+    path = os.fspath(init_d)
+    if path.endswith((".pth", ".pt")):
+        from dml_keras.weights.realesrgan import import_model
+
+        network = import_model(path)
+    elif os.path.isfile(path):
+        network = _keras.models.load_model(path)
+    else:
+        raise DataError(f"--init-d '{path}' does not exist: give a U-Net discriminator (.keras, or "
+                        "Real-ESRGAN's RealESRGAN_x4plus_netD.pth)")
+    if not isinstance(network, UNetDiscriminator):
+        raise DataError(f"--init-d '{path}' holds a {type(network).__name__}, not a U-Net discriminator")
+    return network
 
 
 def _center_crop_pair(lr, hr, size):
