@@ -3,8 +3,8 @@
     python benchmarks/finetune_step.py [--repeat 5] [--json FILE]
 
 The same L1 step (4 crops of 32² LR → 128² HR, Adam) on the same cores: Keras (TensorFlow) with every layer
-trained, with XLA (`jit_compile`), with the fine-tuning recipe's frozen trunk (`--tune-blocks 4`: the last 4
-blocks and the upsampler train), and plain PyTorch (eager, every layer trained; `torch` is needed here only,
+trained, with XLA (`jit_compile`), in mixed bfloat16 (`--mixed-precision` on a CPU), with the fine-tuning
+recipe's frozen trunk (`--tune-blocks 4`: the last 4 blocks and the upsampler train), and plain PyTorch (eager, every layer trained; `torch` is needed here only,
 it is no dependency of dml-keras). Prints the median step times, their ratios to PyTorch's, and the machine's
 plain 3×3 convolution rate and CPU, to read the times beside. Run it alone on the machine.
 """
@@ -50,13 +50,14 @@ def conv_gflops(repeat=5):
     return 2 * 4 * 128 * 128 * 64 * 64 * 9 / min(times) / 1e9
 
 
-def keras_step_seconds(repeat, jit_compile=False, tune_blocks=None):
+def keras_step_seconds(repeat, jit_compile=False, tune_blocks=None, policy="float32"):
     import keras
 
     from dml_keras.models import RRDBNet
     from dml_keras.workflows.sr import freeze_rrdb
 
     keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(policy)
     network = RRDBNet(23, 64, 32)
     lr = np.random.default_rng(0).random((BATCH, LR_SIDE, LR_SIDE, 3), dtype=np.float32)
     hr = np.random.default_rng(1).random((BATCH, 4 * LR_SIDE, 4 * LR_SIDE, 3), dtype=np.float32)
@@ -70,6 +71,7 @@ def keras_step_seconds(repeat, jit_compile=False, tune_blocks=None):
         start = time.perf_counter()
         network.train_on_batch(lr, hr)
         times.append(time.perf_counter() - start)
+    keras.config.set_dtype_policy("float32")
     return statistics.median(times)
 
 
@@ -115,7 +117,8 @@ def main(argv=None):
     except ImportError:
         print("PyTorch is not installed: the ratios to it are left out (pip install torch)", file=sys.stderr)
     cases = {"keras_step_s": {}, "keras_xla_step_s": {"jit_compile": True},
-             "keras_tune4_step_s": {"tune_blocks": 4}}
+             "keras_bf16_step_s": {"policy": "mixed_bfloat16"}, "keras_tune4_step_s": {"tune_blocks": 4},
+             "keras_tune4_bf16_step_s": {"tune_blocks": 4, "policy": "mixed_bfloat16"}}
     for key, kwargs in cases.items():
         result[key] = keras_step_seconds(args.repeat, **kwargs)
         if "torch_step_s" in result:

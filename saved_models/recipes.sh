@@ -400,9 +400,11 @@ done
 #     runs/clean_hr: the 94 clean photos of section 4; runs/syn_dml_n05: Syn-DML, noise sigma 0-5 per photo.
 #     Every row: Real-ESRGAN's GAN-stage losses against the sharpened HR, 4 crops of 128² a step, Adam 1e-4, the
 #     discriminator alone for 50 steps, the last 4 RRDB blocks + upsampler trained, EMA 0.99, colour term 1,
-#     375 steps, validated and kept every 125; seed 0.
+#     validated and kept every 125; seed 0. The runs were started for 375 steps and stopped after step 250 to leave
+#     the session time for its tests; step 250 is what was scored and shipped, and --steps 250 makes the same run
+#     (a constant rate: the first 250 steps do not depend on the total).
 dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
-FT="--arch rrdb --loss gan --init realesrgan_x4plus --steps 375 --steps-per-epoch 125 --d-warmup 50 --seed 0 --quiet --keep-checkpoints --val saved_models/realsr_x4_val.csv"
+FT="--arch rrdb --loss gan --init realesrgan_x4plus --steps 250 --steps-per-epoch 125 --d-warmup 50 --seed 0 --quiet --keep-checkpoints --val saved_models/realsr_x4_val.csv"
 F=runs/finetune
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 taskset -c 0 dml train-sr --degradation handcrafted --hr-dir runs/clean_hr $FT --out $F/handcrafted &   # row 2
@@ -411,5 +413,5 @@ wait
 python saved_models/perceptual_study.py table realesrgan_x4plus $F/*/checkpoints/step-*.keras --peers --json $F/table.json
 # shipped as saved_models/finetune/{handcrafted,syndml}.tuned.npz: the layers the runs changed, on realesrgan_x4plus
 for row in handcrafted syndml; do
-  python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/$row/model.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
+  python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/$row/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
 done

@@ -28,7 +28,8 @@ def _convolutions(network):
 
 
 def save_tuned(network, base, path):
-    """Write the convolutions of `network` (an `RRDBNet`) that differ from preset `base`'s to `path`."""
+    """Write the convolutions of `network` (an `RRDBNet`) that differ from preset `base`'s (by more than float32
+    rounding: 1e-6 of the layer's largest weight) to `path`; returns their names."""
     from dml_keras.loading import load_model
     from dml_keras.presets import PRESETS
 
@@ -38,7 +39,9 @@ def save_tuned(network, base, path):
     arrays = {}
     for (name, conv), (_, original) in zip(_convolutions(network), _convolutions(start)):
         weights = [np.asarray(w, np.float32) for w in conv.get_weights()]
-        if any(not np.array_equal(a, b) for a, b in zip(weights, original.get_weights())):
+        # changed beyond float32 rounding (a weight average moves a frozen weight by an ulp at most)
+        if any(np.max(np.abs(a - b)) > 1e-6 * max(np.max(np.abs(b)), 1e-12)
+               for a, b in zip(weights, original.get_weights())):
             for label, value in zip(("kernel", "bias"), weights):
                 arrays[f"{name}.{label}"] = value
     header = {"format": FORMAT, "base": base, "base_sha256": PRESETS[base].sha256,

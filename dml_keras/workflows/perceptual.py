@@ -178,6 +178,7 @@ class PerceptualTrainer(keras.Model):
 
     def _generator_losses(self, sr, target, hr):
         """The generator's losses but the GAN term: L1 and VGG against `target`, colour against `hr`."""
+        sr = ops.cast(sr, "float32")  # a mixed_bfloat16 generator computes in bfloat16; the losses in float32
         values = {"l_pix": self.pixel_weight * ops.mean(ops.abs(sr - target))}
         if self.perceptual is not None:
             values["l_percep"] = self.perceptual_weight * self.perceptual(sr, target)
@@ -195,7 +196,7 @@ class PerceptualTrainer(keras.Model):
 
         count = ops.shape(real)[0]
         with tf.GradientTape() as tape:
-            logits = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
+            logits = self.discriminator(ops.concatenate([real, ops.cast(fake, real.dtype)], axis=0), training=True)
             real_logits, fake_logits = logits[:count], logits[count:]
             values = {"l_d_real": gan_loss(real_logits, real=True), "l_d_fake": gan_loss(fake_logits, real=False)}
             loss = values["l_d_real"] + values["l_d_fake"]
@@ -249,7 +250,7 @@ class PerceptualTrainer(keras.Model):
             total = gate * g_loss
             if discriminator is not None:
                 count = ops.shape(hr)[0]
-                both = ops.concatenate([hr, ops.stop_gradient(sr)], axis=0)
+                both = ops.concatenate([hr, ops.cast(ops.stop_gradient(sr), hr.dtype)], axis=0)
                 logits, d_state = _stateless_call(discriminator, d_trainable, d_non_trainable, both, True)
                 real_logits, fake_logits = logits[:count], logits[count:]
                 values.update(l_d_real=gan_loss(real_logits, real=True), l_d_fake=gan_loss(fake_logits, real=False),

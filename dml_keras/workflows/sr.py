@@ -205,8 +205,9 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     sample_lr, sample_hr = _center_crop_pair(sample_lr[:1], sample_hr[:1], 256)
     with training_scope(strategy, mixed_precision) as (strategy, policy):
         if perceptual:
-            if strategy.num_replicas_in_sync > 1 or mixed_precision:
-                raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device in float32")
+            if strategy.num_replicas_in_sync > 1 or policy == "mixed_float16":
+                raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device, in float32 "
+                                 "or mixed_bfloat16 (mixed_float16 would need loss scaling)")
             network = _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample_lr,
                                           learning_rate, jit_compile, arch_kwargs, d_warmup=d_warmup, init_d=init_d,
                                           color_weight=color_weight, tune_blocks=tune_blocks, sharpen=sharpen)

@@ -190,3 +190,17 @@ def test_a_few_fine_tuning_steps_from_the_published_preset_lower_the_l1_loss_on_
                      sharpen=False, verbose=0, seed=0)
     assert len(tuned.body) == 23  # the preset's sizes
     assert l1(tuned) < before - 0.002
+
+
+def test_the_gan_stage_trains_in_mixed_bfloat16_and_saves_float32(tmp_path, photos):
+    """`--mixed-precision` on a CPU (mixed_bfloat16): the losses are computed in float32, the networks in
+    bfloat16; the saved generator is float32 and close to a float32 run's after the same steps."""
+    make_hr_lr(tmp_path / "pairs", photos)
+    start = _published_like(tmp_path, photos)
+    mixed = _finetune(tmp_path / "pairs", start, tmp_path / "bf16", mixed_precision=True, steps=2, steps_per_epoch=2)
+    plain = _finetune(tmp_path / "pairs", start, tmp_path / "f32", steps=2, steps_per_epoch=2)
+    assert json.loads((tmp_path / "bf16" / "training.json").read_text())["precision"] == "mixed_bfloat16"
+    assert mixed.dtype_policy.name == "float32"
+    lr = np.random.default_rng(0).random((1, 8, 8, 3), dtype=np.float32)
+    a, b = np.asarray(mixed(lr)), np.asarray(plain(lr))
+    assert np.all(np.isfinite(a)) and np.abs(a - b).max() < 0.05  # bfloat16 keeps 8 bits of mantissa
