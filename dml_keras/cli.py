@@ -759,8 +759,8 @@ def _check_numbers(args):
 
     for dest, (low, low_ok, high, high_ok) in _LIMITS.items():
         value = getattr(args, dest, None)
-        if value is None or isinstance(value, bool) or (isinstance(value, float) and math.isinf(value)):
-            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or (isinstance(value, float) and math.isinf(value)):
+            continue  # unset, or a list given as text (tune's --basis 2,4)
         below = value < low or (value == low and not low_ok)
         above = high is not None and (value > high or (value == high and not high_ok))
         if below or above or value != value:  # NaN too
