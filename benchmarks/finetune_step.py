@@ -119,12 +119,15 @@ def main(argv=None):
     cases = {"keras_step_s": {}, "keras_xla_step_s": {"jit_compile": True},
              "keras_bf16_step_s": {"policy": "mixed_bfloat16"}, "keras_tune4_step_s": {"tune_blocks": 4},
              "keras_tune4_bf16_step_s": {"tune_blocks": 4, "policy": "mixed_bfloat16"}}
+    for key, value in result.items():
+        print(f"{key}: {round(value, 3) if isinstance(value, float) else value}", flush=True)
     for key, kwargs in cases.items():
         result[key] = keras_step_seconds(args.repeat, **kwargs)
+        print(f"{key}: {result[key]:.3f}", flush=True)
         if "torch_step_s" in result:
-            result[key.replace("_step_s", "_vs_torch")] = round(result[key] / result["torch_step_s"], 3)
-    for key, value in result.items():
-        print(f"{key}: {round(value, 3) if isinstance(value, float) else value}")
+            ratio = key.replace("_step_s", "_vs_torch")
+            result[ratio] = round(result[key] / result["torch_step_s"], 3)
+            print(f"{ratio}: {result[ratio]}", flush=True)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)
