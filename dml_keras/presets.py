@@ -96,7 +96,7 @@ def preset_file(name):
     if not preset.path.is_file():
         raise DataError(f"Preset '{name}': its file '{preset.path}' is missing from this installation. "
                         "Reinstall dml-keras (pip install --force-reinstall dml-keras).")
-    digest = hashlib.sha256(preset.path.read_bytes()).hexdigest()
+    digest = _sha256(preset.path)
     if digest != preset.sha256:
         raise DataError(f"Preset '{name}': '{preset.path}' is not the shipped file (SHA-256 {digest[:12]}…, expected "
                         f"{preset.sha256[:12]}…). Reinstall dml-keras, or load your own file by its path.")

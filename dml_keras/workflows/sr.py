@@ -255,9 +255,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
 
 def _initial_network(init, network, sample):
     """The SR model `init` (a path or a model), checked to be `network`'s class and sizes."""
-    from dml_keras.loading import load_model
-
-    start = load_model(init, kind="sr")
+    start = load_sr_start(init, sample)
     ours = {k: v for k, v in network.get_config().items() if k not in ("name", "trainable", "dtype")}
     theirs = {k: v for k, v in start.get_config().items() if k not in ("name", "trainable", "dtype")}
     if type(start) is not type(network) or ours != theirs:
@@ -295,8 +293,6 @@ def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, 
     if stage == "gan":
         discriminator = UNetDiscriminator(filters=d_filters) if init_d is None else _initial_discriminator(init_d)
         upscaled = generator(sample)
-        if init_d is not None and discriminator.filters != d_filters:
-            d_filters = discriminator.filters
         discriminator(upscaled, training=init_d is None)  # built; a fresh one's kernels spectrally normalized once
     trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=ema_decay, d_warmup=d_warmup,
                                 color_weight=color_weight, sharpen=sharpen, **weights)
