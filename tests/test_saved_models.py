@@ -95,7 +95,10 @@ def test_perceptual_recipe_on_syn_dml_pairs_beats_it_on_hand_crafted_pairs():
 
 @pytest.mark.slow
 def test_learned_blur_with_hand_crafted_noise_does_not_amplify_jpeg_and_noise():
-    # clean photos none of the models saw, bicubic x4 + noise sigma 10-20 + JPEG 30-60 (saved_models/perceptual_study.py)
+    # clean photos none of the models saw, bicubic x4 + noise sigma 10-20 + JPEG 30-60 (saved_models/perceptual_study.py).
+    # The margins were measured with Set5 beside the four scikit-image photos; on those four alone the GAN's lead
+    # was 0.97 dB on another CPU, so the finding is asserted only on the data it was measured on.
+    shared_data("set5", "HR")
     import importlib.util
 
     from dml_keras.metrics import psnr
