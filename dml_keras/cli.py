@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-from dml_keras.names import AUGMENTATIONS, CHANNELS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES, STRATEGIES
+from dml_keras.names import (AUGMENTATIONS, BUILTIN_DEGRADATIONS, CHANNELS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES,
+                             STRATEGIES)
 from dml_keras.ops.tiling import TILE_MARGIN
 from dml_keras.workflows.recipes import FINETUNE, RECIPES, SR_BATCH_SIZES, SR_RECIPES
 
@@ -73,8 +74,8 @@ def _config_defaults(command, dests, path):
     return defaults
 
 
-def _scale(parser):
-    parser.add_argument("--scale", type=int, default=4, help="SR factor of the pairs (default 4)")
+def _scale(parser, default=4, help="SR factor of the pairs (default 4)"):
+    parser.add_argument("--scale", type=int, default=default, help=help)
 
 
 def _json_out(parser):
@@ -217,7 +218,8 @@ def _add_later_commands(sub):
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
     p.add_argument("--no-quantize", action="store_true", help="store 16-bit LR instead of 8-bit")
     p.add_argument("--tile", type=int, default=512, help="tile size for large photos")
-    _scale(p)
+    _scale(p, default=None, help="the built-in degradations' factor (default 4); a learned model has its own, and a "
+                                 "different --scale is refused")
     p.set_defaults(handler=_synthesize)
 
     p = sub.add_parser("train-sr", help="train VDSR, RCAN or RRDBNet (Real-ESRGAN's L1 and GAN stages) on real, "
@@ -481,9 +483,9 @@ def _check_json_target(json_path):
 def _print_scores(scores, json_path):
     print(json.dumps({k: v for k, v in scores.items() if k != "per_image"}, indent=2))
     if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w") as handle:
-            json.dump(scores, handle, indent=2)
+        from dml_keras.data.files import write_json
+
+        write_json(json_path, scores)
 
 
 def _train_degradation(args):
@@ -543,15 +545,23 @@ def _evaluate_degradation(args):
 
 def _synthesize(args):
     from dml_keras.data.synthesis import parse_shard, synthesize_folder
-    from dml_keras.errors import SetupError
+    from dml_keras.errors import DataError, SetupError
 
     shard = parse_shard(args.shard)
+    scale = args.scale or 4
+    if args.scale and args.model not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
+        from dml_keras.loading import load_model
+
+        own = load_model(args.model, kind="degradation").scale
+        if own != args.scale:
+            raise DataError(f"'{args.model}' degrades ×{own}; --scale {args.scale} does not apply to it. "
+                            "Drop --scale, or give a model learned at that factor.")
     if args.format == "tfrecord":
         import shlex
 
         from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
 
-        spec = SynthesisSpec(args.model, args.hr_dir, args.out, args.scale, args.lr_size, args.noise_model,
+        spec = SynthesisSpec(args.model, args.hr_dir, args.out, scale, args.lr_size, args.noise_model,
                              _noise_sigma(args.noise_sigma), args.noise_resolution, not args.no_quantize, args.seed,
                              args.tile, args.examples_per_shard)
         if args.runner:
@@ -570,7 +580,7 @@ def _synthesize(args):
         raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
     from dml_keras.loading import load_model
 
-    model = load_model(args.model, kind="degradation", scale=args.scale, lr_size=args.lr_size, noise=args.noise_model)
+    model = load_model(args.model, kind="degradation", scale=scale, lr_size=args.lr_size, noise=args.noise_model)
     names = synthesize_folder(
         model, args.hr_dir, args.out, noise_sigma=_noise_sigma(args.noise_sigma), seed=args.seed,
         shard=shard, quantize=not args.no_quantize, tile_size=args.tile,
@@ -771,11 +781,55 @@ def _check_numbers(args):
     return None
 
 
+# commands whose --out is a file (or an exported SavedModel folder) rather than a folder of results
+_OUT_FILE_COMMANDS = ("export", "import")
+
+
+def _check_out(out, file):
+    """Why `--out` cannot be written, before any work (a file where a folder is meant, a read-only place);
+    `None` when it can."""
+    if out is None:
+        return None
+    target = os.path.abspath(out)
+    if not file and os.path.exists(target) and not os.path.isdir(target):
+        return f"--out '{out}' is a file; give a folder (it is created if missing)"
+    if file and os.path.isdir(target) and not os.path.exists(os.path.join(target, "saved_model.pb")):
+        return f"--out '{out}' is a folder; give a file path"
+    existing = os.path.dirname(target) if file else target
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"--out '{out}' cannot be created: '{existing}' is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"--out '{out}' cannot be written: no write access to '{existing}'. Choose another place"
+    return None
+
+
+def _remove_if_empty(folder):
+    """Remove an --out folder a failed run created, when it holds no file (a failure leaves no empty folders)."""
+    import shutil
+
+    if os.path.isdir(folder) and not any(files for _, _, files in os.walk(folder)):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _own_argument_error(error):
+    """The message of a `ValueError` this package raised for an argument it refuses (a check in its own
+    code, which names the setting), as opposed to one from deeper down, which is a bug and keeps its traceback."""
+    import traceback
+
+    if type(error) is not ValueError or error.__traceback__ is None:
+        return None
+    raised_in = traceback.extract_tb(error.__traceback__)[-1].filename
+    package = os.path.dirname(os.path.abspath(__file__))
+    return str(error).splitlines()[0] if os.path.abspath(raised_in).startswith(package + os.sep) else None
+
+
 def main(argv=None):
     """Entry point of the `dml` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)  # Keras is imported later, by the command that needs it
-    from dml_keras.errors import DataError, SetupError, unwrap_data_error
+    from dml_keras.errors import DataError
 
     if getattr(args, "config", None):  # the run's settings become the defaults; the flags given still win
         command = parser.commands[args.command]
@@ -792,10 +846,41 @@ def main(argv=None):
     if args.verbose:  # TensorFlow's own start-up lines, shown (the first import of Keras mutes them otherwise)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
 
+    out = getattr(args, "out", None)
+    problem = _check_out(out, file=args.command in _OUT_FILE_COMMANDS)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    created = out is not None and not os.path.exists(out)
+    status = 1
+    try:
+        status = _run(args)
+        return status
+    finally:
+        if status != 0 and created:
+            _remove_if_empty(out)
+
+
+def _run(args):
+    """The command's handler, with every failure a user can fix turned into one line and exit status 2."""
+    import cv2
+
+    from dml_keras.errors import DataError, SetupError, unwrap_data_error
+
     try:
         return args.handler(args)
     except (DataError, SetupError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the disk or the file system: full, read-only, not a folder, no permission…
+        if error.filename is None:
+            raise
+        where = f"'{error.filename}'" + (f" → '{error.filename2}'" if error.filename2 else "")
+        print(f"error: {where}: {error.strerror or error}. Check the path, its permissions and the free space.",
+              file=sys.stderr)
+        return 2
+    except cv2.error as error:
+        print(f"error: OpenCV cannot process the input: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
         return 2
     except ImportError as error:  # an optional extra that is not installed says how to get it
         if "pip install" not in str(error):
@@ -803,7 +888,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # a DataError raised inside a tf.data pipeline arrives wrapped
-        message = unwrap_data_error(error)
+        message = unwrap_data_error(error) or _own_argument_error(error)
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from dml_keras.data.files import atomic_file
 from dml_keras.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from dml_keras.ops.tiling import TILE_MARGIN
 from dml_keras.runtime import METADATA_NAME, ExportedModel, tflite_operators
@@ -163,8 +164,7 @@ def export_tflite(model, path, quantize="none"):
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     flatbuffer = _with_tflite_metadata(converter.convert(), model_metadata(model))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as handle:
+    with atomic_file(path) as handle:
         handle.write(flatbuffer)
     return len(flatbuffer)
 
@@ -201,8 +201,7 @@ def export_onnx(model, path, opset=ONNX_OPSET):
         entry = proto.metadata_props.add()
         entry.key, entry.value = f"{METADATA_NAME}.{key}", json.dumps(value)
     data = proto.SerializeToString()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as handle:
+    with atomic_file(path) as handle:
         handle.write(data)
     return len(data)
 
@@ -220,6 +219,9 @@ def export_model(model, out, format="savedmodel", quantize="none", check_image=N
 
     if isinstance(model, ExportedModel):
         raise DataError(f"'{model.path}' is already an exported model; give the .keras file it was exported from.")
+    if not isinstance(model, keras.Model):
+        raise DataError(f"{type(model).__name__} is a built-in computed in NumPy, not a network: there is nothing to "
+                        "export. Export a trained model (.keras file or run folder).")
     images = [check_image] if check_image is not None else [
         np.random.default_rng(0).random((64, 64, 3)).astype(np.float32),
         np.random.default_rng(1).random((197, 233, 3)).astype(np.float32),

@@ -86,8 +86,6 @@ def _load_file(model, kind):
                         f"Give a .keras file written by {command} (or its --out folder).")
     import zipfile
 
-    import keras
-
     if path.endswith(".tuned.npz"):
         from dml_keras.weights.tuned import load_tuned
 
@@ -98,7 +96,34 @@ def _load_file(model, kind):
     if path.endswith(".keras") and not zipfile.is_zipfile(path):
         raise DataError(f"'{path}' is not a Keras model file (a .keras file is a zip archive): it is damaged or "
                         "incomplete. Copy it again, or use the run's checkpoints/last.keras.")
-    loaded = keras.models.load_model(path)
+    loaded = _load_keras(path)
+    if not hasattr(loaded, "degrade") and not hasattr(loaded, "super_resolve"):
+        raise DataError(f"'{path}' holds a plain Keras {type(loaded).__name__}, not a dml-keras model (it has no "
+                        "`degrade` or `super_resolve`). Train one with `dml train-sr` / `dml train-degradation`, "
+                        "or convert published weights with `dml import`.")
     if kind is not None and model_kind(loaded) != kind:
         raise DataError(f"'{path}' holds a {type(loaded).__name__}, not {'an SR' if kind == 'sr' else 'a degradation'} model.")
     return loaded
+
+
+def _load_keras(path):
+    """`keras.models.load_model` in safe mode, its failures as one line naming the file."""
+    import keras
+
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, TypeError) as error:
+        if "safe_mode" in str(error) or "arbitrary code" in str(error):
+            raise DataError(f"'{path}' holds Python code (a Lambda layer or similar), which is refused: loading it "
+                            "would run that code. Load only models you trust, in Python with "
+                            "keras.models.load_model(path, safe_mode=False).") from None
+        raise DataError(f"'{path}' is not a model this package can load ({type(error).__name__}: "
+                        f"{_first_line(error)}). Use a file written by dml-keras.") from None
+    except Exception as error:  # a zip whose members are damaged: h5py, JSON, a missing config.json…
+        raise DataError(f"'{path}' is damaged or incomplete ({type(error).__name__}: {_first_line(error)}). "
+                        "Copy it again, or use the run's checkpoints/last.keras.") from None
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return (text.splitlines()[0][:120] if text else "unreadable").strip("'\"")

@@ -6,6 +6,8 @@ The registries that map them to classes (`dml_keras.models.SR_MODELS`,
 
 DEGRADATION_MODELS = ("dml", "directnet", "directkpn", "global-kernel")
 SR_ARCHS = ("vdsr", "rcan", "rrdb")
+# the degradations built in by name (`dml_keras.models.BUILTIN_BASELINES`), which take any --scale
+BUILTIN_DEGRADATIONS = ("identity", "bicubic", "handcrafted")
 SR_LOSSES = ("auto", "l1", "l2", "gan")
 # colour channels a model works on: luma (MATLAB's Y, the paper) or RGB
 CHANNELS = ("y", "rgb")

@@ -36,26 +36,90 @@ def read_metadata(path):
         DataError: the path is not an exported model, or it carries no dml_keras metadata.
     """
     kind = exported_format(path)
+    if kind is None:
+        raise DataError(f"'{path}' is not an exported model: expected a SavedModel folder, a .tflite or an .onnx file.")
+    try:
+        metadata = _read_metadata(path, kind)
+    except ImportError:
+        raise ImportError(f"'{path}' is an ONNX file, and running it needs onnx and onnxruntime: "
+                          'pip install "dml-keras[onnx]"') from None
+    except Exception as error:  # a damaged flatbuffer, protobuf or JSON: whatever the parser raises
+        raise DataError(f"'{path}' is a damaged or foreign {kind} file ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0][:120] if str(error) else 'unreadable'}). "
+                        "Export it again with `dml export`.") from None
+    if metadata is None:
+        raise DataError(f"'{path}' carries no dml_keras metadata; export it again with `dml export`.")
+    return metadata
+
+
+def _read_metadata(path, kind):
     if kind == "savedmodel":
         file = Path(path) / "assets.extra" / f"{METADATA_NAME}.json"
-        metadata = json.loads(file.read_text()) if file.exists() else None
-    elif kind == "tflite":
+        return json.loads(file.read_text()) if file.exists() else None
+    if kind == "tflite":
         from tensorflow.lite.tools import flatbuffer_utils
 
         tflite_model = flatbuffer_utils.read_model(os.fspath(path))
         entries = [m for m in tflite_model.metadata or [] if _text(m.name) == METADATA_NAME]
-        metadata = json.loads(bytes(tflite_model.buffers[entries[0].buffer].data)) if entries else None
-    elif kind == "onnx":
-        import onnx
+        return json.loads(bytes(tflite_model.buffers[entries[0].buffer].data)) if entries else None
+    import onnx
 
-        props = {p.key: p.value for p in onnx.load(os.fspath(path), load_external_data=False).metadata_props}
-        prefix = METADATA_NAME + "."
-        metadata = {k[len(prefix):]: json.loads(v) for k, v in props.items() if k.startswith(prefix)} or None
-    else:
-        raise DataError(f"'{path}' is not an exported model: expected a SavedModel folder, a .tflite or an .onnx file.")
-    if metadata is None:
-        raise DataError(f"'{path}' carries no dml_keras metadata; export it again with `dml export`.")
-    return metadata
+    props = {p.key: p.value for p in onnx.load(os.fspath(path), load_external_data=False).metadata_props}
+    prefix = METADATA_NAME + "."
+    return {k[len(prefix):]: json.loads(v) for k, v in props.items() if k.startswith(prefix)} or None
+
+
+# The ops of the graphs `dml export` writes (every architecture and degradation model; tested), widened to the
+# pure tensor arithmetic Keras layers lower to, and the checkpoint ops TensorFlow puts in every SavedModel's
+# save/restore functions, allowed there only. A graph with anything else (file I/O, PrintV2, PyFunc, datasets…)
+# is refused before it is loaded.
+SAVEDMODEL_OPS = frozenset("""
+    Abs Add AddN AddV2 All Any ArgMax ArgMin Assert AssignVariableOp AvgPool BatchMatMulV2 BatchMatMulV3 BiasAdd
+    BroadcastArgs BroadcastTo Cast Ceil ClipByValue ConcatV2 Const Conv2D Conv2DBackpropInput Cos Cumsum
+    DepthToSpace DepthwiseConv2dNative Einsum Elu EnsureShape Equal Erf Exp ExpandDims Fill Floor FloorDiv FloorMod
+    FusedBatchNormV3 GatherNd GatherV2 Greater GreaterEqual Identity IdentityN LeakyRelu Less LessEqual Log Log1p
+    LogicalAnd LogicalNot LogicalOr MatMul Max MaxPool Maximum Mean Min Minimum MirrorPad Mul Neg NoOp NotEqual OneHot
+    OnesLike Pack Pad PadV2 PartitionedCall Placeholder Pow Prod Range Rank ReadVariableOp RealDiv Reciprocal Relu
+    Relu6 Reshape ResizeBicubic ResizeBilinear ResizeNearestNeighbor ReverseV2 Round Rsqrt Select SelectV2 Selu Shape
+    Sigmoid Sign Sin Size Slice Softmax Softplus SpaceToDepth Split SplitV Sqrt Square SquaredDifference Squeeze
+    StatefulPartitionedCall StatelessRandomGetKeyCounter StatelessRandomNormalV2 StatelessRandomUniformV2
+    StopGradient StridedSlice Sub Sum Tanh Tile Transpose Unpack VarHandleOp VarIsInitializedOp Where ZerosLike
+""".split())
+_CHECKPOINT_OPS = frozenset(("DisableCopyOnRead", "MergeV2Checkpoints", "RestoreV2", "SaveV2", "ShardedFilename",
+                             "StaticRegexFullMatch", "StringJoin"))
+_CHECKPOINT_FUNCTIONS = ("__inference__traced_save_", "__inference__traced_restore_")
+
+
+def check_savedmodel_ops(path):
+    """Refuse, before TensorFlow loads it, a SavedModel whose graphs hold ops `dml export` does not write.
+
+    Raises:
+        DataError: naming the first op outside `SAVEDMODEL_OPS` and the function that holds it.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
+    except Exception as error:
+        raise DataError(f"'{path}' is a damaged SavedModel ({type(error).__name__}); export it again.") from None
+    for graph in saved.meta_graphs:
+        where = [("the main graph", graph.graph_def.node, False)] + [
+            (f.signature.name, f.node_def, f.signature.name.startswith(_CHECKPOINT_FUNCTIONS))
+            for f in graph.graph_def.library.function]
+        for name, nodes, checkpoint in where:
+            allowed = SAVEDMODEL_OPS | _CHECKPOINT_OPS if checkpoint else SAVEDMODEL_OPS
+            for node in nodes:
+                if node.op not in allowed:
+                    raise DataError(
+                        f"'{path}' holds the op {node.op} (in {name}), which `dml export` never writes: running a "
+                        "SavedModel runs its graph, so it is refused. Load only SavedModels you exported or trust.")
+                for value in node.attr.values():  # calls out of the serving graph into the checkpoint functions
+                    called = [value.func.name] + [f.name for f in value.list.func]
+                    if not checkpoint and name != "the main graph" and any(
+                            c.startswith(_CHECKPOINT_FUNCTIONS) for c in called):
+                        raise DataError(f"'{path}': {name} calls a checkpoint function, which `dml export` never "
+                                        "writes; the SavedModel is refused.")
 
 
 def _text(value):
@@ -97,6 +161,7 @@ class ExportedModel:
     def _savedmodel_runner(self):
         import tensorflow as tf
 
+        check_savedmodel_ops(self.path)  # running a SavedModel runs its graph: only the ops `dml export` writes
         served = tf.saved_model.load(self.path).signatures["serving_default"]
         return lambda images: served(images=tf.constant(images))["output"].numpy()
 

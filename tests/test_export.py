@@ -164,7 +164,7 @@ def test_cli_runs_exported_files_directly(tmp_path, photos):
     assert main(["export", str(tmp_path / "dml.keras"), "--format", "savedmodel", "--out", str(tmp_path / "dml_sm")]) == 0
     assert main(["export", str(tmp_path / "vdsr.keras"), "--format", "tflite", "--out", str(tmp_path / "vdsr.tflite")]) == 0
     for source, out in ((tmp_path / "dml.keras", "keras"), (tmp_path / "dml_sm", "exported")):
-        assert main(["synthesize", str(source), str(clean), "--out", str(tmp_path / f"syn_{out}"), "--scale", "2"]) == 0
+        assert main(["synthesize", str(source), str(clean), "--out", str(tmp_path / f"syn_{out}")]) == 0
     for source, out in ((tmp_path / "vdsr.keras", "keras"), (tmp_path / "vdsr.tflite", "exported")):
         assert main(["upscale", str(source), str(clean / "coffee.png"), "--out", str(tmp_path / f"up_{out}")]) == 0
     for folder in ("syn_{}/lr/chelsea.png", "syn_{}/lr/coffee.png", "up_{}/coffee.png"):

@@ -81,7 +81,12 @@ def read_image(path, with_format=False):
                 data = handle.read()
         except OSError as error:
             raise DataError(f"Cannot read image '{path}': {error.strerror}. Check the path exists and is readable.") from None
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    except cv2.error as error:  # OpenCV refuses a header claiming more than CV_IO_MAX_IMAGE_PIXELS (1 Gpx)
+        limit = "more pixels than OpenCV decodes" if "MAX_IMAGE_PIXELS" in str(error) else "a header OpenCV refuses"
+        raise DataError(f"'{path}' declares {limit}. Give a smaller image (or split it into tiles), "
+                        "or remove it from the folder.") from None
     if decoded is None or _looks_truncated(path if not in_shard else ".png", data):
         raise DataError(
             f"'{path}' is not a readable image (empty, truncated or an unsupported format). "

@@ -121,7 +121,10 @@ def _from_csv(csv_path):
     for line, row in enumerate(rows, start=2):
         hr, lr = (base / row["hr"]) if row["hr"] else None, (base / row["lr"]) if row["lr"] else None
         for kind, path in (("hr", hr), ("lr", lr)):
-            if path is None or not path.is_file():
+            if path is None:
+                raise DataError(f"CSV '{csv_path}' line {line} gives no {kind} path: every row needs an hr and an "
+                                "lr path, separated by a comma.")
+            if not path.is_file():
                 raise DataError(
                     f"CSV '{csv_path}' line {line}: {kind} file '{row[kind]}' does not exist "
                     f"(looked for '{path}'). Paths are relative to the CSV's folder."

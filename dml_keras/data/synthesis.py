@@ -18,6 +18,9 @@ from tqdm.auto import tqdm
 from dml_keras.errors import DataError
 from dml_keras.data.io import is_image_file, read_image, write_image
 
+# The smallest LR side synthesis makes (px), as HR / scale: below it the learned models' tiling has no room.
+MIN_SIDE = 4
+
 
 def image_seed(seed, name):
     """A 63-bit seed for one image from the run's `seed` and the file `name` (stable across machines)."""
@@ -172,6 +175,9 @@ def synthesize_photo(model, path, noise_sigma, seed=0, tile_size=512, noise_reso
     scale = model.scale
     capture_scale = scale if model.lr_size == "same" and noise_resolution == "native" else 1
     hr = read_image(path)
+    if min(hr.shape[:2]) < MIN_SIDE * scale:
+        raise DataError(f"'{path}' is {hr.shape[0]}×{hr.shape[1]}: too small to degrade ×{scale}. Clean photos need "
+                        f"at least {MIN_SIDE * scale} px a side; remove it from the folder.")
     hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
     key = image_seed(seed, Path(path).name)
     if model.stochastic:  # random degradations: the file's seed, first visit (as on the fly)

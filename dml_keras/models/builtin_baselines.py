@@ -8,6 +8,7 @@ the generated LR, same size as HR (`lr_size="same"`) or `1/scale` (`"native"`).
 import numpy as np
 
 from dml_keras.models.handcrafted import HandcraftedDegradation
+from dml_keras.names import BUILTIN_DEGRADATIONS
 from dml_keras.ops.resize import imresize, shrink_enlarged
 
 
@@ -100,3 +101,4 @@ class AtNativeSize:
 
 # The degradations usable by name wherever a degradation model is taken.
 BUILTIN_BASELINES = {"identity": IdentityDegradation, "bicubic": BicubicDegradation, "handcrafted": HandcraftedDegradation}
+assert tuple(BUILTIN_BASELINES) == BUILTIN_DEGRADATIONS, "dml_keras.names lists the built-ins by name"

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from dml_keras.data.files import atomic_file
 from dml_keras.errors import DataError
 
 SUFFIX = ".tuned.npz"
@@ -47,7 +48,7 @@ def save_tuned(network, base, path):
     header = {"format": FORMAT, "base": base, "base_sha256": PRESETS[base].sha256,
               "config": {k: v for k, v in network.get_config().items() if k in ("num_blocks", "filters", "growth",
                                                                                  "scale", "channels", "lr_size")}}
-    with open(path, "wb") as handle:
+    with atomic_file(path) as handle:
         np.savez(handle, __header__=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
     return sorted({key.rsplit(".", 1)[0] for key in arrays})
 

@@ -1,12 +1,12 @@
 """Degradation models: train them on real pairs (recipes), fit the closed-form global kernel, score them."""
 
-import json
 import os
 
 import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from dml_keras.data.files import write_json
 from dml_keras.data.pairs import load_pair, pair_geometry, resolve_pairs, split_pairs
 from dml_keras.data.streams import first_batch, training_crops, whole_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
@@ -57,8 +57,7 @@ def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_
         if verbose:
             print(f"global kernel (least squares): val PSNR {settings['val_psnr']:.2f} dB on {len(val_pairs)} pairs")
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "training.json"), "w") as handle:
-        json.dump(settings, handle, indent=2)
+    write_json(os.path.join(out_dir, "training.json"), settings)
     model.save(os.path.join(out_dir, "model.keras"))
     return model
 

@@ -8,6 +8,7 @@ import keras
 
 from dml_keras.callbacks import (AloneOnThisProcess, ImageSummaries, OneDeviceValidation, RestoreOnly, SaveNetwork,
                                  averaging_optimizer)
+from dml_keras.data.files import write_json
 from dml_keras.distribute import float32_copy, one_device, worker_role
 from dml_keras.errors import SetupError
 
@@ -69,8 +70,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     if index == 0:
         settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
                         jit_compile=bool(model.jit_compile), backend=keras.backend.backend())
-        with open(os.path.join(out_dir, "training.json"), "w") as handle:
-            json.dump(settings, handle, indent=2)
+        write_json(os.path.join(out_dir, "training.json"), settings)
         outputs = [
             keras.callbacks.BackupAndRestore(backup),
             keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")) if network_of is None

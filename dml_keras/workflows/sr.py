@@ -415,7 +415,12 @@ def upscale_files(model, inputs, out_dir, tile_size=512, progress=True):
     files = []
     for item in inputs:
         path = Path(item)
-        files += sorted(p for p in path.iterdir() if is_image_file(p.name)) if path.is_dir() else [path]
+        if not path.exists():
+            raise DataError(f"'{path}' does not exist: give image files or folders of them.")
+        found = sorted(p for p in path.iterdir() if is_image_file(p.name)) if path.is_dir() else [path]
+        if not found:
+            raise DataError(f"Folder '{path}' holds no image files (.png, .jpg, .tif, …): nothing to upscale.")
+        files += found
     written = []
     for path in tqdm(files, desc="upscale", unit="image", disable=not progress):
         image, (greyscale, bit_depth) = read_image(path, with_format=True)  # one decode
@@ -472,6 +477,7 @@ def compare_models(models, out_dir, pairs=None, images=(), labels=None, crop=192
     from pathlib import Path
 
     from dml_keras.data.io import image_size, is_image_file, read_image, write_image
+    from dml_keras.data.pairs import pair_geometry
     from dml_keras.visualization import compare_crops
 
     sources = [_outputs_of(model, tile_size) for model in models]
@@ -480,6 +486,7 @@ def compare_models(models, out_dir, pairs=None, images=(), labels=None, crop=192
         raise DataError(f"--labels gives {len(names)} names for {len(sources)} models")
     jobs = []
     for pair in resolve_pairs(pairs, scale) if pairs is not None else []:
+        pair_geometry(pair, scale)  # LR the same size as HR or 1/scale of it, or one line naming the files
         jobs.append((pair.name, pair.lr, pair.hr))
     for item in images:
         item = Path(item)
