@@ -67,7 +67,7 @@ class SaveNetwork(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.network_of(self.model).save(self.path)
+        save_atomically(self.network_of(self.model).save, self.path, ".keras")
         if self.keep:  # also as step-N.keras, to score the run along its course
             import shutil
 
@@ -75,7 +75,42 @@ class SaveNetwork(keras.callbacks.Callback):
             shutil.copyfile(self.path, os.path.join(os.path.dirname(self.path), f"step-{steps:06d}.keras"))
 
 
-class RestoreOnly(keras.callbacks.BackupAndRestore):
+def save_atomically(save, path, suffix):
+    """`save(temporary path ending in suffix)`, then rename it to `path`: a kill never leaves half a file there."""
+    import uuid
+
+    temporary = os.path.join(os.path.dirname(path) or ".", f".{uuid.uuid4().hex}.tmp{suffix}")
+    try:
+        save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose files are written atomically (weights, then the epoch, each renamed into place),
+    and whose damaged backup is one line saying how to start over instead of a traceback."""
+
+    def on_train_begin(self, logs=None):
+        from dml_keras.errors import DataError
+
+        try:
+            super().on_train_begin(logs)
+        except Exception as error:
+            raise DataError(f"The run's backup '{self.backup_dir}' cannot be read ({type(error).__name__}). Delete that "
+                            "folder to start the run over (history.csv and checkpoints/ stay).") from None
+
+    def _save_model(self):
+        from dml_keras.data.files import write_json
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        save_atomically(lambda path: self.model.save_weights(path, overwrite=True), self._weights_path, ".weights.h5")
+        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+
+
+class RestoreOnly(Backup):
     """Resume from the backup in `backup_dir` like `BackupAndRestore`, but never write or delete it.
 
     For the workers of a multi-worker run other than the first: all resume

@@ -223,6 +223,8 @@ def record_offsets(path):
             header = handle.read(12)
             if len(header) < 12:
                 raise DataError(f"'{path}' ends inside a record (truncated at byte {position}). Write the shard again.")
+            if struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
+                raise DataError(f"'{path}' has a corrupt record length at byte {position}. Write the shard again.")
             (length,) = struct.unpack("<Q", header[:8])
             offsets.append(position)
             position += 12 + length + 4
@@ -239,10 +241,14 @@ def read_record(path, offset):
     with open(path, "rb") as handle:
         handle.seek(offset)
         header = handle.read(12)
-        length = struct.unpack("<Q", header[:8])[0] if len(header) == 12 else -1
+        # the length is trusted only once its CRC checks out, and never beyond the file's end (a corrupt length
+        # would otherwise ask for gigabytes)
+        intact = len(header) == 12 and struct.unpack("<I", header[8:])[0] == masked_crc(header[:8])
+        length = struct.unpack("<Q", header[:8])[0] if intact else -1
+        if length > os.fstat(handle.fileno()).st_size - offset - 16:
+            length = -1
         payload = handle.read(length + 4) if length >= 0 else b""
-    if (length < 0 or len(payload) != length + 4 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8])
-            or struct.unpack("<I", payload[-4:])[0] != masked_crc(payload[:-4])):
+    if length < 0 or len(payload) != length + 4 or struct.unpack("<I", payload[-4:])[0] != masked_crc(payload[:-4]):
         raise DataError(f"'{path}' has no intact record at byte {offset} (truncated or corrupt). "
                         "Write the shard again (dml synthesize --format tfrecord resumes at missing shards).")
     return payload[:-4]

@@ -6,11 +6,11 @@ import os
 
 import keras
 
-from dml_keras.callbacks import (AloneOnThisProcess, ImageSummaries, OneDeviceValidation, RestoreOnly, SaveNetwork,
-                                 averaging_optimizer)
+from dml_keras.callbacks import (AloneOnThisProcess, Backup, ImageSummaries, OneDeviceValidation, RestoreOnly,
+                                 SaveNetwork, averaging_optimizer)
 from dml_keras.data.files import write_json
 from dml_keras.distribute import float32_copy, one_device, worker_role
-from dml_keras.errors import SetupError
+from dml_keras.errors import DataError, SetupError
 
 
 def tensorflow_installed():
@@ -24,12 +24,66 @@ def tensorflow_installed():
 
 
 def resumed_epoch(out_dir):
-    """Epochs already finished by an interrupted run in `out_dir` (0 for a fresh run)."""
-    path = os.path.join(out_dir, "backup", "training_metadata.json")
+    """Epochs already finished by an interrupted run in `out_dir` (0 for a fresh run).
+
+    Raises:
+        DataError: `out_dir` holds a finished run (`model.keras` and no backup), or a backup that cannot be read.
+    """
+    backup = os.path.join(out_dir, "backup")
+    path = os.path.join(backup, "training_metadata.json")
     if not os.path.exists(path):
+        if os.path.exists(os.path.join(out_dir, "model.keras")):
+            raise DataError(f"'{out_dir}' holds a finished run (model.keras). Give another --out, or remove that "
+                            "folder to train again.")
         return 0
+    try:
+        with open(path) as handle:
+            return int(json.load(handle)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"The run's backup '{backup}' cannot be read ({type(error).__name__} in "
+                        "training_metadata.json). Delete that folder to start the run over.") from None
+
+
+# what training.json records of how a run ran, and what may change when a stopped run is resumed (more steps)
+_RUN_INFO = ("replicas", "workers", "precision", "jit_compile", "backend")
+_MAY_CHANGE = ("steps",)
+
+
+def check_same_run(out_dir, settings):
+    """Refuse to resume the stopped run in `out_dir` with settings other than its own (`training.json`)."""
+    path = os.path.join(out_dir, "training.json")
+    if not resumed_epoch(out_dir) or not os.path.exists(path):
+        return
     with open(path) as handle:
-        return int(json.load(handle).get("epoch", 0))
+        recorded = json.load(handle)
+    given = json.loads(json.dumps(settings))
+    changed = [key for key in sorted(set(recorded) | set(given))
+               if key not in _RUN_INFO + _MAY_CHANGE and recorded.get(key) != given.get(key)]
+    if changed:
+        what = "; ".join(f"{key} {recorded.get(key)!r} → {given.get(key)!r}" for key in changed[:3])
+        raise DataError(f"'{out_dir}' holds a stopped run with other settings ({what}). Resume it with its own "
+                        f"(--config {path}), or give another --out.")
+
+
+def trim_history(out_dir, epochs):
+    """Keep the first `epochs` epochs of `history.csv`: a run killed after logging an epoch but before backing it
+    up logs that epoch again when it resumes, and must not log it twice."""
+    import csv
+    import io
+
+    from dml_keras.data.files import atomic_file
+
+    path = os.path.join(out_dir, "history.csv")
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) < epochs]
+    if kept != rows:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(kept)
+        with atomic_file(path, "w") as handle:
+            handle.write(text.getvalue())
 
 
 def averaging_adam(learning_rate, ema_steps=0):
@@ -70,12 +124,16 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     if index == 0:
         settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
                         jit_compile=bool(model.jit_compile), backend=keras.backend.backend())
+        check_same_run(out_dir, settings)
         write_json(os.path.join(out_dir, "training.json"), settings)
+        trim_history(out_dir, resumed_epoch(out_dir))
+        # the epoch's line is logged before the backup records the epoch as done, so a kill in between loses
+        # nothing (the resumed run logs it again, once: trim_history)
         outputs = [
-            keras.callbacks.BackupAndRestore(backup),
-            keras.callbacks.ModelCheckpoint(os.path.join(out_dir, "checkpoints", "last.keras")) if network_of is None
-            else SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of, keep=keep_checkpoints),
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
+            Backup(backup),
+            SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of or (lambda trained: trained),
+                        keep=keep_checkpoints),
         ]
         if tensorflow_installed():
             outputs.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))

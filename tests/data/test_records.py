@@ -202,3 +202,48 @@ def test_a_damaged_shard_is_refused_in_one_line(shards, tmp_path, capsys):
         load_pair(discover_pairs(damaged)[0], 4)
     assert main(["evaluate-sr", "vdsr_realsr_x4", f"{damaged}/nothing-*.tfrecord"]) == 2
     assert "No .tfrecord shards match" in capsys.readouterr().err
+
+
+def _damaged_copy(shards, tmp_path, byte):
+    """A copy of the shards whose first shard has byte `byte` of its last record flipped (`byte` < 12: the length)."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(shards, damaged)
+    shard = records.shard_files(damaged)[0]
+    data = bytearray(Path(shard).read_bytes())
+    data[records.record_offsets(shard)[-1] + byte] ^= 0xFF
+    Path(shard).write_bytes(bytes(data))
+    records.read_record.cache_clear()
+    records._index.cache_clear()
+    return damaged, records.record_offsets(shard)[-1] if byte >= 12 else None
+
+
+def test_a_corrupt_record_length_is_refused_before_anything_is_read(shards, tmp_path):
+    # byte 7 is the top byte of the length: read before its CRC was checked, it asked for 2**56 bytes (MemoryError)
+    damaged, _ = _damaged_copy(shards, tmp_path, 7)
+    shard = records.shard_files(damaged)[0]
+    with pytest.raises(DataError, match="corrupt record length"):
+        records.record_offsets(shard)
+    last = records.record_offsets(records.shard_files(shards)[0])[-1]
+    with pytest.raises(DataError, match=f"no intact record at byte {last}"):
+        records.read_record(shard, last)
+
+
+@pytest.mark.parametrize("command", ["train-sr", "train-degradation"])
+def test_training_on_a_shard_damaged_late_stops_with_one_line_and_no_model(shards, tmp_path, command):
+    # in a subprocess with a timeout: a damaged record once hung train-sr at shutdown, and train-degradation
+    # exited 0 with a model.keras
+    import subprocess
+    import sys
+
+    damaged, offset = _damaged_copy(shards, tmp_path, 3000)  # inside the last record's payload
+    flags = ["--arch", "vdsr", "--depth", "3", "--filters", "8", "--patch-size", "32"] if command == "train-sr" else []
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "dml_keras", command, str(damaged), "--out", str(out), "--steps", "4",
+                             "--steps-per-epoch", "2", "--quiet", *flags], capture_output=True, text=True, timeout=300,
+                            cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: '{records.shard_files(damaged)[0]}' has no intact record at byte {offset} (truncated or "
+                      "corrupt). Write the shard again (dml synthesize --format tfrecord resumes at missing shards)."]
+    assert "Traceback" not in result.stderr
+    assert not (out / "model.keras").exists()

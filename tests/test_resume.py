@@ -1,0 +1,98 @@
+"""Nothing lost, nothing mixed: kills at the dangerous moments of an epoch's end, damaged backups, reruns."""
+
+import csv
+
+import pytest
+
+from dml_keras import callbacks
+from dml_keras.cli import main
+from dml_keras.workflows.degradation import train_degradation
+from tests.conftest import make_hr_lr
+
+FLAGS = ["--basis", "2", "--kernel-size", "5", "--patch-size", "24", "--batch-size", "2", "--steps", "6",
+         "--steps-per-epoch", "2", "--seed", "0", "--quiet"]
+
+
+def _epochs(run):
+    with open(run / "history.csv") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+@pytest.fixture
+def pairs(tmp_path, photos):
+    make_hr_lr(tmp_path / "pairs", photos, native=False)
+    return tmp_path / "pairs"
+
+
+def _train(pairs, run, *flags):
+    return main(["train-degradation", str(pairs), "--out", str(run), *FLAGS, *flags])
+
+
+def _killed_in_backup(monkeypatch, at_epoch, partial):
+    """Make the backup of epoch `at_epoch` die as a kill would: before it writes (`partial=False`: the epoch's
+    history line is already logged), or halfway through writing the weights (`partial=True`)."""
+    save = callbacks.Backup._save_model
+
+    def dying(self):
+        if self._current_epoch == at_epoch + 1:
+            if partial:
+                def half(path):
+                    with open(path, "wb") as handle:
+                        handle.write(b"\x89HDF\r\n\x1a\n half a file")
+                    raise KeyboardInterrupt
+                callbacks.save_atomically(half, self._weights_path, ".weights.h5")
+            raise KeyboardInterrupt
+        save(self)
+
+    monkeypatch.setattr(callbacks.Backup, "_save_model", dying)
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["between-log-and-backup", "mid-backup"])
+def test_a_kill_at_an_epochs_end_loses_no_history_line_and_logs_none_twice(pairs, tmp_path, monkeypatch, partial):
+    run = tmp_path / "run"
+    _killed_in_backup(monkeypatch, at_epoch=1, partial=partial)
+    with pytest.raises(KeyboardInterrupt):
+        train_degradation(pairs, run, num_basis=2, kernel_size=5, patch_size=24, batch_size=2, steps=6,
+                          steps_per_epoch=2, seed=0, verbose=0)
+    assert _epochs(run) == [0, 1]  # epoch 1 was logged, then the kill came before its backup
+    backup = sorted(p.name for p in (run / "backup").iterdir())
+    assert backup == ["latest.weights.h5", "training_metadata.json"]  # epoch 0's, and no half-written file
+    monkeypatch.undo()
+    assert _train(pairs, run) == 0
+    assert _epochs(run) == [0, 1, 2]  # epoch 1 redone from epoch 0's backup and logged once
+    assert (run / "model.keras").exists()
+
+
+@pytest.mark.parametrize("damage, name", [(b"\x89HDF\r\n\x1a\n half a file", "latest.weights.h5"),
+                                          (b"", "training_metadata.json")])
+def test_a_damaged_backup_is_one_line_saying_how_to_start_over(pairs, tmp_path, monkeypatch, capsys, damage, name):
+    run = tmp_path / "run"
+    _killed_in_backup(monkeypatch, at_epoch=1, partial=False)
+    with pytest.raises(KeyboardInterrupt):
+        train_degradation(pairs, run, num_basis=2, kernel_size=5, patch_size=24, batch_size=2, steps=6,
+                          steps_per_epoch=2, seed=0, verbose=0)
+    monkeypatch.undo()
+    (run / "backup" / name).write_bytes(damage)
+    assert _train(pairs, run) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: The run's backup '{run / 'backup'}' cannot be read (")
+    assert err.count("\n") == 1 and "Delete that folder to start the run over" in err
+
+
+def test_a_finished_run_is_not_retrained_and_a_stopped_one_not_mixed_with_other_settings(pairs, tmp_path,
+                                                                                           monkeypatch, capsys):
+    assert _train(pairs, tmp_path / "done") == 0
+    assert _train(pairs, tmp_path / "done") == 2
+    assert f"'{tmp_path / 'done'}' holds a finished run (model.keras)" in capsys.readouterr().err
+    assert _epochs(tmp_path / "done") == [0, 1, 2]
+
+    run = tmp_path / "stopped"
+    _killed_in_backup(monkeypatch, at_epoch=1, partial=False)
+    assert _train(pairs, run) == 130  # interrupted
+    capsys.readouterr()
+    monkeypatch.undo()
+    assert _train(pairs, run, "--basis", "3") == 2
+    err = capsys.readouterr().err
+    assert "holds a stopped run with other settings (num_basis 2 → 3)" in err and err.count("\n") == 1
+    assert _train(pairs, run, "--steps", "8") == 0  # more steps continue it
+    assert _epochs(run) == [0, 1, 2, 3]
