@@ -578,7 +578,12 @@ def _synthesize(args):
         return 0
     if args.runner:
         raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
+    from dml_keras.data.synthesis import check_png_run
     from dml_keras.loading import load_model
+    from dml_keras.workflows.shards import SynthesisSpec
+
+    check_png_run(SynthesisSpec(args.model, args.hr_dir, args.out, scale, args.lr_size, args.noise_model,
+                                _noise_sigma(args.noise_sigma), args.noise_resolution, not args.no_quantize, args.seed))
 
     model = load_model(args.model, kind="degradation", scale=scale, lr_size=args.lr_size, noise=args.noise_model)
     names = synthesize_folder(
@@ -805,6 +810,15 @@ def _check_out(out, file):
     return None
 
 
+def _lock_name(args):
+    """The lock file a command holds in its --out while it writes there (`None`: it takes none). Hand-split
+    synthesis parts (--shard I/N) write one folder together by design: each holds a lock of its own part."""
+    if args.command not in ("train-degradation", "train-sr", "synthesize", "align") or getattr(args, "runner", None):
+        return None
+    shard = getattr(args, "shard", None)
+    return f".dml-{shard.replace('/', '-of-')}.lock" if shard and shard != "0/1" else ".dml.lock"
+
+
 def _remove_if_empty(folder):
     """Remove an --out folder a failed run created, when it holds no file (a failure leaves no empty folders)."""
     import shutil
@@ -854,7 +868,18 @@ def main(argv=None):
     created = out is not None and not os.path.exists(out)
     status = 1
     try:
-        status = _run(args)
+        lock = _lock_name(args)
+        if lock is None:
+            status = _run(args)
+        else:
+            from dml_keras.data.files import folder_lock
+
+            try:
+                with folder_lock(out, lock):
+                    status = _run(args)
+            except DataError as error:  # the lock is held by another process
+                print(f"error: {error}", file=sys.stderr)
+                status = 2
         return status
     finally:
         if status != 0 and created:

@@ -96,3 +96,47 @@ def test_a_finished_run_is_not_retrained_and_a_stopped_one_not_mixed_with_other_
     assert "holds a stopped run with other settings (num_basis 2 → 3)" in err and err.count("\n") == 1
     assert _train(pairs, run, "--steps", "8") == 0  # more steps continue it
     assert _epochs(run) == [0, 1, 2, 3]
+
+
+def test_a_second_writer_of_one_folder_is_refused_and_a_killed_ones_lock_taken_over(tmp_path, photos, capsys):
+    import subprocess
+    import sys
+
+    from dml_keras.data.io import write_image
+
+    for name in ("coffee", "chelsea"):
+        write_image(tmp_path / "clean" / f"{name}.png", photos[name][:64, :64])
+    out = tmp_path / "syn"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom dml_keras.data.files import folder_lock\n"
+                               f"with folder_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: '{out}' is being written by another dml process (pid {holder.pid}). Wait for it to " \
+                      "finish, or give another --out.\n"
+        assert not (out / "lr").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (out / ".dml.lock").exists()  # a kill leaves the lock behind; its process is gone, so it is taken over
+    assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "lr").iterdir()) == ["chelsea.png", "coffee.png"]
+    assert not (out / ".dml.lock").exists()
+
+
+def test_png_synthesis_refuses_a_folder_of_other_settings_and_resumes_its_own(tmp_path, photos, capsys):
+    from dml_keras.data.io import write_image
+
+    for name in ("coffee", "chelsea"):
+        write_image(tmp_path / "clean" / f"{name}.png", photos[name][:64, :64])
+    out = str(tmp_path / "syn")
+    assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", out, "--seed", "1"]) == 0
+    before = (tmp_path / "syn" / "lr" / "coffee.png").read_bytes()
+    assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", out, "--seed", "2"]) == 2
+    assert "holds pairs of another synthesis" in capsys.readouterr().err
+    (tmp_path / "syn" / "lr" / "chelsea.png").unlink()  # as if killed before this pair's LR
+    assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", out, "--seed", "1"]) == 0
+    assert (tmp_path / "syn" / "lr" / "coffee.png").read_bytes() == before
+    assert (tmp_path / "syn" / "lr" / "chelsea.png").exists()

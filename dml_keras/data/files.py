@@ -32,3 +32,69 @@ def write_json(path, content):
     """Write `content` as indented JSON, atomically."""
     with atomic_file(path, "w") as handle:
         json.dump(content, handle, indent=2)
+
+
+@contextlib.contextmanager
+def folder_lock(folder, name=".dml.lock"):
+    """Hold `folder/name` for this process while the block runs, so that a second writer of the same output
+    folder is refused instead of mixing its files with ours.
+
+    The lock file holds the owner's process id; one left by a process that no longer runs (killed) is taken over.
+
+    Raises:
+        DataError: another running process holds the lock.
+    """
+    from dml_keras.errors import DataError
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    for _ in range(2):
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            owner = _lock_owner(path)
+            if owner is None and _age(path) < 10:  # just created: its owner is writing its pid
+                owner = -1
+            if owner is not None and owner != os.getpid() and (owner == -1 or _running(owner)):
+                who = f" (pid {owner})" if owner > 0 else ""
+                raise DataError(f"'{folder}' is being written by another dml process{who}. Wait for it to finish, "
+                                "or give another --out.") from None
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)  # left by a process that was killed
+    else:
+        raise DataError(f"'{folder}' is being written by another dml process. Wait for it, or give another --out.")
+    with os.fdopen(handle, "w") as out:
+        out.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _age(path):
+    import time
+
+    try:
+        return time.time() - os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+def _lock_owner(path):
+    try:
+        with open(path) as handle:
+            return int(handle.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user
+        return True
+    return True
