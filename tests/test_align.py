@@ -324,3 +324,21 @@ def test_resample_hr_keeps_the_lr_pixels_as_captured_and_moves_the_hr_instead(ph
                                    (2 * width, 2 * height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
     assert _psnr(np.clip(expected, 0, 1), aligned.hr) >= 40
     assert aligned.report["accepted"] and aligned.report["residual"]["p95"] < 0.2
+
+
+def test_a_lone_mismeasured_tile_is_ignored_and_named_while_a_coherent_warp_is_not():
+    from dml_keras.workflows.align import isolated_tiles
+
+    grid = [(y, x) for y in range(8, 100, 16) for x in range(8, 100, 16)]  # 6 × 6 tiles of 16 px
+    rng = np.random.default_rng(0)
+    rows = np.array([(y, x, *rng.normal(0, 0.03, 2)) for y, x in grid])
+    lone = rows.copy()
+    lone[14, 2:] = (1.2, -0.3)  # one low-texture tile measured 1.2 px off, its neighbours near 0
+    assert isolated_tiles(lone, 16, 0.5).tolist() == [14]
+    warped = rows.copy()
+    for index in (14, 15, 20, 21):  # a moving object: four neighbouring tiles shifted alike
+        warped[index, 2:] += (0.9 + 0.1 * (index % 2), 0.4)
+    assert isolated_tiles(warped, 16, 0.5).tolist() == []
+    both = warped.copy()
+    both[0, 2:] = (-0.8, 0.7)
+    assert isolated_tiles(both, 16, 0.5).tolist() == [0]

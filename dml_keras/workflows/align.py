@@ -244,6 +244,26 @@ def _residual_summary(rows, tile, unit=1):
     return summary
 
 
+def isolated_tiles(rows, tile, limit):
+    """Indices of the tiles whose shift is above `limit` while every neighbouring tile is aligned.
+
+    A local warp (a moving object, parallax, lens distortion) is smooth: it disturbs the tiles around it too
+    (what the global fit leaves of it is spread over several tiles). A lone tile off by more than `limit` among
+    at least two measured neighbours all within `limit / 4` was mis-measured instead: a nearly flat tile with
+    one edge, whose ECC slid along it. Such tiles are left out of the residual and named in the report.
+
+    `rows`: `(y, x, dy, dx)` per tile (`tile_shifts`), in the units of `tile` and `limit`.
+    """
+    lengths = np.hypot(rows[:, 2], rows[:, 3])
+    isolated = []
+    for index in np.flatnonzero(lengths > limit):
+        distance = np.hypot(rows[:, 0] - rows[index, 0], rows[:, 1] - rows[index, 1])
+        neighbours = lengths[(distance > 0) & (distance <= 1.5 * tile)]
+        if len(neighbours) >= 2 and np.all(neighbours <= limit / 4):
+            isolated.append(int(index))
+    return np.array(isolated, int)
+
+
 def _shift_field(rows, tile, size):
     """A smooth (dy, dx) field over the lattice through the tiles' shifts (outliers set to the median)."""
     grid_h, grid_w = size[0] // tile, size[1] // tile
@@ -449,7 +469,9 @@ def align_pair(hr, lr, scale, refine=False, motion=None, local=False, match_expo
         aligned = _grey(lr_out)[box]
         rows, used_tile = tile_shifts(reference, aligned, tile * unit)
         report["local_field_max"] = float(np.hypot(field[box][..., 0], field[box][..., 1]).max()) / unit
-    report["residual"] = _residual_summary(rows, used_tile, unit)
+    ignored = isolated_tiles(rows / unit, used_tile / unit, max_residual)
+    report["residual"] = _residual_summary(np.delete(rows, ignored, axis=0), used_tile, unit)
+    report["residual"]["ignored"] = [[round(v, 3) for v in row] for row in (rows[ignored] / unit).tolist()]
 
     gain, offset = np.polyfit(reference.ravel(), aligned.ravel(), 1)
     report["luminance"] = {"gain": float(gain), "offset": float(offset * 255), "applied": bool(match_exposure),
