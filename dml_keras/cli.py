@@ -567,7 +567,7 @@ def _synthesize(args):
         if args.runner:
             if shard != (0, 1):
                 raise SetupError("--shard splits the work by hand; a Beam --runner spreads the shards itself. Drop one.")
-            from dml_keras.beam import run_pipeline
+            from dml_keras.workflows.shards import run_pipeline
 
             manifest = run_pipeline(spec, args.runner, shlex.split(args.beam_args))
         else:

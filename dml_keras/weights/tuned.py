@@ -28,15 +28,23 @@ def _convolutions(network):
     return rrdb_convolutions(network)
 
 
+def _base_network(base):
+    """The network of preset `base`, as `dml_keras.load_model(base)` gives it (a converted preset is converted once)."""
+    import keras
+
+    from dml_keras.presets import preset_file
+
+    return keras.models.load_model(preset_file(base))
+
+
 def save_tuned(network, base, path):
     """Write the convolutions of `network` (an `RRDBNet`) that differ from preset `base`'s (by more than float32
     rounding: 1e-6 of the layer's largest weight) to `path`; returns their names."""
-    from dml_keras.loading import load_model
     from dml_keras.presets import PRESETS
 
     if not os.fspath(path).endswith(SUFFIX):
         raise DataError(f"'{path}': a tuned-layers file ends in {SUFFIX}")
-    start = load_model(base, kind="sr")
+    start = _base_network(base)
     arrays = {}
     for (name, conv), (_, original) in zip(_convolutions(network), _convolutions(start)):
         weights = [np.asarray(w, np.float32) for w in conv.get_weights()]
@@ -55,7 +63,6 @@ def save_tuned(network, base, path):
 
 def load_tuned(path):
     """The network a tuned-layers file describes: its base preset with the stored layers put back."""
-    from dml_keras.loading import load_model
     from dml_keras.presets import PRESETS
 
     path = os.fspath(path)
@@ -72,7 +79,7 @@ def load_tuned(path):
     if base not in PRESETS or PRESETS[base].sha256 != header["base_sha256"]:
         raise DataError(f"'{path}' changes the network with SHA-256 {header['base_sha256'][:12]}… ('{base}'), which "
                         "this dml-keras does not have: install the version it was made with")
-    network = load_model(base, kind="sr")
+    network = _base_network(base)
     convolutions = dict(_convolutions(network))
     for key, value in arrays.items():
         name, label = key.rsplit(".", 1)

@@ -202,3 +202,61 @@ def synthesize_shards(spec, shard=(0, 1), progress=True, model=None):
     for index in tqdm(mine, desc="shards", unit="shard", disable=not progress):
         write_pair_shard(spec, model, index, count, spec.shard_photos(index, photos))
     return write_manifest(spec, model, count, photos)
+
+
+# The same shards written by an Apache Beam pipeline (`dml synthesize --runner`, `python -m dml_keras.beam`):
+# each incomplete shard goes to a worker, which loads the degradation once (`DoFn.setup`) and writes the shard
+# with `write_pair_shard`, so the files are byte-identical to the single-process command's; a rerun skips
+# complete shards. The photos, the model file and --out must be paths every worker can read and write.
+
+RUNNERS = {"direct": "DirectRunner", "dataflow": "DataflowRunner", "flink": "FlinkRunner", "spark": "SparkRunner"}
+
+
+def _beam():
+    try:
+        import apache_beam
+    except ImportError:
+        from dml_keras.errors import SetupError
+
+        raise SetupError('--runner needs Apache Beam: pip install "dml-keras[beam]" (or pip install apache-beam), '
+                         "or drop --runner to write the shards in this process.") from None
+    return apache_beam
+
+
+def _write_shards_fn(beam, spec, count):
+    class WriteShards(beam.DoFn):
+        """Writes the shards it is given; the degradation is loaded once per worker."""
+
+        def setup(self):
+            self.model = spec.load()
+
+        def process(self, element):
+            index, photos = element
+            note = write_pair_shard(spec, self.model, index, count, photos)
+            yield {key: note[key] for key in ("file", "examples", "bytes")}
+
+    return WriteShards()
+
+
+def run_pipeline(spec, runner="direct", beam_args=()):
+    """Write the TFRecord shards of `spec` (a `SynthesisSpec`) with a Beam pipeline on `runner`
+    (`direct`, `dataflow`, `flink`, `spark` or any Beam runner name) and return the manifest.
+
+    `beam_args`: further Beam pipeline options, e.g. `["--direct_num_workers", "2"]`.
+    """
+    beam = _beam()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    spec.check_out_dir()
+    photos = spec.photos()
+    count = spec.shard_count(photos)
+    todo = [(k, [str(p) for p in spec.shard_photos(k, photos)]) for k in range(count)
+            if completed_shard(spec, k, count) is None]
+    options = PipelineOptions(["--runner", RUNNERS.get(runner, runner), *beam_args])
+    if todo:
+        with beam.Pipeline(options=options) as pipeline:
+            _ = (pipeline
+                 | "shards" >> beam.Create(todo)
+                 | "spread" >> beam.Reshuffle()
+                 | "synthesize" >> beam.ParDo(_write_shards_fn(beam, spec, count)))
+    return write_manifest(spec, spec.load(), count, photos)
