@@ -21,20 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dml_keras.errors import DataError
+from dml_keras.data.image_pair import ImagePair
 from dml_keras.data.io import image_size, is_image_file, read_image
+from dml_keras.errors import DataError
 from dml_keras.ops.resize import imresize, shrink_enlarged
 
 LR_SIZES = ("same", "native")
-
-
-@dataclasses.dataclass(frozen=True)
-class ImagePair:
-    """One aligned HR/LR pair: a short `name` and the two file paths."""
-
-    name: str
-    hr: str
-    lr: str
 
 
 def _listing(folder):

@@ -33,6 +33,7 @@ import struct
 from pathlib import Path
 
 from dml_keras.data.files import atomic_file
+from dml_keras.data.image_pair import ImagePair
 from dml_keras.errors import DataError
 
 SUFFIX = ".tfrecord"
@@ -322,8 +323,6 @@ def shard_files(source):
 def shard_pairs(source):
     """The pairs held by the shards of `source` (`shard_files`), as `ImagePair`s with record references,
     sorted by name like a pair folder's."""
-    from dml_keras.data.pairs import ImagePair
-
     pairs = []
     for shard in shard_files(source):
         names, offsets, _ = _index(shard)
