@@ -5,7 +5,42 @@ The registries that map them to classes (`dml_keras.models.SR_MODELS`,
 """
 
 DEGRADATION_MODELS = ("dml", "directnet", "directkpn", "global-kernel")
-SR_ARCHS = ("vdsr", "rcan", "rrdb")
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class SRArchitecture:
+    """An SR network as the workflows and the CLI know it, without importing it (no Keras here).
+
+    Attributes:
+        name: its `--arch` name.
+        model: `"module:Class"` of the network.
+        batch_size: crops per step unless `--batch-size` says otherwise.
+        loss: its pixel loss by default (`"l1"` or `"l2"`).
+        perceptual: trained with Real-ESRGAN's recipe by default (RGB, its rates, L1 then GAN).
+        native_only: runs on the small LR only (`--lr-size native`).
+        tunable_blocks: `--tune-blocks` can freeze all but its last blocks.
+        recipe_depth: takes the SR recipe's `depth`.
+    """
+
+    name: str
+    model: str
+    batch_size: int
+    loss: str = "l1"
+    perceptual: bool = False
+    native_only: bool = False
+    tunable_blocks: bool = False
+    recipe_depth: bool = False
+
+
+# Every SR network, one line each: the CLI's --arch choices, the batch sizes and the model registry come from here.
+SR_ARCHITECTURES = {arch.name: arch for arch in (
+    SRArchitecture("vdsr", "dml_keras.models.vdsr:VDSR", batch_size=16, loss="l2", recipe_depth=True),
+    SRArchitecture("rcan", "dml_keras.models.rcan:RCAN", batch_size=2),  # RCAN's paper
+    SRArchitecture("rrdb", "dml_keras.models.rrdb:RRDBNet", batch_size=8, perceptual=True, native_only=True,
+                   tunable_blocks=True),
+)}
+SR_ARCHS = tuple(SR_ARCHITECTURES)
 # the degradations built in by name (`dml_keras.models.BUILTIN_BASELINES`), which take any --scale
 BUILTIN_DEGRADATIONS = ("identity", "bicubic", "handcrafted")
 SR_LOSSES = ("auto", "l1", "l2", "gan")

@@ -15,7 +15,7 @@ from dml_keras.models.rcan import RCAN
 from dml_keras.models.rrdb import RRDBNet
 from dml_keras.models.sr_base import SuperResolutionBase
 from dml_keras.models.vdsr import VDSR
-from dml_keras.names import DEGRADATION_MODELS as _DEGRADATION_NAMES, SR_ARCHS
+from dml_keras.names import DEGRADATION_MODELS as _DEGRADATION_NAMES, SR_ARCHITECTURES
 
 # The learned degradation models by their command-line names.
 DEGRADATION_MODELS = {
@@ -27,9 +27,15 @@ DEGRADATION_MODELS = {
 
 assert tuple(DEGRADATION_MODELS) == _DEGRADATION_NAMES, "dml_keras.names names the degradation models"
 
-# The SR networks by their command-line names.
-SR_MODELS = {"vdsr": VDSR, "rcan": RCAN, "rrdb": RRDBNet}
-assert tuple(SR_MODELS) == SR_ARCHS, "dml_keras.names.SR_ARCHS names the SR networks the CLI offers"
+def _sr_class(path):
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# The SR networks by their command-line names, from their registry lines (`dml_keras.names.SR_ARCHITECTURES`).
+SR_MODELS = {name: _sr_class(arch.model) for name, arch in SR_ARCHITECTURES.items()}
 
 
 

@@ -4,6 +4,7 @@ import dataclasses
 
 from dml_keras.errors import SetupError
 from dml_keras.names import AUGMENTATIONS  # noqa: F401  (the recipes' choices; re-exported)
+from dml_keras.names import SR_ARCHITECTURES
 
 
 class _Recipe:
@@ -86,7 +87,7 @@ SR_RECIPES = {
     "default": SRRecipe(lr_size="native", patch_size=96, steps=5000, steps_per_epoch=500, learning_rate=2e-4, depth=12),
     "paper": SRRecipe(lr_size="same", patch_size=48, steps=10_000, steps_per_epoch=500, learning_rate=1e-4, depth=20),
 }
-SR_BATCH_SIZES = {"vdsr": 16, "rcan": 2, "rrdb": 8}
+SR_BATCH_SIZES = {name: arch.batch_size for name, arch in SR_ARCHITECTURES.items()}
 # Fine-tuning a published generator (`train-sr --init realesrgan_x4plus --loss gan`): what a run takes when
 # not told otherwise: the run measured in saved_models/README.md ("Fine-tuning Real-ESRGAN x4plus"), 250 steps
 # (about an hour on 2 CPU cores). Real-ESRGAN's GAN-stage losses and rate; 4 crops of 128² (32² LR); the

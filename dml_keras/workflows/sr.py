@@ -11,7 +11,7 @@ from dml_keras.data.streams import first_batch, tf_data_backend, training_crops,
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, color_error, lpips, psnr, ssim
-from dml_keras.names import SR_LOSSES
+from dml_keras.names import SR_ARCHITECTURES, SR_ARCHS, SR_LOSSES
 from dml_keras.workflows.perceptual import STAGES
 from dml_keras.workflows.fit import fit_and_save, resumed_epoch
 from dml_keras.workflows.recipes import FINETUNE, SR_BATCH_SIZES, SR_RECIPES, source_of
@@ -119,23 +119,27 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
     d_warmup, color_weight = d_warmup or 0, color_weight or 0.0
     if (d_warmup or init_d is not None) and loss != "gan":
         raise SetupError("--d-warmup and --init-d train the discriminator of the GAN stage: add --loss gan")
-    if tune_blocks is not None and arch != "rrdb":
-        raise SetupError("--tune-blocks chooses RRDB blocks to train: it is --arch rrdb's alone")
+    registered = SR_ARCHITECTURES.get(arch)
+    if registered is None:
+        raise ValueError(f"arch must be one of {SR_ARCHS}. Received: arch={arch!r}")
+    if tune_blocks is not None and not registered.tunable_blocks:
+        tunable = ", ".join(n for n, a in SR_ARCHITECTURES.items() if a.tunable_blocks)
+        raise SetupError(f"--tune-blocks chooses blocks to train: it is for --arch {tunable}, not {arch}")
     given = dict(lr_size=lr_size, patch_size=patch_size, steps=steps, steps_per_epoch=steps_per_epoch,
                  learning_rate=learning_rate)
     chosen = {k: getattr(SR_RECIPES[recipe], k) if v is None else v for k, v in given.items()}
     lr_size, patch_size, steps, steps_per_epoch = (chosen[k] for k in ("lr_size", "patch_size", "steps", "steps_per_epoch"))
-    if arch == "vdsr" and arch_kwargs.get("depth") is None:
+    if registered.recipe_depth and arch_kwargs.get("depth") is None:
         arch_kwargs["depth"] = SR_RECIPES[recipe].depth
-    perceptual = arch == "rrdb" or loss == "gan"
+    perceptual = registered.perceptual or loss == "gan"
     if perceptual and loss == "l2":
         raise SetupError(f"--arch {arch} --loss {loss}: Real-ESRGAN's recipe trains with 'l1' then 'gan'")
     stage = "gan" if loss == "gan" else "l1"
     channels = channels or ("rgb" if perceptual else "y")
-    lr_size = "native" if arch == "rrdb" and given["lr_size"] is None else lr_size
+    lr_size = "native" if registered.native_only and given["lr_size"] is None else lr_size
     learning_rate = learning_rate or (STAGES[stage]["learning_rate"] if perceptual else chosen["learning_rate"])
-    if arch == "rrdb" and lr_size != "native":
-        raise SetupError("--arch rrdb runs on the small LR: drop --lr-size same (it takes --lr-size native)")
+    if registered.native_only and lr_size != "native":
+        raise SetupError(f"--arch {arch} runs on the small LR: drop --lr-size same (it takes --lr-size native)")
     if stage == "gan" and channels != "rgb":
         raise SetupError("--loss gan compares VGG features of RGB images: use --channels rgb (the default for it)")
     if pairs is None and degradation is None and synthetic_pairs is None:
@@ -223,7 +227,7 @@ def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs
                 network(first_batch(train)[0])  # built before BackupAndRestore restores weights into it
             network.compile(
                 optimizer=keras.optimizers.Adam(learning_rate),
-                loss={"l2": "mse", "l1": "mae"}.get(loss, "mse" if arch == "vdsr" else "mae"),
+                loss={"l2": "mse", "l1": "mae"}[loss if loss in ("l1", "l2") else registered.loss],
                 metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
                 jit_compile=jit_compile,
             )

@@ -147,7 +147,7 @@ def test_fine_tuning_defaults_are_the_recipe_and_its_flags_replay(tmp_path, phot
 
 @pytest.mark.parametrize("flags, message", [
     (["--d-warmup", "5"], "add --loss gan"),
-    (["--arch", "vdsr", "--tune-blocks", "2"], "--arch rrdb's alone"),
+    (["--arch", "vdsr", "--tune-blocks", "2"], "it is for --arch rrdb, not vdsr"),
 ])
 def test_fine_tuning_flags_out_of_place_are_one_line(tmp_path, photos, capsys, flags, message):
     from dml_keras.cli import main

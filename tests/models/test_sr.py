@@ -169,3 +169,16 @@ def test_same_size_pairs_train_a_native_network(tmp_path, photos):
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     val_psnr = float(history[1].split(",")[history[0].split(",").index("val_psnr")])
     assert val_psnr > 20  # scored on the capture-size LR: a wrong geometry would fail or score far lower
+
+
+def test_each_sr_network_is_registered_once_and_everything_else_derives_from_it():
+    from dml_keras.cli import build_parser
+    from dml_keras.models import RCAN, SR_MODELS, VDSR, RRDBNet
+    from dml_keras.names import SR_ARCHITECTURES
+    from dml_keras.workflows.recipes import SR_BATCH_SIZES
+
+    assert SR_MODELS == {"vdsr": VDSR, "rcan": RCAN, "rrdb": RRDBNet}
+    assert SR_BATCH_SIZES == {"vdsr": 16, "rcan": 2, "rrdb": 8}
+    train_sr = build_parser().commands["train-sr"]
+    arch = next(action for action in train_sr._actions if action.dest == "arch")
+    assert tuple(arch.choices) == tuple(SR_ARCHITECTURES)
