@@ -450,7 +450,8 @@ def build_parser():
 
     parser.add_argument("--version", action="version", version=f"dml-keras {__version__}")
     parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set)")
+                        help="show TensorFlow's start-up logs (hidden unless TF_CPP_MIN_LOG_LEVEL is set), and the "
+                             "traceback behind an error: line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.commands = sub.choices  # name → its parser (--config sets that parser's defaults)
     sub.required = True
@@ -820,11 +821,24 @@ def _lock_name(args):
 
 
 def _remove_if_empty(folder):
-    """Remove an --out folder a failed run created, when it holds no file (a failure leaves no empty folders)."""
+    """Remove an --out folder a failed run created, when it holds no result: only the settings it recorded
+    (`synthesis.json`, `training.json`), an empty `history.csv` and TensorBoard's `logs/`."""
     import shutil
 
-    if os.path.isdir(folder) and not any(files for _, _, files in os.walk(folder)):
-        shutil.rmtree(folder, ignore_errors=True)
+    if not os.path.isdir(folder):
+        return
+    for root, _, files in os.walk(folder):
+        if os.path.relpath(root, folder).split(os.sep)[0] == "logs":
+            continue
+        for name in files:
+            path = os.path.join(root, name)
+            if root == folder and name in ("synthesis.json", "training.json"):
+                continue
+            if root == folder and name == "history.csv" and os.path.getsize(path) < 512 and len(
+                    open(path).read().splitlines()) <= 1:
+                continue
+            return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _own_argument_error(error):
@@ -887,37 +901,40 @@ def main(argv=None):
 
 
 def _run(args):
-    """The command's handler, with every failure a user can fix turned into one line and exit status 2."""
+    """The command's handler, with every failure a user can fix turned into one line and exit status 2
+    (with --verbose, the traceback before it)."""
     import cv2
 
     from dml_keras.errors import DataError, SetupError, unwrap_data_error
 
+    def say(message):
+        if getattr(args, "verbose", False):
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
     try:
         return args.handler(args)
     except (DataError, SetupError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return say(error)
     except OSError as error:  # the disk or the file system: full, read-only, not a folder, no permission…
         if error.filename is None:
             raise
         where = f"'{error.filename}'" + (f" → '{error.filename2}'" if error.filename2 else "")
-        print(f"error: {where}: {error.strerror or error}. Check the path, its permissions and the free space.",
-              file=sys.stderr)
-        return 2
+        return say(f"{where}: {error.strerror or error}. Check the path, its permissions and the free space.")
     except cv2.error as error:
-        print(f"error: OpenCV cannot process the input: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
-        return 2
+        return say(f"OpenCV cannot process the input: {str(error).strip().splitlines()[-1]}")
     except ImportError as error:  # an optional extra that is not installed says how to get it
         if "pip install" not in str(error):
             raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return say(error)
     except Exception as error:  # a DataError raised inside a tf.data pipeline arrives wrapped
         message = unwrap_data_error(error) or _own_argument_error(error)
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return say(message)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

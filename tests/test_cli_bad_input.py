@@ -117,3 +117,11 @@ def test_a_savedmodel_that_writes_files_is_refused_and_writes_nothing(tmp_path, 
     err = capsys.readouterr().err
     assert "holds the op WriteFile" in err and "Traceback" not in err
     assert not marker.exists() and not (tmp_path / "o").exists()
+
+
+def test_verbose_shows_the_traceback_behind_the_line(place, capsys):
+    argv = ["upscale", str(place / "fake.tflite"), str(place / "clean"), "--out", str(place / "o")]
+    assert main(["--verbose", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "runtime.py" in err
+    assert err.splitlines()[-1].startswith(f"error: '{place / 'fake.tflite'}' is a damaged or foreign tflite file")
