@@ -140,3 +140,27 @@ def test_png_synthesis_refuses_a_folder_of_other_settings_and_resumes_its_own(tm
     assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", out, "--seed", "1"]) == 0
     assert (tmp_path / "syn" / "lr" / "coffee.png").read_bytes() == before
     assert (tmp_path / "syn" / "lr" / "chelsea.png").exists()
+
+
+def test_a_kill_mid_checkpoint_keeps_the_previous_checkpoint_whole(pairs, tmp_path, monkeypatch):
+    import keras
+
+    run = tmp_path / "run"
+    save, calls = keras.Model.save, []
+
+    def dying_save(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:  # epoch 1's checkpoint: half written, then the kill
+            with open(path, "wb") as handle:
+                handle.write(b"PK\x03\x04 half a zip")
+            raise KeyboardInterrupt
+        return save(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        train_degradation(pairs, run, num_basis=2, kernel_size=5, patch_size=24, batch_size=2, steps=6,
+                          steps_per_epoch=2, seed=0, verbose=0)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.keras"]  # no temporary file left
+    assert keras.models.load_model(run / "checkpoints" / "last.keras").num_basis == 2  # epoch 0's, whole
+    assert _train(pairs, run) == 0 and _epochs(run) == [0, 1, 2]
