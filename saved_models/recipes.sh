@@ -411,6 +411,14 @@ taskset -c 0 dml train-sr --degradation handcrafted --hr-dir runs/clean_hr $FT -
 taskset -c 1 dml train-sr runs/syn_dml_n05 $FT --out $F/syndml &                                        # row 3
 wait
 python saved_models/perceptual_study.py table realesrgan_x4plus $F/*/checkpoints/step-*.keras --peers --json $F/table.json
+# rows 4-6 of the study, the same settings (rows 4 and 5 side by side, row 6 after row 5 on core 1):
+dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
+taskset -c 0 dml train-sr runs/syn_dml_hc $FT --out $F/blur_hc &                                         # row 4
+taskset -c 1 dml train-sr saved_models/realsr_x4_train.csv $FT --out $F/real &                           # row 5
+wait
+taskset -c 1 dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_n05 --synthetic-fraction 0.5 $FT --out $F/real_syndml  # row 6
+python saved_models/perceptual_study.py table $F/{blur_hc,real,real_syndml}/checkpoints/step-*.keras
+python saved_models/perceptual_study.py wild realesrgan_x4plus rrdb_web_x4_gan $F/blur_hc/checkpoints/step-000250.keras
 # shipped as saved_models/finetune/{handcrafted,syndml}.tuned.npz: the layers the runs changed, on realesrgan_x4plus
 for row in handcrafted syndml; do
   python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/$row/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
