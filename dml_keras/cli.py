@@ -816,6 +816,12 @@ def _lock_name(args):
     synthesis parts (--shard I/N) write one folder together by design: each holds a lock of its own part."""
     if args.command not in ("train-degradation", "train-sr", "synthesize", "align") or getattr(args, "runner", None):
         return None
+    if getattr(args, "strategy", None) == "multiworker":  # the workers of one run share its --out: one lock each
+        try:
+            index = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("index", 0)
+        except (ValueError, AttributeError):
+            index = 0
+        return f".dml-worker-{index}.lock"
     shard = getattr(args, "shard", None)
     return f".dml-{shard.replace('/', '-of-')}.lock" if shard and shard != "0/1" else ".dml.lock"
 

@@ -97,4 +97,8 @@ def _running(pid):
         return False
     except PermissionError:  # a process of another user
         return True
-    return True
+    try:  # a killed process its parent has not reaped yet (a zombie) runs no more
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -46,7 +46,7 @@ def resumed_epoch(out_dir):
 
 # what training.json records of how a run ran, and what may change when a stopped run is resumed (more steps)
 _RUN_INFO = ("replicas", "workers", "precision", "jit_compile", "backend")
-_MAY_CHANGE = ("steps",)
+_MAY_CHANGE = ("steps", "ema_steps")  # the recipes derive the average's span from the steps
 
 
 def check_same_run(out_dir, settings):
