@@ -840,9 +840,10 @@ def _remove_if_empty(folder):
             path = os.path.join(root, name)
             if root == folder and name in ("synthesis.json", "training.json"):
                 continue
-            if root == folder and name == "history.csv" and os.path.getsize(path) < 512 and len(
-                    open(path).read().splitlines()) <= 1:
-                continue
+            if root == folder and name == "history.csv" and os.path.getsize(path) < 512:
+                with open(path) as handle:
+                    if len(handle.read().splitlines()) <= 1:  # a header, no epoch
+                        continue
             return
     shutil.rmtree(folder, ignore_errors=True)
 
