@@ -8,7 +8,7 @@ import sys
 from dml_keras.names import (AUGMENTATIONS, BUILTIN_DEGRADATIONS, CHANNELS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES,
                              STRATEGIES)
 from dml_keras.ops.tiling import TILE_MARGIN
-from dml_keras.workflows.recipes import FINETUNE, RECIPES, SR_BATCH_SIZES, SR_RECIPES
+from dml_keras.specs.recipes import FINETUNE, RECIPES, SR_BATCH_SIZES, SR_RECIPES
 
 _SR_DEFAULT, _SR_PAPER = SR_RECIPES["default"].settings(), SR_RECIPES["paper"].settings()
 _DEFAULT, _LARGE, _PAPER = (RECIPES[name].settings() for name in ("default", "large", "paper"))
@@ -31,30 +31,64 @@ def _scale_out(parser):
 
 
 def _config(parser):
-    parser.add_argument("--config", metavar="TRAINING_JSON",
-                        help="replay a run: every setting (data included) from the training.json a run wrote; "
-                             "flags given as well override single values. --out a new folder (the same one resumes)")
+    parser.add_argument("--config", metavar="SPEC_JSON",
+                        help="replay a run: every setting (data included) from the spec.json (or training.json) a "
+                             "run wrote; flags given as well override single values. --out a new folder (the same "
+                             "one resumes)")
+    parser.add_argument("--set", action="append", metavar="PATH=VALUE",
+                        help="set one setting of the run spec by its path in spec.json or its name, after --config "
+                             "and the flags: --set crops.patch_size=96 --set schedule.steps=500 (repeatable; "
+                             "docs/specs.md)")
 
 
-# training.json keys that a flag of another name sets, per command; the other keys are flags of the same name
-_CONFIG_FLAGS = {
-    "train-degradation": {"pairs_source": "pairs", "val_source": "val", "num_basis": "basis",
-                          "basis_initializer": "basis_init"},
-    "train-sr": {"pairs": "pairs_or_synth", "val_source": "val", "num_groups": "groups", "num_blocks": "blocks"},
+# The training commands' flags whose dest is not the name of their setting in the run spec (`specs.*.PATHS`);
+# every other flag of the command is the setting of its name, but for _NOT_SETTINGS, which say how to run
+_SPEC_FLAGS = {
+    "train-sr": {"pairs_or_synth": "pairs", "val": "val_pairs", "groups": "num_groups", "blocks": "num_blocks"},
+    "train-degradation": {"val": "val_pairs", "basis": "num_basis", "basis_init": "basis_initializer"},
 }
+_NOT_SETTINGS = {"command", "handler", "verbose", "out", "config", "set", "quiet"}
+# training.json keys that a flag of another name sets, per command; the other keys are flags of the same name
+_CONFIG_FLAGS = {command: {**{setting: dest for dest, setting in flags.items()}, "val_source": "val"}
+                 for command, flags in _SPEC_FLAGS.items()}
+_CONFIG_FLAGS["train-degradation"]["pairs_source"] = "pairs"
 # keys that record how a run went, not what to do: read back as below or not at all
 _CONFIG_RECORDS = {"train_pairs", "val_pairs", "replicas", "workers", "solver", "val_psnr", "precision", "backend"}
 
 
+def _spec_class(command):
+    from dml_keras.specs import DegradationRun, SRRun
+
+    return {"train-sr": SRRun, "train-degradation": DegradationRun}[command]
+
+
+def _spec_of(args):
+    """The run spec of a training command's parsed flags (`_SPEC_FLAGS`)."""
+    flags = _SPEC_FLAGS[args.command]
+    settings = {flags.get(dest, dest): value for dest, value in vars(args).items() if dest not in _NOT_SETTINGS}
+    settings["jit_compile"] = True if args.jit_compile else "auto"
+    return _spec_class(args.command).of(**settings)
+
+
 def _config_defaults(command, dests, path):
-    """The flag values that replay the run recorded in `path` (a training.json); `dests`: the command's options."""
-    from dml_keras.errors import DataError
+    """The flag values that replay the run recorded in `path` (a run's spec.json or training.json); `dests`: the
+    command's options."""
+    from dml_keras.errors import DataError, SetupError
 
     try:
         with open(path) as handle:
             recorded = json.load(handle)
     except (OSError, ValueError) as error:
-        raise DataError(f"Cannot read run settings '{path}': {error}. Give the training.json a run wrote.") from None
+        raise DataError(f"Cannot read run settings '{path}': {error}. Give the spec.json or training.json a run "
+                        "wrote.") from None
+    names = _CONFIG_FLAGS[command]
+    if isinstance(recorded, dict) and "spec" in recorded:
+        try:
+            recorded = _spec_class(command).from_dict(recorded, where=f"'{path}'").flat()
+        except SetupError as error:
+            raise DataError(str(error)) from None
+        recorded["jit_compile"] = recorded["jit_compile"] is True
+        names = {setting: dest for dest, setting in _SPEC_FLAGS[command].items()}
     family_key = "model" if command == "train-degradation" else "arch"
     if not isinstance(recorded, dict) or family_key not in recorded:
         other = "train-sr" if command == "train-degradation" else "train-degradation"
@@ -64,14 +98,35 @@ def _config_defaults(command, dests, path):
         if key == "precision":
             defaults["mixed_precision"] = value not in (None, "float32")
             continue
-        if key in _CONFIG_RECORDS or value is None:
+        if key in _CONFIG_RECORDS and names is _CONFIG_FLAGS[command] or value is None:
             continue
-        dest = _CONFIG_FLAGS[command].get(key, key)
+        dest = names.get(key, key)
         if dest not in dests:
             raise DataError(f"'{path}': key '{key}' is not a setting of dml {command}. Remove it, or fix its name.")
-        defaults[dest] = ",".join(str(v) for v in value) if isinstance(value, list) else (
+        defaults[dest] = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else (
             str(value) if dest == "noise_sigma" else value)
     return defaults
+
+
+def _apply_sets(args):
+    """`--set PATH=VALUE` (a spec path such as crops.patch_size, or a setting's flat name) onto the parsed flags,
+    which are then checked as if given; a one-line message for a bad one, else `None`."""
+    from dml_keras.specs.base import parse_value
+
+    paths = _spec_class(args.command).PATHS
+    dests = {setting: dest for dest, setting in _SPEC_FLAGS[args.command].items()}
+    by_path = {path: name for name, path in paths.items()}
+    for item in args.set or ():
+        path, equals, text = item.partition("=")
+        name = by_path.get(path.strip(), path.strip())
+        if not equals or name not in paths:
+            return (f"--set {item!r}: give PATH=VALUE with a setting of the run spec, one of: "
+                    f"{', '.join(paths.values())}")
+        dest = dests.get(name, name)
+        if dest in _NOT_SETTINGS:
+            return f"--set {item!r}: {name} is not set this way"
+        setattr(args, dest, text if dest == "noise_sigma" else parse_value(text))
+    return None
 
 
 def _scale(parser, default=4, help="SR factor of the pairs (default 4)"):
@@ -492,26 +547,9 @@ def _print_scores(scores, json_path):
 def _train_degradation(args):
     from dml_keras.workflows.degradation import train_degradation
 
-    if args.pairs is None:
-        print("error: give the training PAIRS, or --config TRAINING_JSON of a run to replay", file=sys.stderr)
-        return 2
-    # an option the model does not take is refused by train_degradation, from one table (recipes.MODEL_ONLY)
-    dml_flags = dict(
-        num_basis=args.basis, basis_initializer=args.basis_init, weight_init=args.weight_init,
-        basis_constraint=None if args.basis_constraint in (None, "none") else args.basis_constraint,
-        tone_offset=args.tone_offset, unit_sum_kernels=args.unit_sum_kernels,
-    )
-    train_degradation(
-        args.pairs, args.out, model=args.model, recipe=args.recipe, scale=args.scale,
-        kernel_size=args.kernel_size, channels=args.channels, lr_size=args.lr_size,
-        patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
-        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
-        ema_steps=args.ema_steps, augment=args.augment, filters=args.filters, kernel_init=args.kernel_init,
-        residual_on=args.residual_on, val_pairs=args.val,
-        val_fraction=args.val_fraction, seed=args.seed,
-        verbose=2 if args.quiet else "auto", strategy=args.strategy, mixed_precision=args.mixed_precision,
-        jit_compile=True if args.jit_compile else "auto", **dml_flags,
-    )
+    if args.basis_constraint == "none":
+        args.basis_constraint = None
+    train_degradation(out_dir=args.out, spec=_spec_of(args), verbose=2 if args.quiet else "auto")
     _report_saved(args)
     return 0
 
@@ -599,25 +637,8 @@ def _synthesize(args):
 def _train_sr(args):
     from dml_keras.workflows.sr import train_sr
 
-    if args.pairs_or_synth is None and args.degradation is None:
-        print("error: give real pairs (PAIRS_OR_SYNTH), or --degradation MODEL with --hr-dir, or both", file=sys.stderr)
-        return 2
-    train_sr(
-        args.out, pairs=args.pairs_or_synth, degradation=args.degradation, hr_dir=args.hr_dir,
-        synthetic_pairs=args.synthetic_pairs,
-        synthetic_fraction=args.synthetic_fraction, arch=args.arch, scale=args.scale, channels=args.channels,
-        lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
-        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate,
-        noise_sigma=_noise_sigma(args.noise_sigma), noise_model=args.noise_model, noise_resolution=args.noise_resolution,
-        val_pairs=args.val, seed=args.seed,
-        verbose=2 if args.quiet else "auto", depth=args.depth, filters=args.filters, num_groups=args.groups,
-        num_blocks=args.blocks, growth=args.growth, strategy=args.strategy, mixed_precision=args.mixed_precision,
-        crops_per_image=args.crops_per_image, synthesis=args.synthesis,
-        jit_compile=True if args.jit_compile else "auto",
-        loss=args.loss, init=args.init, d_filters=args.d_filters, ema_decay=args.ema_decay, recipe=args.recipe,
-        d_warmup=args.d_warmup, init_d=args.init_d, color_weight=args.color_weight, tune_blocks=args.tune_blocks,
-        collapse_drop=args.collapse_drop, keep_checkpoints=args.keep_checkpoints, sharpen=args.sharpen,
-    )
+    args.noise_sigma = _noise_sigma(args.noise_sigma)
+    train_sr(args.out, _spec_of(args), verbose=2 if args.quiet else "auto")
     _report_saved(args)
     return 0
 
@@ -874,7 +895,8 @@ def main(argv=None):
             print(f"error: {error}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
-    problem = _check_numbers(args)
+    problem = _apply_sets(args) if getattr(args, "set", None) else None
+    problem = problem or _check_numbers(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

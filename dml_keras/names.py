@@ -21,6 +21,7 @@ class SRArchitecture:
         native_only: runs on the small LR only (`--lr-size native`).
         tunable_blocks: `--tune-blocks` can freeze all but its last blocks.
         recipe_depth: takes the SR recipe's `depth`.
+        sizes: the size arguments its class takes (`--depth`, `--blocks`, …); tests check them against it.
     """
 
     name: str
@@ -31,14 +32,17 @@ class SRArchitecture:
     native_only: bool = False
     tunable_blocks: bool = False
     recipe_depth: bool = False
+    sizes: tuple = ()
 
 
 # Every SR network, one line each: the CLI's --arch choices, the batch sizes and the model registry come from here.
 SR_ARCHITECTURES = {arch.name: arch for arch in (
-    SRArchitecture("vdsr", "dml_keras.models.vdsr:VDSR", batch_size=16, loss="l2", recipe_depth=True),
-    SRArchitecture("rcan", "dml_keras.models.rcan:RCAN", batch_size=2),  # RCAN's paper
+    SRArchitecture("vdsr", "dml_keras.models.vdsr:VDSR", batch_size=16, loss="l2", recipe_depth=True,
+                   sizes=("depth", "filters")),
+    SRArchitecture("rcan", "dml_keras.models.rcan:RCAN", batch_size=2,  # RCAN's paper
+                   sizes=("num_groups", "num_blocks", "filters", "reduction", "residual_scale")),
     SRArchitecture("rrdb", "dml_keras.models.rrdb:RRDBNet", batch_size=8, perceptual=True, native_only=True,
-                   tunable_blocks=True),
+                   tunable_blocks=True, sizes=("num_blocks", "filters", "growth")),
 )}
 SR_ARCHS = tuple(SR_ARCHITECTURES)
 # the degradations built in by name (`dml_keras.models.BUILTIN_BASELINES`), which take any --scale

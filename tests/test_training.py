@@ -147,7 +147,7 @@ def test_the_ownership_table_is_the_models_constructors():
 
     from dml_keras.names import DEGRADATION_MODELS
     from dml_keras.workflows.degradation import build_degradation_model
-    from dml_keras.workflows.recipes import MODEL_ONLY, takes
+    from dml_keras.specs.recipes import MODEL_ONLY, takes
 
     classes = {name: type(build_degradation_model(name, scale=4)) for name in DEGRADATION_MODELS}
     for option in MODEL_ONLY:

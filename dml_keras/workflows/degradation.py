@@ -13,7 +13,8 @@ from dml_keras.distribute import check_jit_compile, resolve_strategy, training_s
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import MODEL_ONLY, check_model_only, resolve_recipe, source_of
+from dml_keras.errors import SetupError
+from dml_keras.specs.recipes import source_of
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -69,136 +70,61 @@ def _train_and_val(pairs, val_pairs, val_fraction, scale):
     return pairs, resolve_pairs(val_pairs, scale)
 
 
-def train_degradation(
-    pairs,
-    out_dir,
-    model="dml",
-    recipe="default",
-    scale=4,
-    num_basis=None,
-    kernel_size=15,
-    channels="y",
-    lr_size="same",
-    patch_size=None,
-    batch_size=None,
-    steps=None,
-    steps_per_epoch=None,
-    learning_rate=None,
-    lr_schedule=None,
-    ema_steps=None,
-    augment=None,
-    filters=None,
-    val_pairs=None,
-    val_fraction=0.0,
-    seed=0,
-    verbose="auto",
-    callbacks=(),
-    strategy=None,
-    mixed_precision=False,
-    jit_compile="auto",
-    **model_kwargs,
-):
-    """Fit a degradation model on real pairs; resumable, logged, saved as `out_dir/model.keras`.
+def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verbose="auto", **settings):
+    """Fit a degradation model on real pairs; resumable (calling again continues from the last finished epoch in
+    `out_dir/backup`), logged (`logs/`, `history.csv`), saved as `out_dir/model.keras`, with the resolved spec in
+    `out_dir/spec.json` and the record of the run in `training.json`.
 
-    Interrupting and calling again with the same arguments continues from the
-    last finished epoch (`out_dir/backup`), it does not start over.
-
-    Args:
-        pairs: folder/CSV of pairs or a list of `ImagePair`.
-        out_dir: where `model.keras`, `checkpoints/`, `logs/` (TensorBoard),
-            `history.csv` and `training.json` go.
-        model: `"dml"`, `"directnet"`, `"directkpn"` or `"global-kernel"`
-            (fitted in closed form, `fit_global_kernel`: no steps).
-        recipe: `"default"` (the best measured: 3000 steps of 8 × 64² crops,
-            Adam 1e-4, weights averaged over the last sixth of the steps,
-            Gaussian basis, weights starting at 1/M, 32-channel network), `"large"`
-            (for a GPU: 6000 steps of 16 × 192², 64 channels) or `"paper"` (100K steps of
-            16 × 192², no averaging, flips only, uniform basis, weights starting at 0.5,
-            DirectNet a residual on HR, DirectKPN's kernels starting at random;
-            the others start both baselines at DML's first blur). Any argument left `None` (`patch_size`, `batch_size`,
-            `steps`, `steps_per_epoch`, `learning_rate`, `lr_schedule`,
-            `ema_steps`, `augment`, `filters`, for DML `basis_initializer` and `weight_init`, for
-            DirectKPN `kernel_init`, for DirectNet `residual_on`)
-            comes from it.
-        steps: total optimisation steps; `steps_per_epoch` steps make one
-            epoch (the unit of logging, validation and checkpointing).
-        lr_schedule: `"constant"` or `"cosine"` (decays `learning_rate` to 0
-            over `steps`, so the final checkpoint is not a random point of
-            the last epochs' oscillation).
-        ema_steps: keep an exponential moving average of the weights over
-            about this many steps, validate it and save it as the model
-            (`0`: off; `"auto"`: `steps // 6`). `checkpoints/last.keras` keeps
-            the raw weights.
-        augment: how crops are oriented: `"dihedral"` (all 8 orientations),
-            `"flips"` (left-right and up-down: the paper's) or `"none"`.
-        filters: channels of the model's convolutional network (DML's weight
-            network; DirectNet's and DirectKPN's whole network).
-        val_pairs: held-out pairs (folder/CSV/list); or hold out `val_fraction`.
-        callbacks: extra Keras callbacks (they run on every worker).
-        strategy: `"default"`, `"mirrored"`, `"multiworker"` (cluster in `TF_CONFIG`) or a
-            `tf.distribute.Strategy`; `batch_size` is the global batch (`dml_keras.distribute`).
-            Under JAX or PyTorch: one device, fed by a `PyDataset` with the same crops
-            (`dml_keras.data.streams`); TensorFlow need not be installed.
-        mixed_precision: `True` for mixed float16 (GPU) / bfloat16 (CPU), or a policy name;
-            the saved model is float32.
-        jit_compile: XLA for the training step (`"auto"`: Keras decides; off on
-            TensorFlow, where it measured 1.43× slower on CPU). One device only.
-        num_basis: DML's M (default 8); other models take no basis.
-        Others: as `DegradationModel` and `paired_dataset`; each model takes
-            only its own arguments (an argument it does not take is an error).
-
-    Returns:
-        the trained model.
+    `spec`: a `specs.DegradationRun`, or its flat settings as keywords (`DegradationRun.of`): `model` (`"dml"`,
+    `"directnet"`, `"directkpn"`, or `"global-kernel"`, fitted in closed form by `fit_global_kernel`), `recipe`
+    (`"default"`: the best measured; `"large"`: for a GPU; `"paper"`: the authors'), `val_pairs` or
+    `val_fraction`, `steps`, `ema_steps`, `num_basis`, … — each documented on its part of the spec
+    (`dml_keras.specs.degradation`) and as a flag in `dml train-degradation --help`; one left `None` comes from
+    the recipe (`specs.recipes.RECIPES`), and an option of another model is a `SetupError` naming its flag.
+    `callbacks`: extra Keras callbacks (they run on every worker). Under JAX or PyTorch: one device, fed by a
+    `PyDataset` with the same crops; TensorFlow need not be installed. Returns the trained model.
     """
-    # first: an option the model does not take is refused before any work (one table: recipes.MODEL_ONLY)
-    model_only = {k: model_kwargs.pop(k, None) for k in MODEL_ONLY if k not in ("num_basis", "filters")}
-    check_model_only(model, num_basis=num_basis, filters=filters, **model_only)
-    if model == "dml":
-        model_kwargs.update(num_basis=8 if num_basis is None else num_basis, seed=seed)
-    if model == "global-kernel":
-        return fit_global_kernel(pairs, out_dir, scale, kernel_size, channels, lr_size, val_pairs, val_fraction,
-                                 verbose)
-    hyper = resolve_recipe(recipe, model, patch_size=patch_size, batch_size=batch_size, steps=steps,
-                           steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-                           ema_steps=ema_steps, augment=augment, filters=filters, **model_only)
-    patch_size, batch_size, steps = hyper.pop("patch_size"), hyper.pop("batch_size"), hyper.pop("steps")
-    steps_per_epoch, learning_rate = hyper.pop("steps_per_epoch"), hyper.pop("learning_rate")
-    lr_schedule, ema_steps, augment = hyper.pop("lr_schedule"), hyper.pop("ema_steps"), hyper.pop("augment")
-    if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine'. Received: lr_schedule={lr_schedule!r}")
-    model_kwargs.update(hyper)
-    # first: a strategy that cannot run is refused before any work is done
-    strategy = resolve_strategy(strategy)
-    check_jit_compile(strategy, jit_compile)
-    sources = dict(pairs_source=source_of(pairs), val_source=source_of(val_pairs), val_fraction=val_fraction)
-    pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
-    keras.utils.set_random_seed(seed)
+    from dml_keras.specs.degradation import DegradationRun
+
+    if spec is not None and (settings or pairs is not None):
+        raise SetupError("give train_degradation a spec, or the pairs and settings, not both")
+    spec = (spec or DegradationRun.of(pairs=pairs, **settings)).resolved()
+    geometry, data, network = spec.geometry, spec.data, spec.network
+    if spec.closed_form:
+        return fit_global_kernel(data.pairs, out_dir, geometry.scale, network.kernel_size, geometry.channels,
+                                 geometry.lr_size, data.val_pairs, data.val_fraction, verbose)
+    strategy = resolve_strategy(spec.execution.strategy)  # what cannot run is refused before any work is done
+    check_jit_compile(strategy, spec.execution.jit_compile)
+    pairs, val_pairs = _train_and_val(data.pairs, data.val_pairs, data.val_fraction, geometry.scale)
+    keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
-    # A resumed run continues with fresh crops instead of replaying the stream from its start.
-    resumed = resumed_epoch(out_dir)
-    data_seed = seed * 1_000_003 + resumed if resumed else seed
-    train = training_crops(pairs, scale, patch_size, batch_size, lr_size, channels, data_seed, augment,
-                           cache=_can_cache(pairs, scale, lr_size, channels))
-    validation = whole_pairs(val_pairs, scale, lr_size, channels) if val_pairs else None
+    resumed = resumed_epoch(out_dir)  # a resumed run continues with fresh crops, not the stream from its start
+    seed = spec.execution.seed
+    train = training_crops(pairs, geometry.scale, spec.crops.patch_size, spec.crops.batch_size, geometry.lr_size,
+                           geometry.channels, seed * 1_000_003 + resumed if resumed else seed, spec.crops.augment,
+                           cache=_can_cache(pairs, geometry.scale, geometry.lr_size, geometry.channels))
+    validation = whole_pairs(val_pairs, geometry.scale, geometry.lr_size, geometry.channels) if val_pairs else None
     sample_hr, sample_lr = first_batch(validation or train)
-    with training_scope(strategy, mixed_precision) as (strategy, policy):
-        degradation = build_degradation_model(
-            model, kernel_size=kernel_size, scale=scale, channels=channels, lr_size=lr_size, **model_kwargs,
-        )
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if lr_schedule == "cosine" else learning_rate
-        degradation.compile(optimizer=averaging_adam(rate, ema_steps), jit_compile=jit_compile)
-        degradation(sample_hr[:1])  # build before BackupAndRestore restores weights into it
-    settings = dict(
-        model=model, recipe=recipe, scale=scale, kernel_size=kernel_size, channels=channels,
-        lr_size=lr_size, patch_size=patch_size, batch_size=batch_size, steps=steps,
-        steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, lr_schedule=lr_schedule,
-        ema_steps=ema_steps, augment=augment, **sources, train_pairs=[p.name for p in pairs],
-        val_pairs=[p.name for p in val_pairs or []],
-        **dict(model_kwargs, seed=seed),
-    )
+    with training_scope(strategy, spec.execution.mixed_precision) as (strategy, policy):
+        degradation = _compiled_model(spec, sample_hr[:1])
     example = (sample_hr[:1], sample_lr[:1], "hr_generated_lr_real_lr")
-    return fit_and_save(degradation, strategy, policy, out_dir, settings, train, validation, steps,
-                        steps_per_epoch, example, callbacks, verbose)
+    return fit_and_save(degradation, strategy, policy, out_dir, spec.settings(pairs, val_pairs or []), train,
+                        validation, spec.schedule.steps, spec.schedule.steps_per_epoch, example, callbacks, verbose,
+                        spec=spec.to_dict())
+
+
+def _compiled_model(spec, sample):
+    """The degradation model of `spec`, compiled with its optimizer (Adam, averaged weights, the schedule) and
+    built on `sample` before BackupAndRestore restores weights into it."""
+    geometry, optimization, steps = spec.geometry, spec.optimization, spec.schedule.steps
+    model = build_degradation_model(spec.network.model, kernel_size=spec.network.kernel_size, scale=geometry.scale,
+                                    channels=geometry.channels, lr_size=geometry.lr_size, **spec.model_options())
+    rate = optimization.learning_rate
+    if optimization.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, steps)
+    model.compile(optimizer=averaging_adam(rate, spec.average.ema_steps), jit_compile=spec.execution.jit_compile)
+    model(sample)
+    return model
 
 
 def default_crop_border(model):

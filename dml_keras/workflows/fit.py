@@ -102,7 +102,7 @@ def averaging_adam(learning_rate, ema_steps=0):
 
 
 def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
-                 callbacks=(), verbose="auto", network_of=None, keep_checkpoints=False):
+                 callbacks=(), verbose="auto", network_of=None, keep_checkpoints=False, spec=None):
     """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
 
     With an optimizer that averages the weights (`averaging_adam`), validation
@@ -117,7 +117,8 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
 
     `network_of(model)`, when given, is what is checkpointed and saved instead
     of `model` itself (the EMA generator of a `PerceptualTrainer`); with `keep_checkpoints` each epoch's
-    is also kept as `checkpoints/step-N.keras`.
+    is also kept as `checkpoints/step-N.keras`. `spec`, when given, is written as `spec.json` (the run's
+    typed spec, which `--config` replays).
     """
     index, workers = worker_role(strategy)
     backup = os.path.join(out_dir, "backup")
@@ -126,6 +127,8 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
                         jit_compile=bool(model.jit_compile), backend=keras.backend.backend())
         check_same_run(out_dir, settings)
         write_json(os.path.join(out_dir, "training.json"), settings)
+        if spec is not None:
+            write_json(os.path.join(out_dir, "spec.json"), spec)
         trim_history(out_dir, resumed_epoch(out_dir))
         # the epoch's line is logged before the backup records the epoch as done, so a kill in between loses
         # nothing (the resumed run logs it again, once: trim_history)

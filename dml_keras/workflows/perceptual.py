@@ -34,12 +34,6 @@ from dml_keras.errors import SetupError
 from dml_keras.losses import PerceptualLoss, gan_loss
 from dml_keras.ops.filtering import unsharp_mask
 
-# Real-ESRGAN's published settings per stage (RealESRNet x4plus, then RealESRGAN x4plus)
-STAGES = {
-    "l1": dict(pixel_weight=1.0, perceptual_weight=0.0, gan_weight=0.0, learning_rate=2e-4),
-    "gan": dict(pixel_weight=1.0, perceptual_weight=1.0, gan_weight=0.1, learning_rate=1e-4),
-}
-ADAM_BETAS = (0.9, 0.99)
 
 
 def _settings(optimizer):

@@ -11,13 +11,10 @@ from dml_keras.data.streams import first_batch, tf_data_backend, training_crops,
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
 from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, color_error, lpips, psnr, ssim
-from dml_keras.names import SR_ARCHITECTURES, SR_ARCHS, SR_LOSSES
-from dml_keras.workflows.perceptual import STAGES
+from dml_keras.specs.recipes import ADAM_BETAS, STAGES
 from dml_keras.workflows.fit import fit_and_save, resumed_epoch
-from dml_keras.workflows.recipes import FINETUNE, SR_BATCH_SIZES, SR_RECIPES, source_of
 
 
-LOSSES = SR_LOSSES
 
 
 def build_sr_model(arch="vdsr", scale=4, channels="y", lr_size="same", **kwargs):
@@ -38,222 +35,122 @@ def _sr_class(arch):
     return SR_MODELS[arch]
 
 
-def _degradation_source(degradation):
-    """A built-in or preset name as it is; a file as its absolute path (`training.json`)."""
-    from dml_keras.models import BUILTIN_BASELINES
-    from dml_keras.presets import PRESETS
+def train_sr(out_dir, spec=None, *, callbacks=(), verbose="auto", **settings):
+    """Train VDSR/RCAN/RRDBNet on real pairs, synthetic pairs, or a mix; resumable, logged, saved as
+    `out_dir/model.keras`, with the resolved spec in `out_dir/spec.json`.
 
-    if isinstance(degradation, str) and (degradation in BUILTIN_BASELINES or degradation in PRESETS):
-        return degradation
-    return source_of(degradation)
-
-
-def train_sr(out_dir, pairs=None, degradation=None, hr_dir=None, synthetic_pairs=None, synthetic_fraction=0.5, arch="vdsr", scale=4,
-             channels=None, lr_size=None, patch_size=None, batch_size=None, steps=None, steps_per_epoch=None,
-             learning_rate=None, noise_sigma=None, noise_model="white", noise_resolution="output", val_pairs=None, seed=0, verbose="auto",
-             callbacks=(), strategy=None, mixed_precision=False, crops_per_image=4, jit_compile="auto", loss="auto", init=None,
-             d_filters=64, ema_decay=None, recipe="default", synthesis="pipeline", d_warmup=None, init_d=None,
-             color_weight=None, tune_blocks=None, collapse_drop=2.0, keep_checkpoints=False, sharpen=True, **arch_kwargs):
-    """Train VDSR/RCAN/RRDBNet on real pairs, synthetic pairs, or a mix at `synthetic_fraction`.
-
-    Synthetic pairs are made on the fly (`degradation` + `hr_dir`) or read from
-    `synthetic_pairs` (the output of `dml synthesize`, for degradations too
-    costly to run in the input pipeline).
-
-    Resumable (`out_dir/backup`), logged (TensorBoard, `history.csv`), saved as `out_dir/model.keras`.
-    `recipe`: `"default"` (the best measured: LR at capture size, a 12-layer VDSR, 16 × 96² crops, Adam 2e-4,
-    5000 steps) or `"paper"` (LR enlarged to HR size, a 20-layer VDSR, 48² crops, Adam 1e-4, 10 000 steps);
-    any of `lr_size`, `patch_size`, `steps`, `steps_per_epoch`, `learning_rate` and VDSR's `depth` left `None`
-    comes from it (`workflows.recipes.SR_RECIPES`). Batch 16 (VDSR), 2 (RCAN) or 8 (RRDB); L2 loss for VDSR,
-    L1 otherwise.
-    `degradation`: a model, a saved model's path, or a built-in name (`"bicubic"`, `"handcrafted"`);
-    `noise_model="handcrafted"` adds Real-ESRGAN's noise and JPEG to a learned blur; `noise_sigma`
-    (AWGN, 0–255 scale) defaults to 5 (the paper), or 0 for degradations that add their own noise.
-    `strategy`, `mixed_precision` and `jit_compile` as in `train_degradation` (`dml_keras.distribute`).
-    `synthesis`: where on-the-fly pairs are made: `"pipeline"` (the input pipeline, on the CPU) or
-    `"in-step"` (the learned degradation runs in the compiled training step, `workflows.in_step`: for
-    GPUs; the same pairs to float rounding; synthetic pairs alone, not Real-ESRGAN's recipe).
-    Under JAX or PyTorch every pair source works too, fed by `PyDataset`s that yield the `tf.data`
-    pipelines' batches (`data.crops`, `data.synthetic_batches`); TensorFlow need not be installed.
-
-    `loss`: `"auto"` (L2 for VDSR, L1 otherwise), `"l1"`, `"l2"`, or `"gan"`:
-    Real-ESRGAN's L1 + perceptual + GAN stage with a `UNetDiscriminator` of
-    `d_filters` (RGB only). RRDBNet and every `"gan"` run train with
-    Real-ESRGAN's recipe (`dml_keras.workflows.perceptual`: sharpened ground
-    truth, Adam β = (0.9, 0.99) at 2e-4 for L1 and 1e-4 for GAN, an EMA of the
-    generator at `ema_decay` that is what gets saved). `init`: start the
-    generator from a trained SR model (a run folder or `.keras`), e.g. the GAN
-    stage from the L1 stage, or from a published generator (`"realesrgan_x4plus"`), whose sizes it then
-    takes. `channels` defaults to `"rgb"` for RRDBNet and `"gan"`, `"y"` otherwise.
-
-    Fine-tuning (`init` given, `loss="gan"`, no architecture sizes given): anything of `FINETUNE` left `None` (steps, crops, rate, EMA,
-    `d_warmup` steps of the discriminator alone, `color_weight`, `tune_blocks`: the last RRDB blocks and the
-    upsampler train, the rest stays) comes from that recipe; `init_d` starts the discriminator from a
-    `.keras` file or Real-ESRGAN's `netD.pth`. `collapse_drop`: with `val_pairs`, stop when validation PSNR
-    falls this many dB below its best and keep the best weights (`callbacks.CollapseGuard`; 0 turns it off).
-    `keep_checkpoints`: keep each epoch's saved network as `checkpoints/step-N.keras`. `sharpen=False`
-    compares L1 and perceptual losses with the ground truth as it is, not unsharp-masked (Real-ESRGAN's
-    recipe sharpens: the output then comes out sharper than the ground truth, which costs PSNR).
+    `spec`: an `specs.SRRun`, or its flat settings as keywords (`SRRun.of`): `pairs`, `degradation` + `hr_dir`
+    (on the fly), `synthetic_pairs` (from disk), `synthetic_fraction`, `arch`, `loss`, `init`, `steps`, … —
+    each is documented on its part of the spec (`dml_keras.specs.sr`) and as a flag in `dml train-sr --help`.
+    A setting left `None` comes from the named `recipe` (`specs.recipes`): SR_RECIPES for VDSR and RCAN,
+    Real-ESRGAN's stages for RRDB and `loss="gan"`, FINETUNE when a published generator is fine-tuned
+    (`init` with `loss="gan"` and no sizes). `callbacks` are Keras callbacks added to the run's own.
+    Under JAX or PyTorch every pair source works too (NumPy streams that yield the `tf.data` batches).
     """
-    from dml_keras.loading import load_model
-    from dml_keras.models import check_arguments
+    from dml_keras.specs.sr import SRRun
 
-    # first: what cannot run is refused before any work is done
-    check_arguments(_sr_class(arch), arch, {k: v for k, v in arch_kwargs.items() if v is not None})
-    if loss not in LOSSES:
-        raise SetupError(f"loss (--loss) must be one of {', '.join(LOSSES)}, not {loss!r}")
-    if recipe not in SR_RECIPES:
-        raise SetupError(f"recipe (--recipe) must be one of {', '.join(SR_RECIPES)}, not {recipe!r}")
-    # fine-tuning: the GAN stage from a network whose sizes it takes (a published generator), not from an L1 stage
-    finetuning = init is not None and loss == "gan" and all(v is None for v in arch_kwargs.values())
-    if finetuning:  # the fine-tuning recipe fills what is not given
-        tuned = dict(patch_size=patch_size, batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch,
-                     learning_rate=learning_rate, ema_decay=ema_decay, d_warmup=d_warmup, color_weight=color_weight,
-                     tune_blocks=tune_blocks)
-        tuned = {k: FINETUNE[k] if v is None else v for k, v in tuned.items()}
-        patch_size, batch_size, steps, steps_per_epoch, learning_rate = (
-            tuned[k] for k in ("patch_size", "batch_size", "steps", "steps_per_epoch", "learning_rate"))
-        ema_decay, d_warmup, color_weight, tune_blocks = (
-            tuned[k] for k in ("ema_decay", "d_warmup", "color_weight", "tune_blocks"))
-    ema_decay = 0.999 if ema_decay is None else ema_decay
-    d_warmup, color_weight = d_warmup or 0, color_weight or 0.0
-    if (d_warmup or init_d is not None) and loss != "gan":
-        raise SetupError("--d-warmup and --init-d train the discriminator of the GAN stage: add --loss gan")
-    registered = SR_ARCHITECTURES.get(arch)
-    if registered is None:
-        raise ValueError(f"arch must be one of {SR_ARCHS}. Received: arch={arch!r}")
-    if tune_blocks is not None and not registered.tunable_blocks:
-        tunable = ", ".join(n for n, a in SR_ARCHITECTURES.items() if a.tunable_blocks)
-        raise SetupError(f"--tune-blocks chooses blocks to train: it is for --arch {tunable}, not {arch}")
-    given = dict(lr_size=lr_size, patch_size=patch_size, steps=steps, steps_per_epoch=steps_per_epoch,
-                 learning_rate=learning_rate)
-    chosen = {k: getattr(SR_RECIPES[recipe], k) if v is None else v for k, v in given.items()}
-    lr_size, patch_size, steps, steps_per_epoch = (chosen[k] for k in ("lr_size", "patch_size", "steps", "steps_per_epoch"))
-    if registered.recipe_depth and arch_kwargs.get("depth") is None:
-        arch_kwargs["depth"] = SR_RECIPES[recipe].depth
-    perceptual = registered.perceptual or loss == "gan"
-    if perceptual and loss == "l2":
-        raise SetupError(f"--arch {arch} --loss {loss}: Real-ESRGAN's recipe trains with 'l1' then 'gan'")
-    stage = "gan" if loss == "gan" else "l1"
-    channels = channels or ("rgb" if perceptual else "y")
-    lr_size = "native" if registered.native_only and given["lr_size"] is None else lr_size
-    learning_rate = learning_rate or (STAGES[stage]["learning_rate"] if perceptual else chosen["learning_rate"])
-    if registered.native_only and lr_size != "native":
-        raise SetupError(f"--arch {arch} runs on the small LR: drop --lr-size same (it takes --lr-size native)")
-    if stage == "gan" and channels != "rgb":
-        raise SetupError("--loss gan compares VGG features of RGB images: use --channels rgb (the default for it)")
-    if pairs is None and degradation is None and synthetic_pairs is None:
-        raise ValueError("Give real `pairs`, or a `degradation` model and an `hr_dir` of clean photos, or both.")
-    if degradation is not None and synthetic_pairs is not None:
-        raise ValueError("Give synthetic pairs one way: a `degradation` (on the fly) or `synthetic_pairs` (from disk).")
-    if degradation is not None and hr_dir is None:
-        raise ValueError("On-the-fly synthesis needs `hr_dir`, a folder of clean HR photos.")
-    mixing = pairs is not None and (degradation is not None or synthetic_pairs is not None)
-    if synthesis not in ("pipeline", "in-step"):
-        raise SetupError(f"synthesis (--synthesis) must be 'pipeline' or 'in-step', not {synthesis!r}")
-    in_step = synthesis == "in-step"
-    if in_step and (degradation is None or mixing or perceptual):
-        raise SetupError("--synthesis in-step makes the pairs of --degradation in the training step: give "
-                         "--degradation and --hr-dir without real pairs, and not with --arch rrdb or --loss gan")
-    # first: a strategy that cannot run is refused before any work is done
-    strategy = resolve_strategy(strategy)
-    check_jit_compile(strategy, jit_compile)
-    batch_size = batch_size or SR_BATCH_SIZES[arch]
-    keras.utils.set_random_seed(seed)
+    if spec is not None and settings:
+        raise SetupError(f"give train_sr a spec or settings, not both (settings: {', '.join(settings)})")
+    spec = (spec or SRRun.of(**settings)).resolved()
+    strategy = resolve_strategy(spec.execution.strategy)  # what cannot run is refused before any work is done
+    check_jit_compile(strategy, spec.execution.jit_compile)
+    keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
-    resumed_steps = resumed_epoch(out_dir) * min(steps_per_epoch, steps)
+    schedule, geometry = spec.schedule, spec.geometry
+    resumed_steps = resumed_epoch(out_dir) * min(schedule.steps_per_epoch, schedule.steps)
     validation = None
-    if val_pairs is not None:
-        validation = whole_pairs(resolve_pairs(val_pairs, scale), scale, lr_size, channels, order="lr")
-    model = None
-    if degradation is not None:
-        from dml_keras.data.synthesis import default_noise_sigma
-
-        model = load_model(degradation, kind="degradation", scale=scale, lr_size=lr_size, noise=noise_model)
-        noise_sigma = default_noise_sigma(model) if noise_sigma is None else noise_sigma
-    if in_step:  # clean crops and their noise; the step degrades them (workflows.in_step)
-        from dml_keras.data.synthetic_batches import synthetic_batches
-
-        clean = dict(patch_size=patch_size, batch_size=batch_size, channels=channels, noise_sigma=noise_sigma,
-                     seed=seed, noise_resolution=noise_resolution, crops_per_image=crops_per_image)
-        train = synthetic_batches(model, hr_dir, **clean, start=resumed_steps, in_step=True)
-    elif not tf_data_backend():
-        # the tf.data streams' batches, drawn in NumPy (data.crops, data.synthetic_batches); resumed where it stopped
-        from dml_keras.data.synthetic_batches import MixedBatches, synthetic_batches
-
-        start = 0 if mixing else resumed_steps  # a mix goes on where it stopped, its streams from their start
-        streams = [training_crops(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size, channels,
-                                  seed, cache=True, order="lr", start=start) for source in (pairs, synthetic_pairs)
-                   if source is not None]
-        if model is not None:
-            streams.append(synthetic_batches(model, hr_dir, patch_size, batch_size, channels, noise_sigma, seed=seed,
-                                             noise_resolution=noise_resolution, crops_per_image=crops_per_image,
-                                             start=start))
-        train = MixedBatches(*streams, synthetic_fraction, batch_size, seed, start=resumed_steps) if mixing else streams[0]
-    else:
-        from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
-
-        streams = []
-        for source in (pairs, synthetic_pairs):
-            if source is not None:
-                streams.append(real_sr_dataset(resolve_pairs(source, scale), scale, patch_size, batch_size, lr_size,
-                                               channels, seed, batch=not mixing))
-        if model is not None:
-            streams.append(synthetic_sr_dataset(model, hr_dir, patch_size, batch_size, channels, noise_sigma,
-                                                seed=seed, batch=not mixing, noise_resolution=noise_resolution,
-                                                crops_per_image=crops_per_image))
-        train = mixed_sr_dataset(*streams, synthetic_fraction, batch_size, seed) if mixing else streams[0]
-        # a resumed run continues the stream where it stopped: every draw is stateless, so the batches are the same
-        train = train.skip(resumed_steps)
-    sample_lr, sample_hr = first_batch(validation or (synthetic_batches(model, hr_dir, **clean) if in_step else train))
+    if spec.data.val_pairs is not None:
+        validation = whole_pairs(resolve_pairs(spec.data.val_pairs, geometry.scale), geometry.scale,
+                                 geometry.lr_size, geometry.channels, order="lr")
+    spec, degradation = _with_degradation(spec)
+    train, first = _training_stream(spec, degradation, resumed_steps)
+    sample_lr, sample_hr = first_batch(validation or first)
     sample_lr, sample_hr = _center_crop_pair(sample_lr[:1], sample_hr[:1], 256)
-    with training_scope(strategy, mixed_precision) as (strategy, policy):
-        if perceptual:
-            if strategy.num_replicas_in_sync > 1 or policy == "mixed_float16":
-                raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device, in float32 "
-                                 "or mixed_bfloat16 (mixed_float16 would need loss scaling)")
-            network = _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample_lr,
-                                          learning_rate, jit_compile, arch_kwargs, d_warmup=d_warmup, init_d=init_d,
-                                          color_weight=color_weight, tune_blocks=tune_blocks, sharpen=sharpen)
-        else:
-            network = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
-            network(sample_lr)  # built before its start is copied in and BackupAndRestore restores weights into it
-            if init is not None:
-                network.set_weights(_initial_network(init, network, sample_lr).get_weights())
-            if in_step:
-                from dml_keras.workflows.in_step import InStepSynthesis
-
-                network = InStepSynthesis(network, model, train.margin, patch_size)
-                network(first_batch(train)[0])  # built before BackupAndRestore restores weights into it
-            network.compile(
-                optimizer=keras.optimizers.Adam(learning_rate),
-                loss={"l2": "mse", "l1": "mae"}[loss if loss in ("l1", "l2") else registered.loss],
-                metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)],
-                jit_compile=jit_compile,
-            )
-    settings = dict(arch=arch, recipe=recipe, scale=scale, channels=channels, lr_size=lr_size, patch_size=patch_size,
-                    batch_size=batch_size, steps=steps, steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
-                    noise_sigma=noise_sigma, noise_model=noise_model if degradation is not None else None,
-                    noise_resolution=noise_resolution,
-                    crops_per_image=crops_per_image if degradation is not None else None,
-                    synthetic_fraction=synthetic_fraction if mixing else None, seed=seed,
-                    synthesis=synthesis if degradation is not None else None,
-                    pairs=source_of(pairs), synthetic_pairs=source_of(synthetic_pairs),
-                    degradation=_degradation_source(degradation), hr_dir=source_of(hr_dir),
-                    val_source=source_of(val_pairs), loss=loss, init=_degradation_source(init),
-                    **(dict(d_filters=d_filters if stage == "gan" else None, ema_decay=ema_decay,
-                            d_warmup=d_warmup or None, init_d=source_of(init_d), color_weight=color_weight or None,
-                            tune_blocks=tune_blocks, sharpen=sharpen) if perceptual else {}),
-                    **arch_kwargs)
-    network_of = ((lambda trainer: trainer.ema_generator) if perceptual else
-                  (lambda wrapper: wrapper.network) if in_step else None)
-    if collapse_drop and validation is not None:
+    with training_scope(strategy, spec.execution.mixed_precision) as (strategy, policy):
+        network = _network(spec, sample_lr, train, degradation, strategy, policy)
+    network_of = ((lambda trainer: trainer.ema_generator) if spec.perceptual else
+                  (lambda wrapper: wrapper.network) if spec.in_step else None)
+    if schedule.collapse_drop and validation is not None:
         from dml_keras.callbacks import CollapseGuard
 
-        callbacks = [CollapseGuard(collapse_drop, network_of)] + list(callbacks)
-    network = fit_and_save(network, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch,
-                           (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose, network_of=network_of,
-                           keep_checkpoints=keep_checkpoints)
+        callbacks = [CollapseGuard(schedule.collapse_drop, network_of)] + list(callbacks)
+    return fit_and_save(network, strategy, policy, out_dir, spec.settings(), train, validation, schedule.steps,
+                        schedule.steps_per_epoch, (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose,
+                        network_of=network_of, keep_checkpoints=schedule.keep_checkpoints, spec=spec.to_dict())
+
+
+def _with_degradation(spec):
+    """The spec with the noise the degradation model takes by default, and the model (None without one)."""
+    from dml_keras.data.synthesis import default_noise_sigma
+    from dml_keras.loading import load_model
+
+    if spec.data.degradation is None:
+        return spec, None
+    geometry = spec.geometry
+    model = load_model(spec.data.degradation, kind="degradation", scale=geometry.scale, lr_size=geometry.lr_size,
+                       noise=spec.synthesis.noise_model)
+    if spec.synthesis.noise_sigma is None:
+        spec = spec.set("noise_sigma", default_noise_sigma(model))
+    return spec, model
+
+
+def _training_stream(spec, model, resumed_steps):
+    """The training batches, resumed where the run stopped (every draw is stateless: the same batches), and a
+    stream whose first batch is an example when there is no validation."""
+    from dml_keras.data.synthetic_batches import MixedBatches, synthetic_batches
+
+    data, synthesis, geometry = spec.data, spec.synthesis, spec.geometry
+    scale, patch, batch, seed = geometry.scale, spec.crops.patch_size, spec.crops.batch_size, spec.execution.seed
+    clean = dict(patch_size=patch, batch_size=batch, channels=geometry.channels, noise_sigma=synthesis.noise_sigma,
+                 seed=seed, noise_resolution=synthesis.noise_resolution, crops_per_image=synthesis.crops_per_image)
+    files = [source for source in (data.pairs, data.synthetic_pairs) if source is not None]
+    if spec.in_step:  # clean crops and their noise; the step degrades them (workflows.in_step)
+        return (synthetic_batches(model, data.hr_dir, **clean, start=resumed_steps, in_step=True),
+                synthetic_batches(model, data.hr_dir, **clean))
+    if not tf_data_backend():
+        start = 0 if spec.mixing else resumed_steps  # a mix goes on where it stopped, its streams from their start
+        streams = [training_crops(resolve_pairs(source, scale), scale, patch, batch, geometry.lr_size,
+                                  geometry.channels, seed, cache=True, order="lr", start=start) for source in files]
+        if model is not None:
+            streams.append(synthetic_batches(model, data.hr_dir, **clean, start=start))
+        train = (MixedBatches(*streams, data.synthetic_fraction, batch, seed, start=resumed_steps) if spec.mixing
+                 else streams[0])
+        return train, train
+    from dml_keras.data.sr_pipeline import mixed_sr_dataset, real_sr_dataset, synthetic_sr_dataset
+
+    streams = [real_sr_dataset(resolve_pairs(source, scale), scale, patch, batch, geometry.lr_size,
+                               geometry.channels, seed, batch=not spec.mixing) for source in files]
+    if model is not None:
+        streams.append(synthetic_sr_dataset(model, data.hr_dir, patch, batch, geometry.channels,
+                                            synthesis.noise_sigma, seed=seed, batch=not spec.mixing,
+                                            noise_resolution=synthesis.noise_resolution,
+                                            crops_per_image=synthesis.crops_per_image))
+    train = mixed_sr_dataset(*streams, data.synthetic_fraction, batch, seed) if spec.mixing else streams[0]
+    train = train.skip(resumed_steps)
+    return train, train
+
+
+def _network(spec, sample, train, degradation, strategy, policy):
+    """The compiled network the run trains: a `PerceptualTrainer` (Real-ESRGAN's recipe), the SR network
+    wrapped with the degradation (`--synthesis in-step`), or the SR network itself."""
+    if spec.perceptual:
+        if strategy.num_replicas_in_sync > 1 or policy == "mixed_float16":
+            raise SetupError("Real-ESRGAN's recipe (--arch rrdb, --loss gan) trains on one device, in float32 "
+                             "or mixed_bfloat16 (mixed_float16 would need loss scaling)")
+        return _perceptual_trainer(spec, sample)
+    geometry, scale = spec.geometry, spec.geometry.scale
+    network = build_sr_model(spec.network.arch, scale, geometry.channels, geometry.lr_size, **spec.network.sizes)
+    network(sample)  # built before its start is copied in and BackupAndRestore restores weights into it
+    if spec.start.init is not None:
+        network.set_weights(_initial_network(spec.start.init, network, sample).get_weights())
+    if spec.in_step:
+        from dml_keras.workflows.in_step import InStepSynthesis
+
+        network = InStepSynthesis(network, degradation, train.margin, spec.crops.patch_size)
+        network(first_batch(train)[0])  # built before BackupAndRestore restores weights into it
+    loss = spec.objective.loss if spec.objective.loss in ("l1", "l2") else spec.architecture.loss
+    network.compile(optimizer=keras.optimizers.Adam(spec.optimization.learning_rate), loss={"l2": "mse", "l1": "mae"}[loss],
+                    metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)], jit_compile=spec.execution.jit_compile)
     return network
 
 
@@ -269,43 +166,46 @@ def _initial_network(init, network, sample):
     return start
 
 
-def _perceptual_trainer(arch, scale, channels, lr_size, stage, init, d_filters, ema_decay, sample, learning_rate,
-                        jit_compile, arch_kwargs, d_warmup=0, init_d=None, color_weight=0.0, tune_blocks=None,
-                        sharpen=True):
-    """A compiled `PerceptualTrainer` for Real-ESRGAN's `stage` (`"l1"` or `"gan"`)."""
+def _perceptual_trainer(spec, sample):
+    """A compiled `PerceptualTrainer` for Real-ESRGAN's stage of `spec` (`"l1"` or `"gan"`)."""
     from dml_keras.models import UNetDiscriminator
-    from dml_keras.workflows.perceptual import ADAM_BETAS, PerceptualTrainer
+    from dml_keras.workflows.perceptual import PerceptualTrainer
 
-    if init is not None and not any(v is not None for v in arch_kwargs.values()):
-        # the sizes of the network it starts from (a published generator's, say)
-        start = load_sr_start(init, sample)
-        generator = type(start).from_config(start.get_config())
+    geometry, start, init = spec.geometry, spec.start, spec.start.init
+    if init is not None and not spec.network.sizes:  # the sizes of the network it starts from (a published one)
+        loaded = load_sr_start(init, sample)
+        generator = type(loaded).from_config(loaded.get_config())
         generator(sample)
-        generator.set_weights(start.get_weights())
-        if (generator.scale, generator.channels, generator.lr_size) != (scale, channels, lr_size):
+        generator.set_weights(loaded.get_weights())
+        if (generator.scale, generator.channels, generator.lr_size) != (geometry.scale, geometry.channels,
+                                                                         geometry.lr_size):
             raise SetupError(f"--init {init}: it is a x{generator.scale} {generator.channels} network on "
-                             f"{generator.lr_size}-size LR, not x{scale} {channels} on {lr_size}-size LR")
+                             f"{generator.lr_size}-size LR, not x{geometry.scale} {geometry.channels} on "
+                             f"{geometry.lr_size}-size LR")
     else:
-        generator = build_sr_model(arch, scale, channels, lr_size, **arch_kwargs)
+        generator = build_sr_model(spec.network.arch, geometry.scale, geometry.channels, geometry.lr_size,
+                                   **spec.network.sizes)
         generator(sample)
         if init is not None:
             generator.set_weights(_initial_network(init, generator, sample).get_weights())
-    if tune_blocks is not None:
-        freeze_rrdb(generator, tune_blocks)
-    weights = {k: v for k, v in STAGES[stage].items() if k != "learning_rate"}
+    if start.tune_blocks is not None:
+        freeze_rrdb(generator, start.tune_blocks)
+    weights = {k: v for k, v in STAGES[spec.stage].items() if k != "learning_rate"}
     discriminator = None
-    if stage == "gan":
-        discriminator = UNetDiscriminator(filters=d_filters) if init_d is None else _initial_discriminator(init_d)
-        upscaled = generator(sample)
-        discriminator(upscaled, training=init_d is None)  # built; a fresh one's kernels spectrally normalized once
-    trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=ema_decay, d_warmup=d_warmup,
-                                color_weight=color_weight, sharpen=sharpen, **weights)
+    if spec.stage == "gan":
+        discriminator = (UNetDiscriminator(filters=spec.objective.d_filters) if start.init_d is None
+                         else _initial_discriminator(start.init_d))
+        # built; a fresh one's kernels spectrally normalized once
+        discriminator(generator(sample), training=start.init_d is None)
+    trainer = PerceptualTrainer(generator, discriminator, sample, ema_decay=spec.average.ema_decay,
+                                d_warmup=start.d_warmup, color_weight=spec.objective.color_weight,
+                                sharpen=spec.objective.sharpen, **weights)
 
     def adam():
-        return keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
+        return keras.optimizers.Adam(spec.optimization.learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1])
 
-    trainer.compile(adam(), adam() if discriminator is not None else None,
-                    metrics=[PSNR(crop_border=scale), SSIM(crop_border=scale)], jit_compile=jit_compile)
+    trainer.compile(adam(), adam() if discriminator is not None else None, metrics=[
+        PSNR(crop_border=geometry.scale), SSIM(crop_border=geometry.scale)], jit_compile=spec.execution.jit_compile)
     trainer(sample)
     return trainer
 

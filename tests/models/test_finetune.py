@@ -132,7 +132,7 @@ def test_init_d_starts_the_discriminator_from_real_esrgans_netd_file(tmp_path, p
 
 def test_fine_tuning_defaults_are_the_recipe_and_its_flags_replay(tmp_path, photos):
     from dml_keras.cli import main
-    from dml_keras.workflows.recipes import FINETUNE
+    from dml_keras.specs.recipes import FINETUNE
 
     make_hr_lr(tmp_path / "pairs", photos)
     start = _published_like(tmp_path, photos)

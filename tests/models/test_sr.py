@@ -175,10 +175,17 @@ def test_each_sr_network_is_registered_once_and_everything_else_derives_from_it(
     from dml_keras.cli import build_parser
     from dml_keras.models import RCAN, SR_MODELS, VDSR, RRDBNet
     from dml_keras.names import SR_ARCHITECTURES
-    from dml_keras.workflows.recipes import SR_BATCH_SIZES
+    from dml_keras.specs.recipes import SR_BATCH_SIZES
 
     assert SR_MODELS == {"vdsr": VDSR, "rcan": RCAN, "rrdb": RRDBNet}
     assert SR_BATCH_SIZES == {"vdsr": 16, "rcan": 2, "rrdb": 8}
     train_sr = build_parser().commands["train-sr"]
     arch = next(action for action in train_sr._actions if action.dest == "arch")
     assert tuple(arch.choices) == tuple(SR_ARCHITECTURES)
+    # the sizes a run spec may give each network are exactly its constructor's size arguments
+    import inspect
+
+    not_sizes = {"self", "scale", "channels", "lr_size", "kwargs"}
+    for name, cls in SR_MODELS.items():
+        taken = set(inspect.signature(cls.__init__).parameters) - not_sizes
+        assert set(SR_ARCHITECTURES[name].sizes) == taken, name

@@ -82,11 +82,17 @@ FLAGS = {"num_basis": "--basis", "basis_initializer": "--basis-init"}
 # vdsr_realsr_x4), a 12-layer VDSR on the small LR, 16 × 96² crops at 2e-4; "paper": Xiao et al.'s,
 # the 20-layer VDSR on LR enlarged to HR size, 48² crops at 1e-4 for 10 000 steps. `depth` is VDSR's only;
 # batch sizes are per network (VDSR 16, RCAN 2 as its paper, RRDB 8); RRDB and `--loss gan` runs take
-# Real-ESRGAN's rates (`workflows.perceptual.STAGES`) instead of the recipe's.
+# Real-ESRGAN's rates (`STAGES`) instead of the recipe's.
 SR_RECIPES = {
     "default": SRRecipe(lr_size="native", patch_size=96, steps=5000, steps_per_epoch=500, learning_rate=2e-4, depth=12),
     "paper": SRRecipe(lr_size="same", patch_size=48, steps=10_000, steps_per_epoch=500, learning_rate=1e-4, depth=20),
 }
+# Real-ESRGAN's published settings per stage (RealESRNet x4plus, then RealESRGAN x4plus)
+STAGES = {
+    "l1": dict(pixel_weight=1.0, perceptual_weight=0.0, gan_weight=0.0, learning_rate=2e-4),
+    "gan": dict(pixel_weight=1.0, perceptual_weight=1.0, gan_weight=0.1, learning_rate=1e-4),
+}
+ADAM_BETAS = (0.9, 0.99)
 SR_BATCH_SIZES = {name: arch.batch_size for name, arch in SR_ARCHITECTURES.items()}
 # Fine-tuning a published generator (`train-sr --init realesrgan_x4plus --loss gan`): what a run takes when
 # not told otherwise: the run measured in saved_models/README.md ("Fine-tuning Real-ESRGAN x4plus"), 250 steps
