@@ -523,17 +523,9 @@ def _check_json_target(json_path):
     """Refuse, before any work, a --json FILE that cannot be written (so the scores are not lost at the end)."""
     from dml_keras.errors import DataError
 
-    if not json_path:
-        return
-    target = os.path.abspath(json_path)
-    folder = os.path.dirname(target)
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if os.path.isdir(target) or not os.path.isdir(existing) or not os.access(existing, os.W_OK) or (
-            os.path.exists(target) and not os.access(target, os.W_OK)):
-        raise DataError(f"--json '{json_path}' cannot be written (a folder, or a place without write access): "
-                        "give a file path in a writable folder")
+    problem = _check_out(json_path, file=True, flag="--json")
+    if problem:
+        raise DataError(problem)
 
 
 def _print_scores(scores, json_path):
@@ -812,23 +804,25 @@ def _check_numbers(args):
 _OUT_FILE_COMMANDS = ("export", "import")
 
 
-def _check_out(out, file):
-    """Why `--out` cannot be written, before any work (a file where a folder is meant, a read-only place);
-    `None` when it can."""
+def _check_out(out, file, flag="--out"):
+    """Why `out` (the value of `flag`) cannot be written, before any work (a file where a folder is meant, a folder
+    where a file is, a read-only place); `None` when it can."""
     if out is None:
         return None
     target = os.path.abspath(out)
     if not file and os.path.exists(target) and not os.path.isdir(target):
-        return f"--out '{out}' is a file; give a folder (it is created if missing)"
+        return f"{flag} '{out}' is a file; give a folder (it is created if missing)"
     if file and os.path.isdir(target) and not os.path.exists(os.path.join(target, "saved_model.pb")):
-        return f"--out '{out}' is a folder; give a file path"
+        return f"{flag} '{out}' is a folder; give a file path"
     existing = os.path.dirname(target) if file else target
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        return f"--out '{out}' cannot be created: '{existing}' is a file, not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"--out '{out}' cannot be written: no write access to '{existing}'. Choose another place"
+        return f"{flag} '{out}' cannot be created: '{existing}' is a file, not a folder"
+    if file and os.path.isfile(target) and not os.access(target, os.W_OK):
+        existing = target
+    if not os.access(existing, os.W_OK | (0 if existing == target and file else os.X_OK)):
+        return f"{flag} '{out}' cannot be written: no write access to '{existing}'. Choose another place"
     return None
 
 

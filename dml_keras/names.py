@@ -50,6 +50,8 @@ BUILTIN_DEGRADATIONS = ("identity", "bicubic", "handcrafted")
 SR_LOSSES = ("auto", "l1", "l2", "gan")
 # colour channels a model works on: luma (MATLAB's Y, the paper) or RGB
 CHANNELS = ("y", "rgb")
+# the LR of a pair: enlarged back to the HR's size (the paper) or at capture size, 1/scale
+LR_SIZES = ("same", "native")
 # how training crops are oriented (`paired_dataset`): all 8 orientations, the paper's left-right and
 # up-down flips (a camera's horizontal and vertical blur stay so), or as photographed
 AUGMENTATIONS = ("dihedral", "flips", "none")

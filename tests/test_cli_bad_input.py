@@ -55,6 +55,8 @@ CASES = [
     (["export", "vdsr_bicubic_x4", "--format", "tflite", "--out", "a_file/x.tflite"], "a_file' is a file, not a folder"),
     (["export", "vdsr_bicubic_x4", "--format", "tflite", "--out", "clean"], "clean' is a folder; give a file path"),
     (["export", "bicubic", "--format", "tflite", "--out", "o.tflite"], "a built-in computed in NumPy, not a network"),
+    (["evaluate-sr", "vdsr_bicubic_x4", "pairs", "--json", "clean"], "clean' is a folder; give a file path"),
+    (["evaluate-sr", "vdsr_bicubic_x4", "pairs", "--json", "a_file/s.json"], "a_file' is a file, not a folder"),
     (["evaluate-sr", "vdsr_bicubic_x4", "mismatched", "--crop-border", "5000"], "is 10×12 but hr 'a.png' is 64×64"),
     (["compare", "vdsr_bicubic_x4", "--pairs", "mismatched", "--out", "o"], "is 10×12 but hr 'a.png' is 64×64"),
     (["train-sr", "pairs", "--out", "o", "--scale", "5", "--patch-size", "32", "--steps", "1"],

@@ -15,23 +15,13 @@ import functools
 import keras
 import numpy as np
 
-from dml_keras.data.pairs import discover_pairs, load_pair, pair_geometry
+from dml_keras.data.pairs import load_pair, pair_geometry, resolve_pairs
 from dml_keras.data.stateless import stateless_uniform, stateless_uniform_int
 from dml_keras.errors import DataError
 from dml_keras.names import AUGMENTATIONS, CHANNELS
 
 # Offsets added to the element index for the second and third draws of one element (`pipeline._crop_and_augment`).
 LEFT_STREAM, ORIENTATION_STREAM = 1 << 40, 2 << 40
-
-
-def resolve_pairs(pairs, scale):
-    """A folder / CSV (through `discover_pairs`) or a non-empty list of `ImagePair`."""
-    if isinstance(pairs, (str, bytes)) or hasattr(pairs, "__fspath__"):
-        return discover_pairs(pairs, scale=scale)
-    pairs = list(pairs)
-    if not pairs:
-        raise DataError("The list of pairs is empty; give a folder or CSV of HR/LR pairs.")
-    return pairs
 
 
 def check_args(scale, lr_size, channels, patch_size=None):

@@ -24,9 +24,8 @@ import numpy as np
 from dml_keras.data.image_pair import ImagePair
 from dml_keras.data.io import image_size, is_image_file, read_image
 from dml_keras.errors import DataError
+from dml_keras.names import LR_SIZES
 from dml_keras.ops.resize import imresize, shrink_enlarged
-
-LR_SIZES = ("same", "native")
 
 
 def _listing(folder):
@@ -249,7 +248,11 @@ def split_pairs(pairs, val_fraction):
 
 
 def resolve_pairs(pairs, scale=4):
-    """Pairs given as a folder, a CSV or a list: always a list of `ImagePair` (a path is discovered with `discover_pairs`)."""
+    """Pairs given as a folder, a CSV or a list: always a non-empty list of `ImagePair` (a path is discovered with
+    `discover_pairs`; an empty list is a `DataError`)."""
     if isinstance(pairs, (str, bytes, os.PathLike)):
         return discover_pairs(pairs, scale=scale)
-    return list(pairs)
+    pairs = list(pairs)
+    if not pairs:
+        raise DataError("The list of pairs is empty; give a folder or CSV of HR/LR pairs.")
+    return pairs

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from dml_keras.data.io import read_image
 from dml_keras.data.pipeline import index_stream, paired_dataset
-from dml_keras.data.synthesis import image_seed, list_images, sensor_noise
+from dml_keras.data.synthesis import batch_stages, image_seed, list_images, sensor_noise
 from dml_keras.ops.color import rgb_to_y
 
 
@@ -32,30 +32,21 @@ def real_sr_dataset(pairs, scale=4, patch_size=48, batch_size=16, lr_size="same"
 
 
 def _degrade_fn(model):
-    """A TF-callable degradation `(hr, keys, visits) -> lr` for a batch `(B, H, W, C)`.
+    """A TF-callable degradation `(hr, keys, visits) -> lr` for a batch `(B, H, W, C)`: the model's Keras stage in
+    the graph, its NumPy stage through `tf.numpy_function` with each crop's `(key, visit)` seed, as `dml
+    synthesize` gives each file, so both draw the same degradation (`synthesis.batch_stages`)."""
+    in_graph, in_numpy = batch_stages(model)
 
-    Keras models run in the graph; built-ins via NumPy. Random degradations
-    (`model.stochastic`) get each crop's `(key, visit)` seed, as `dml synthesize`
-    gives each file, so both paths draw the same degradation; a learned blur
-    with hand-crafted noise runs its blur in the graph and the rest in NumPy.
-    """
-    import keras
-
-    def numpy_call(function, lr, keys, visits):
-        out = tf.numpy_function(
-            lambda x, k, v: np.asarray(function(x, np.stack([k, v], -1)), np.float32), [lr, keys, visits], tf.float32,
-            stateful=False)
+    def degrade(hr, keys, visits):
+        x = hr if in_graph is None else in_graph(hr)
+        if in_numpy is None:
+            return x
+        out = tf.numpy_function(lambda x, k, v: np.asarray(in_numpy(x, np.stack([k, v], -1)), np.float32),
+                                [x, keys, visits], tf.float32, stateful=False)
         out.set_shape([None, None, None, 3])
         return out
 
-    if isinstance(model, keras.Model):
-        return lambda hr, keys, visits: model(hr, training=False)
-    blur = getattr(model, "blur", None)
-    if isinstance(blur, keras.Model):
-        return lambda hr, keys, visits: numpy_call(model.finish, blur(hr, training=False), keys, visits)
-    if model.stochastic:
-        return lambda hr, keys, visits: numpy_call(lambda x, seeds: model.degrade(x, seeds=seeds), hr, keys, visits)
-    return lambda hr, keys, visits: numpy_call(lambda x, seeds: model.degrade(x), hr, keys, visits)
+    return degrade
 
 
 def synthetic_sr_dataset(model, hr_dir, patch_size=48, batch_size=16, channels="y", noise_sigma=5.0, quantize=True,

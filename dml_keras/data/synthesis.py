@@ -109,6 +109,25 @@ def default_noise_sigma(model):
     return 0.0 if model.adds_noise else 5.0
 
 
+def batch_stages(model):
+    """How degradation `model` degrades a batch of HR crops, in the two stages every pair source runs:
+    `(in_graph, in_numpy)`. `in_graph(hr)`: its Keras part, run on the backend (`None` when it has none);
+    `in_numpy(x, seeds)`: the rest, in NumPy, with each crop's `(key, visit)` seed for random degradations
+    (`None` when nothing is left). A learned model is all Keras; a learned blur with hand-crafted noise
+    (`LearnedBlurWithNoise`) runs its blur in Keras and its noise and JPEG in NumPy; the built-ins are NumPy.
+    """
+    import keras
+
+    if isinstance(model, keras.Model):
+        return (lambda hr: model(hr, training=False)), None
+    blur = getattr(model, "blur", None)
+    if isinstance(blur, keras.Model):
+        return (lambda hr: blur(hr, training=False)), model.finish
+    if model.stochastic:
+        return None, lambda x, seeds: model.degrade(x, seeds=seeds)
+    return None, lambda x, seeds: model.degrade(x)
+
+
 def parse_shard(text):
     """`"I/N"` → `(I, N)` with `0 <= I < N`."""
     from dml_keras.errors import SetupError

@@ -20,7 +20,7 @@ import numpy as np
 from dml_keras.data.crops import pass_order
 from dml_keras.data.io import read_image
 from dml_keras.data.stateless import stateless_uniform_int
-from dml_keras.data.synthesis import image_seed, list_images, sensor_noise_array
+from dml_keras.data.synthesis import batch_stages, image_seed, list_images, sensor_noise_array
 
 
 class SyntheticBatches(keras.utils.PyDataset):
@@ -90,16 +90,10 @@ class SyntheticBatches(keras.utils.PyDataset):
         return np.ascontiguousarray(keras.ops.convert_to_numpy(lr), np.float32), target
 
     def _degrade(self, hr, seeds):
-        """The degradation of a batch, as `sr_pipeline._degrade_fn` runs it."""
-        model = self.model
-        if isinstance(model, keras.Model):
-            return keras.ops.convert_to_numpy(model(hr, training=False))
-        blur = getattr(model, "blur", None)
-        if isinstance(blur, keras.Model):
-            return np.asarray(model.finish(keras.ops.convert_to_numpy(blur(hr, training=False)), seeds), np.float32)
-        if model.stochastic:
-            return np.asarray(model.degrade(hr, seeds=seeds), np.float32)
-        return np.asarray(model.degrade(hr), np.float32)
+        """The degradation of a batch, in its two stages (`synthesis.batch_stages`), as `tf.data` runs it."""
+        in_graph, in_numpy = batch_stages(self.model)
+        x = hr if in_graph is None else keras.ops.convert_to_numpy(in_graph(hr))
+        return np.asarray(x if in_numpy is None else in_numpy(x, seeds), np.float32)
 
 
 def finish_lr(degraded, noise, margin, patch_size, stride, quantize, channels):

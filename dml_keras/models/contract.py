@@ -23,9 +23,7 @@ an RGB photo of any size → RGB `scale` times larger, clipped to `[0, 1]`.
 
 from typing import Protocol, runtime_checkable
 
-from dml_keras.names import CHANNELS  # noqa: F401  (re-exported: the models check against it)
-
-LR_SIZES = ("same", "native")
+from dml_keras.names import CHANNELS, LR_SIZES  # noqa: F401  (re-exported: the models check against them)
 
 
 @runtime_checkable
