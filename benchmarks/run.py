@@ -278,7 +278,7 @@ def vdsr_fit_ms(dataset, steps=10, in_step=False):
 
     model, clock = VDSR(), SecondEpoch()
     if in_step:  # the degradation in the step: clean crops and noise come in
-        from dml_keras.workflows.in_step import InStepSynthesis
+        from dml_keras.trainers.in_step import InStepSynthesis
         model = InStepSynthesis(model, DegradationModel(seed=0), dataset.margin, 48)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
     model.fit(dataset, steps_per_epoch=steps, epochs=2, verbose=0, callbacks=[clock])

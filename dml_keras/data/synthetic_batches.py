@@ -119,7 +119,7 @@ def synthetic_batches(model, hr_dir, patch_size=48, batch_size=16, channels="y",
 
     Arguments as there, plus `start`: batch 0 is the stream's batch `start` (a resumed run goes on where it
     stopped). `data[b]` is batch `b`, `(lr, hr)`; with `in_step`, `((hr_with_margin, noise), hr)`: the clean
-    crops and their noise, for a training step that degrades them itself (`workflows.in_step`).
+    crops and their noise, for a training step that degrades them itself (`trainers.in_step`).
     """
     if patch_size % model.scale:
         raise ValueError(f"patch_size must be a multiple of scale={model.scale}. Received: patch_size={patch_size}")

@@ -104,7 +104,7 @@ def _training_stream(spec, model, resumed_steps):
     clean = dict(patch_size=patch, batch_size=batch, channels=geometry.channels, noise_sigma=synthesis.noise_sigma,
                  seed=seed, noise_resolution=synthesis.noise_resolution, crops_per_image=synthesis.crops_per_image)
     files = [source for source in (data.pairs, data.synthetic_pairs) if source is not None]
-    if spec.in_step:  # clean crops and their noise; the step degrades them (workflows.in_step)
+    if spec.in_step:  # clean crops and their noise; the step degrades them (trainers.in_step)
         return (synthetic_batches(model, data.hr_dir, **clean, start=resumed_steps, in_step=True),
                 synthetic_batches(model, data.hr_dir, **clean))
     if not tf_data_backend():
@@ -144,7 +144,7 @@ def _network(spec, sample, train, degradation, strategy, policy):
     if spec.start.init is not None:
         network.set_weights(_initial_network(spec.start.init, network, sample).get_weights())
     if spec.in_step:
-        from dml_keras.workflows.in_step import InStepSynthesis
+        from dml_keras.trainers.in_step import InStepSynthesis
 
         network = InStepSynthesis(network, degradation, train.margin, spec.crops.patch_size)
         network(first_batch(train)[0])  # built before BackupAndRestore restores weights into it
@@ -169,7 +169,7 @@ def _initial_network(init, network, sample):
 def _perceptual_trainer(spec, sample):
     """A compiled `PerceptualTrainer` for Real-ESRGAN's stage of `spec` (`"l1"` or `"gan"`)."""
     from dml_keras.models import UNetDiscriminator
-    from dml_keras.workflows.perceptual import PerceptualTrainer
+    from dml_keras.trainers.perceptual import PerceptualTrainer
 
     geometry, start, init = spec.geometry, spec.start, spec.start.init
     if init is not None and not spec.network.sizes:  # the sizes of the network it starts from (a published one)

@@ -73,7 +73,7 @@ def test_in_step_synthesis_makes_the_pipelines_pairs(tmp_path, photos, lr_size):
     from dml_keras.data.synthetic_batches import synthetic_batches
     from dml_keras.loading import load_model
     from dml_keras.models import VDSR
-    from dml_keras.workflows.in_step import InStepSynthesis
+    from dml_keras.trainers.in_step import InStepSynthesis
 
     folder = _photos_folder(tmp_path, photos)
     model = load_model("dml_realsr_x4", kind="degradation", lr_size=lr_size)  # native: taken to capture size

@@ -12,7 +12,7 @@ from dml_keras.metrics.lpips import load_weights
 from dml_keras.models import RRDBNet, UNetDiscriminator
 from dml_keras.ops.filtering import unsharp_mask
 from dml_keras.ops.pixel_shuffle import upsample_bilinear2x
-from dml_keras.workflows.perceptual import PerceptualTrainer
+from dml_keras.trainers.perceptual import PerceptualTrainer
 from tests.conftest import assert_round_trip, interrupt_at_epoch, make_hr_lr, needs_tensorflow
 
 
