@@ -1,6 +1,8 @@
 """Training recipes of both model families by name (no Keras or TensorFlow needed: the CLI reads them for its help)."""
 
 import dataclasses
+import json
+from pathlib import Path
 
 from dml_keras.errors import SetupError
 from dml_keras.names import AUGMENTATIONS  # noqa: F401  (the recipes' choices; re-exported)
@@ -49,23 +51,15 @@ class SRRecipe(_Recipe):
     depth: int
 
 
-# "default": the best measured on held-out real pairs within a 2-core CPU's hour
-# (docs/degradation.md, saved_models/README.md); "large": 36× the pixels and a network twice
-# as wide, for a GPU (about 5 minutes on one shared H100 with the JAX backend), 0.2 dB better;
-# "paper": the authors' setting.
-RECIPES = {
-    "default": DegradationRecipe(patch_size=64, batch_size=8, steps=3000, steps_per_epoch=250, learning_rate=1e-4,
-                                 lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=32,
-                                 basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
-                                 residual_on="blur"),
-    "large": DegradationRecipe(patch_size=192, batch_size=16, steps=6000, steps_per_epoch=500, learning_rate=1e-4,
-                               lr_schedule="constant", ema_steps="auto", augment="dihedral", filters=64,
-                               basis_initializer="gaussian", weight_init="uniform_mix", kernel_init="gaussian",
-                               residual_on="blur"),
-    "paper": DegradationRecipe(patch_size=192, batch_size=16, steps=100_000, steps_per_epoch=500, learning_rate=1e-4,
-                               lr_schedule="constant", ema_steps=0, augment="flips", filters=32,
-                               basis_initializer="uniform", weight_init="half", kernel_init="random", residual_on="hr"),
-}
+def _data(name):
+    """A recipe file of the package (`recipes_data/NAME.json`, package data); its `note` says where each was
+    measured."""
+    with open(Path(__file__).resolve().parent / "recipes_data" / f"{name}.json") as handle:
+        return {key: value for key, value in json.load(handle).items() if key != "note"}
+
+
+# degradation recipes by name (`dml train-degradation --recipe`): "default", "large" (for a GPU), "paper"
+RECIPES = {name: DegradationRecipe(**values) for name, values in _data("degradation").items()}
 # The one table of which degradation model takes which of its own options (recipe entries and flags alike):
 # the CLI, `train_degradation` and `resolve_recipe` refuse an option given to another model through it
 # (`check_model_only`, one `SetupError`); tests/test_training.py checks it against the models' constructors.
@@ -77,32 +71,18 @@ MODEL_ONLY = {"num_basis": ("dml",), "basis_initializer": ("dml",), "basis_const
 FLAGS = {"num_basis": "--basis", "basis_initializer": "--basis-init"}
 
 
-# SR training recipes by name (`dml train-sr --recipe`); an argument left `None` comes from the recipe.
-# "default": the best measured here (saved_models/README.md, Table 2 trained 5000 steps: the shipped
-# vdsr_realsr_x4), a 12-layer VDSR on the small LR, 16 × 96² crops at 2e-4; "paper": Xiao et al.'s,
-# the 20-layer VDSR on LR enlarged to HR size, 48² crops at 1e-4 for 10 000 steps. `depth` is VDSR's only;
-# batch sizes are per network (VDSR 16, RCAN 2 as its paper, RRDB 8); RRDB and `--loss gan` runs take
-# Real-ESRGAN's rates (`STAGES`) instead of the recipe's.
-SR_RECIPES = {
-    "default": SRRecipe(lr_size="native", patch_size=96, steps=5000, steps_per_epoch=500, learning_rate=2e-4, depth=12),
-    "paper": SRRecipe(lr_size="same", patch_size=48, steps=10_000, steps_per_epoch=500, learning_rate=1e-4, depth=20),
-}
-# Real-ESRGAN's published settings per stage (RealESRNet x4plus, then RealESRGAN x4plus)
-STAGES = {
-    "l1": dict(pixel_weight=1.0, perceptual_weight=0.0, gan_weight=0.0, learning_rate=2e-4),
-    "gan": dict(pixel_weight=1.0, perceptual_weight=1.0, gan_weight=0.1, learning_rate=1e-4),
-}
-ADAM_BETAS = (0.9, 0.99)
+# SR training recipes by name (`dml train-sr --recipe`), "default" and "paper"; an argument left `None` comes from
+# the recipe. Batch sizes are per network (`names.SR_ARCHITECTURES`); RRDB and `--loss gan` runs take Real-ESRGAN's
+# rates (`STAGES`) instead of the recipe's.
+SR_RECIPES = {name: SRRecipe(**values) for name, values in _data("sr").items()}
+# Real-ESRGAN's published settings per stage: "l1" (RealESRNet x4plus), then "gan" (RealESRGAN x4plus)
+_STAGES = _data("stages")
+STAGES = {"l1": _STAGES["rrdb_l1"], "gan": _STAGES["rrdb_gan"]}
+ADAM_BETAS = tuple(_STAGES["adam_betas"])
 SR_BATCH_SIZES = {name: arch.batch_size for name, arch in SR_ARCHITECTURES.items()}
-# Fine-tuning a published generator (`train-sr --init realesrgan_x4plus --loss gan`): what a run takes when
-# not told otherwise: the run measured in saved_models/README.md ("Fine-tuning Real-ESRGAN x4plus"), 250 steps
-# (about an hour on 2 CPU cores). Real-ESRGAN's GAN-stage losses and rate; 4 crops of 128² (32² LR); the
-# discriminator alone for its first 50 steps; the last 4 of 23 RRDB blocks and the upsampler trained; an EMA spanning
-# about 100 steps (0.999 would keep most of the start in the average of a run this short); an 8×8 colour
-# term.
-FINETUNE = dict(patch_size=128, batch_size=4, steps=250, steps_per_epoch=125, learning_rate=1e-4, ema_decay=0.99,
-                d_warmup=50, color_weight=1.0, tune_blocks=4)
-
+# Fine-tuning a published generator (`train-sr --init realesrgan_x4plus --loss gan`): what a run takes when not
+# told otherwise (the run measured in saved_models/README.md, "Fine-tuning Real-ESRGAN x4plus")
+FINETUNE = _data("finetune")
 
 
 def source_of(data):
