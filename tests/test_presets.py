@@ -91,3 +91,6 @@ def test_the_wheel_carries_the_preset_files_as_shipped(tmp_path):
             data = archive.read(f"dml_keras/preset_files/{preset.path.name}")  # the content, not a link
             assert hashlib.sha256(data).hexdigest() == preset.sha256
         assert sum(info.file_size for info in archive.infolist()) < 60e6  # kept small: the best few
+        # the named recipes are data files of the package: a wheel without them could train nothing
+        recipes = {name for name in archive.namelist() if name.startswith("dml_keras/specs/recipes_data/")}
+        assert recipes == {f"dml_keras/specs/recipes_data/{n}.json" for n in ("degradation", "sr", "stages", "finetune")}
