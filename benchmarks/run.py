@@ -204,29 +204,9 @@ def startup_figures(raw):
 
 def machine():
     """What the timings ran on: CPU model, usable cores, vector extensions, library versions."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
+    from dml_keras.machine import machine, versions
 
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    extensions = [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if x in flags]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = {}
-    for package in ("tensorflow", "keras", "jax"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return {"cpu": model, "cores": cores, "extensions": " ".join(extensions) or "none reported", **versions}
+    return {**machine(), **versions(("tensorflow", "keras", "jax"))}
 
 
 def main(argv=None):

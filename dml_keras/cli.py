@@ -843,7 +843,8 @@ def _lock_name(args):
 
 def _remove_if_empty(folder):
     """Remove an --out folder a failed run created, when it holds no result: only the settings it recorded
-    (`synthesis.json`, `training.json`), an empty `history.csv` and TensorBoard's `logs/`."""
+    (`synthesis.json`, `training.json`, `spec.json`, `run_info.json`), an empty `history.csv` and TensorBoard's
+    `logs/`."""
     import shutil
 
     if not os.path.isdir(folder):
@@ -853,7 +854,7 @@ def _remove_if_empty(folder):
             continue
         for name in files:
             path = os.path.join(root, name)
-            if root == folder and name in ("synthesis.json", "training.json"):
+            if root == folder and name in ("synthesis.json", "training.json", "spec.json", "run_info.json"):
                 continue
             if root == folder and name == "history.csv" and os.path.getsize(path) < 512:
                 with open(path) as handle:

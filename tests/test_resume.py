@@ -1,7 +1,9 @@
 """Nothing lost, nothing mixed: kills at the dangerous moments of an epoch's end, damaged backups, reruns."""
 
 import csv
+import json
 
+import keras
 import pytest
 
 from dml_keras import callbacks
@@ -61,6 +63,11 @@ def test_a_kill_at_an_epochs_end_loses_no_history_line_and_logs_none_twice(pairs
     assert _train(pairs, run) == 0
     assert _epochs(run) == [0, 1, 2]  # epoch 1 redone from epoch 0's backup and logged once
     assert (run / "model.keras").exists()
+    # each start is recorded with what ran it: the first from step 0, the resumed one from epoch 0's backup
+    starts = json.loads((run / "run_info.json").read_text())["starts"]
+    assert [start["from_step"] for start in starts] == [0, 2]
+    assert all(start["backend"] == keras.backend.backend() and start["versions"]["keras"] == keras.__version__
+               and start["machine"]["cores"] >= 1 for start in starts)
 
 
 @pytest.mark.parametrize("damage, name", [(b"\x89HDF\r\n\x1a\n half a file", "latest.weights.h5"),

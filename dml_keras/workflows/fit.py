@@ -101,6 +101,26 @@ def averaging_adam(learning_rate, ema_steps=0):
     return keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=1.0 - 1.0 / ema_steps)
 
 
+def _record_start(out_dir, settings):
+    """Add this start of the run (a resume is another) to `run_info.json`: when, on what machine, with which
+    library versions, backend, devices and precision. What the run does is `spec.json`; this is what ran it."""
+    import datetime
+
+    from dml_keras.machine import machine, versions
+
+    path = os.path.join(out_dir, "run_info.json")
+    try:
+        with open(path) as handle:
+            starts = json.load(handle)["starts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        starts = []
+    start = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+             "from_step": resumed_epoch(out_dir) * min(settings["steps_per_epoch"], settings["steps"]),
+             "machine": machine(), "versions": versions(),
+             **{key: settings[key] for key in _RUN_INFO}}
+    write_json(path, {"starts": starts + [start]})
+
+
 def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
                  callbacks=(), verbose="auto", network_of=None, keep_checkpoints=False, spec=None):
     """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
@@ -108,7 +128,8 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     With an optimizer that averages the weights (`averaging_adam`), validation
     scores the average and `model.keras` holds it.
 
-    Writes `training.json` (`settings` plus how it ran), `backup/` (resume),
+    Writes `training.json` (`settings` plus how it ran), `run_info.json` (each start: when, the machine, the
+    versions), `backup/` (resume),
     `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
     (`(inputs, targets, tag)`) shown each epoch (where TensorFlow is installed:
     TensorBoard's files are written by `tf.summary`). With several workers only the
@@ -129,6 +150,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         write_json(os.path.join(out_dir, "training.json"), settings)
         if spec is not None:
             write_json(os.path.join(out_dir, "spec.json"), spec)
+        _record_start(out_dir, settings)
         trim_history(out_dir, resumed_epoch(out_dir))
         # the epoch's line is logged before the backup records the epoch as done, so a kill in between loses
         # nothing (the resumed run logs it again, once: trim_history)
