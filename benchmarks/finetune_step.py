@@ -4,8 +4,9 @@
 
 The same L1 step (4 crops of 32² LR → 128² HR, Adam) on the same cores: Keras (TensorFlow) with every layer
 trained, with XLA (`jit_compile`), in mixed bfloat16 (`--mixed-precision` on a CPU), with the fine-tuning
-recipe's frozen trunk (`--tune-blocks 4`: the last 4 blocks and the upsampler train), and plain PyTorch (eager, every layer trained; `torch` is needed here only,
-it is no dependency of dml-keras). Prints the median step times, their ratios to PyTorch's, and the machine's
+recipe's frozen trunk (`--tune-blocks 4`: the last 4 blocks and the upsampler train), and plain PyTorch (eager),
+every layer trained and with the same frozen trunk (`torch` is needed here only, it is no dependency of dml-keras);
+each Keras step is divided by PyTorch's step that trains the same layers. Prints the median step times, their ratios to PyTorch's, and the machine's
 plain 3×3 convolution rate and CPU, to read the times beside. Run it alone on the machine.
 """
 
@@ -75,14 +76,17 @@ def keras_step_seconds(repeat, jit_compile=False, tune_blocks=None, policy="floa
     return statistics.median(times)
 
 
-def torch_step_seconds(repeat):
+def torch_step_seconds(repeat, tune_blocks=None):
     import torch
 
     from tests.data.make_pth_fixtures import RRDBNet
 
     torch.manual_seed(0)
     network = RRDBNet(blocks=23, f=64, g=32)
-    optimizer = torch.optim.Adam(network.parameters(), 1e-4, betas=(0.9, 0.99))
+    if tune_blocks is not None:  # the recipe's frozen trunk: the first convolution and all but the last blocks
+        for module in [network.conv_first, *list(network.body)[: len(network.body) - tune_blocks]]:
+            module.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], 1e-4, betas=(0.9, 0.99))
     lr = torch.from_numpy(np.random.default_rng(0).random((BATCH, 3, LR_SIDE, LR_SIDE), dtype=np.float32))
     hr = torch.from_numpy(np.random.default_rng(1).random((BATCH, 3, 4 * LR_SIDE, 4 * LR_SIDE), dtype=np.float32))
 
@@ -105,6 +109,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json")
+    parser.add_argument("--only", help="comma-separated Keras cases to run (keras, keras_xla, keras_bf16, keras_tune4, "
+                                       "keras_tune4_bf16); default all")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     result = {"cpu": _cpu(), "cores": len(os.sched_getaffinity(0)), "machine_conv_gflops": round(conv_gflops(), 1)}
@@ -114,6 +120,7 @@ def main(argv=None):
         result["torch"] = torch.__version__
         result["torch_threads"] = torch.get_num_threads()
         result["torch_step_s"] = torch_step_seconds(args.repeat)
+        result["torch_tune4_step_s"] = torch_step_seconds(args.repeat, tune_blocks=4)
     except ImportError:
         print("PyTorch is not installed: the ratios to it are left out (pip install torch)", file=sys.stderr)
     cases = {"keras_step_s": {}, "keras_xla_step_s": {"jit_compile": True},
@@ -121,12 +128,16 @@ def main(argv=None):
              "keras_tune4_bf16_step_s": {"tune_blocks": 4, "policy": "mixed_bfloat16"}}
     for key, value in result.items():
         print(f"{key}: {round(value, 3) if isinstance(value, float) else value}", flush=True)
+    only = set(args.only.split(",")) if args.only else None
     for key, kwargs in cases.items():
+        if only is not None and key.replace("_step_s", "") not in only:
+            continue
         result[key] = keras_step_seconds(args.repeat, **kwargs)
         print(f"{key}: {result[key]:.3f}", flush=True)
-        if "torch_step_s" in result:
+        if "torch_step_s" in result:  # each against PyTorch's step that trains the same layers
+            reference = "torch_tune4_step_s" if "tune4" in key else "torch_step_s"
             ratio = key.replace("_step_s", "_vs_torch")
-            result[ratio] = round(result[key] / result["torch_step_s"], 3)
+            result[ratio] = round(result[key] / result[reference], 3)
             print(f"{ratio}: {result[ratio]}", flush=True)
     if args.json:
         with open(args.json, "w") as handle:

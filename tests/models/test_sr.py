@@ -189,3 +189,24 @@ def test_each_sr_network_is_registered_once_and_everything_else_derives_from_it(
     for name, cls in SR_MODELS.items():
         taken = set(inspect.signature(cls.__init__).parameters) - not_sizes
         assert set(SR_ARCHITECTURES[name].sizes) == taken, name
+
+
+def test_the_dense_block_computes_esrgans_concatenated_convolutions():
+    # the block sums one convolution per earlier feature (a slice of the kernel each) instead of concatenating
+    # them: the same function as ESRGAN's, written here the concatenating way with the same layers
+    from keras import ops
+
+    from dml_keras.models.rrdb import ResidualDenseBlock
+
+    rng = np.random.default_rng(0)
+    block = ResidualDenseBlock(filters=16, growth=8)
+    x = rng.random((2, 9, 11, 16)).astype("float32")
+    block.build(x.shape)
+    for weight in block.weights:
+        weight.assign(rng.normal(0, 0.1, weight.shape).astype("float32"))
+    features = [x]
+    for conv in block.convs[:4]:
+        features.append(ops.leaky_relu(conv(ops.concatenate(features, axis=-1)), 0.2))
+    expected = x + 0.2 * block.convs[4](ops.concatenate(features, axis=-1))
+    np.testing.assert_allclose(ops.convert_to_numpy(block(x)), ops.convert_to_numpy(expected), atol=1e-5)
+    assert float(np.abs(ops.convert_to_numpy(expected) - x).max()) > 0.05  # the convolutions matter here
