@@ -419,7 +419,8 @@ wait
 taskset -c 1 dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_n05 --synthetic-fraction 0.5 $FT --out $F/real_syndml  # row 6
 python saved_models/perceptual_study.py table $F/{blur_hc,real,real_syndml}/checkpoints/step-*.keras
 python saved_models/perceptual_study.py wild realesrgan_x4plus rrdb_web_x4_gan $F/blur_hc/checkpoints/step-000250.keras
-# shipped as saved_models/finetune/{handcrafted,syndml}.tuned.npz: the layers the runs changed, on realesrgan_x4plus
-for row in handcrafted syndml; do
+# shipped as saved_models/finetune/{handcrafted,syndml,real,real_syndml}.tuned.npz: the layers the runs changed, on
+# realesrgan_x4plus (real_syndml is the preset realesrgan_x4plus_realsr)
+for row in handcrafted syndml real real_syndml; do
   python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/$row/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
 done
