@@ -57,4 +57,4 @@ def test_a_json_target_that_cannot_be_written_is_refused_before_the_evaluation(t
     # the pairs do not exist: a refusal that names them would mean the evaluation had started
     assert main([command, model, str(tmp_path / "no_pairs"), "--json", str(tmp_path / "a_file" / "s.json")]) == 2
     err = capsys.readouterr().err
-    assert "--json" in err and "cannot be written" in err and err.count("\n") == 1
+    assert "--json" in err and "a_file' is a file, not a folder" in err and err.count("\n") == 1
