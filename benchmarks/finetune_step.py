@@ -13,7 +13,6 @@ plain 3×3 convolution rate and CPU, to read the times beside. Run it alone on t
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -23,16 +22,6 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 BATCH, LR_SIDE = 4, 32
-
-
-def _cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def conv_gflops(repeat=5):
@@ -113,7 +102,10 @@ def main(argv=None):
                                        "keras_tune4_bf16); default all")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    result = {"cpu": _cpu(), "cores": len(os.sched_getaffinity(0)), "machine_conv_gflops": round(conv_gflops(), 1)}
+    from dml_keras.machine import machine
+
+    described = machine()
+    result = {"cpu": described["cpu"], "cores": described["cores"], "machine_conv_gflops": round(conv_gflops(), 1)}
     try:
         import torch
 

@@ -81,14 +81,14 @@ def _config_defaults(command, dests, path):
     except (OSError, ValueError) as error:
         raise DataError(f"Cannot read run settings '{path}': {error}. Give the spec.json or training.json a run "
                         "wrote.") from None
-    names = _CONFIG_FLAGS[command]
+    names, records = _CONFIG_FLAGS[command], _CONFIG_RECORDS  # a training.json's flag names and run records
     if isinstance(recorded, dict) and "spec" in recorded:
         try:
             recorded = _spec_class(command).from_dict(recorded, where=f"'{path}'").flat()
         except SetupError as error:
             raise DataError(str(error)) from None
         recorded["jit_compile"] = recorded["jit_compile"] is True
-        names = {setting: dest for dest, setting in _SPEC_FLAGS[command].items()}
+        names, records = {setting: dest for dest, setting in _SPEC_FLAGS[command].items()}, set()
     family_key = "model" if command == "train-degradation" else "arch"
     if not isinstance(recorded, dict) or family_key not in recorded:
         other = "train-sr" if command == "train-degradation" else "train-degradation"
@@ -98,7 +98,7 @@ def _config_defaults(command, dests, path):
         if key == "precision":
             defaults["mixed_precision"] = value not in (None, "float32")
             continue
-        if key in _CONFIG_RECORDS and names is _CONFIG_FLAGS[command] or value is None:
+        if key in records or value is None:
             continue
         dest = names.get(key, key)
         if dest not in dests:
@@ -820,8 +820,8 @@ def _check_out(out, file, flag="--out"):
     if not os.path.isdir(existing):
         return f"{flag} '{out}' cannot be created: '{existing}' is a file, not a folder"
     if file and os.path.isfile(target) and not os.access(target, os.W_OK):
-        existing = target
-    if not os.access(existing, os.W_OK | (0 if existing == target and file else os.X_OK)):
+        return f"{flag} '{out}' cannot be written: no write access to it. Choose another place"
+    if not os.access(existing, os.W_OK | os.X_OK):
         return f"{flag} '{out}' cannot be written: no write access to '{existing}'. Choose another place"
     return None
 

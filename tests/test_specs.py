@@ -65,6 +65,8 @@ def test_the_spec_file_holds_the_spec_and_refuses_what_is_not_one():
     (dict(pairs="p", stesp=3), "'stesp' is not a setting of train-sr"),
     (dict(pairs="p", arch="vdsr", growth=8), "vdsr does not take growth. It takes: depth, filters"),
     (dict(pairs="p", arch="vdsr", tune_blocks=2), "--tune-blocks chooses blocks to train: it is for --arch rrdb"),
+    # fine-tuning's recipe trains the last RRDB blocks: a VDSR started from a model with --loss gan cannot take it
+    (dict(pairs="p", loss="gan", init="run"), "--tune-blocks chooses blocks to train: it is for --arch rrdb"),
     (dict(pairs="p", d_warmup=5), "--d-warmup and --init-d train the discriminator"),
     (dict(pairs="p", arch="rrdb", loss="l2"), "Real-ESRGAN's recipe trains with 'l1' then 'gan'"),
     (dict(pairs="p", arch="rrdb", lr_size="same"), "runs on the small LR"),

@@ -3,6 +3,7 @@ written to and read from JSON (no Keras here)."""
 
 import dataclasses
 import os
+import typing
 
 from dml_keras.errors import SetupError
 from dml_keras.specs.recipes import source_of
@@ -28,6 +29,16 @@ def spec_paths(parts, aliases=(), dict_keys=()):
         paths.pop(path.rsplit(".", 1)[1], None)
         paths[name] = path
     return paths
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """Devices (`strategy`: a name or a `tf.distribute.Strategy`), precision, XLA and the seed."""
+
+    strategy: typing.Any = None
+    mixed_precision: typing.Any = False
+    jit_compile: typing.Any = "auto"
+    seed: int = 0
 
 
 class RunSpec:

@@ -10,7 +10,7 @@ import typing
 
 from dml_keras.errors import SetupError
 from dml_keras.names import DEGRADATION_MODELS
-from dml_keras.specs.base import RunSpec, spec_paths
+from dml_keras.specs.base import Execution, RunSpec, spec_paths
 from dml_keras.specs.recipes import MODEL_ONLY, RECIPES, check_model_only, resolve_recipe, source_of
 
 
@@ -79,16 +79,6 @@ class Average:
     """The weight average's span in steps (0: off; `"auto"`: a sixth of the steps)."""
 
     ema_steps: "int | str | None" = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Execution:
-    """Devices (`strategy`: a name or a `tf.distribute.Strategy`), precision, XLA and the seed."""
-
-    strategy: typing.Any = None
-    mixed_precision: typing.Any = False
-    jit_compile: typing.Any = "auto"
-    seed: int = 0
 
 
 _PARTS = {"geometry": Geometry, "data": Data, "network": Network, "crops": Crops, "optimization": Optimization,

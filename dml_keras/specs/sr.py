@@ -12,7 +12,7 @@ import typing
 
 from dml_keras.errors import SetupError
 from dml_keras.names import SR_ARCHITECTURES, SR_ARCHS, SR_LOSSES
-from dml_keras.specs.base import RunSpec, spec_paths, stored_source
+from dml_keras.specs.base import Execution, RunSpec, spec_paths, stored_source
 from dml_keras.specs.recipes import FINETUNE, SR_BATCH_SIZES, SR_RECIPES, STAGES, source_of
 
 
@@ -113,16 +113,6 @@ class Start:
     d_warmup: "int | None" = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Execution:
-    """Devices (`strategy`: a name or a `tf.distribute.Strategy`), precision, XLA and the seed."""
-
-    strategy: typing.Any = None
-    mixed_precision: bool = False
-    jit_compile: typing.Any = "auto"
-    seed: int = 0
-
-
 _PARTS = {"geometry": Geometry, "data": Data, "synthesis": Synthesis, "crops": Crops, "network": Network,
           "objective": Objective, "optimization": Optimization, "schedule": Schedule, "average": Average,
           "start": Start, "execution": Execution}
@@ -192,11 +182,11 @@ class SRRun(RunSpec):
             SetupError: one line naming the flag, for anything that cannot run.
         """
         spec = self
-        spec.check()
-        if spec.finetuning:  # the fine-tuning recipe fills what is not given
+        if spec.finetuning:  # the fine-tuning recipe fills what is not given (then checked with the rest)
             for name, value in FINETUNE.items():
                 if spec.get(name) is None:
                     spec = spec.set(name, value)
+        spec.check()
         recipe, arch = SR_RECIPES[spec.recipe], spec.architecture
         given_lr_size = spec.geometry.lr_size
         for name in ("lr_size", "patch_size", "steps", "steps_per_epoch"):

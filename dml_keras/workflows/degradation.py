@@ -10,11 +10,11 @@ from dml_keras.data.files import write_json
 from dml_keras.data.pairs import load_pair, pair_geometry, resolve_pairs, split_pairs
 from dml_keras.data.streams import first_batch, training_crops, whole_pairs
 from dml_keras.distribute import check_jit_compile, resolve_strategy, training_scope
+from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
-from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
-from dml_keras.errors import SetupError
 from dml_keras.specs.recipes import source_of
+from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 

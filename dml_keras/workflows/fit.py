@@ -101,7 +101,7 @@ def averaging_adam(learning_rate, ema_steps=0):
     return keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=1.0 - 1.0 / ema_steps)
 
 
-def _record_start(out_dir, settings):
+def _record_start(out_dir, settings, resumed):
     """Add this start of the run (a resume is another) to `run_info.json`: when, on what machine, with which
     library versions, backend, devices and precision. What the run does is `spec.json`; this is what ran it."""
     import datetime
@@ -115,7 +115,7 @@ def _record_start(out_dir, settings):
     except (OSError, ValueError, KeyError, TypeError):
         starts = []
     start = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-             "from_step": resumed_epoch(out_dir) * min(settings["steps_per_epoch"], settings["steps"]),
+             "from_step": resumed * min(settings["steps_per_epoch"], settings["steps"]),
              "machine": machine(), "versions": versions(),
              **{key: settings[key] for key in _RUN_INFO}}
     write_json(path, {"starts": starts + [start]})
@@ -150,8 +150,9 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
         write_json(os.path.join(out_dir, "training.json"), settings)
         if spec is not None:
             write_json(os.path.join(out_dir, "spec.json"), spec)
-        _record_start(out_dir, settings)
-        trim_history(out_dir, resumed_epoch(out_dir))
+        resumed = resumed_epoch(out_dir)
+        _record_start(out_dir, settings, resumed)
+        trim_history(out_dir, resumed)
         # the epoch's line is logged before the backup records the epoch as done, so a kill in between loses
         # nothing (the resumed run logs it again, once: trim_history)
         outputs = [
