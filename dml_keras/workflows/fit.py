@@ -57,8 +57,9 @@ def check_same_run(out_dir, settings):
     with open(path) as handle:
         recorded = json.load(handle)
     given = json.loads(json.dumps(settings))
-    changed = [key for key in sorted(set(recorded) | set(given))
-               if key not in _RUN_INFO + _MAY_CHANGE and recorded.get(key) != given.get(key)]
+    # a key the record lacks is a setting added after the run started; the run ran as its default does now
+    changed = [key for key in sorted(recorded)
+               if key not in _RUN_INFO + _MAY_CHANGE and recorded[key] != given.get(key)]
     if changed:
         what = "; ".join(f"{key} {recorded.get(key)!r} → {given.get(key)!r}" for key in changed[:3])
         raise DataError(f"'{out_dir}' holds a stopped run with other settings ({what}). Resume it with its own "
