@@ -342,3 +342,43 @@ def test_a_lone_mismeasured_tile_is_ignored_and_named_while_a_coherent_warp_is_n
     both = warped.copy()
     both[0, 2:] = (-0.8, 0.7)
     assert isolated_tiles(both, 16, 0.5).tolist() == [0]
+
+
+def _flat_with_one_edge(image, top, left, size, angle, contrast):
+    """`image` with a bright, nearly flat square holding one straight edge (the aperture problem's worst case)."""
+    image = image.copy()
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    edge = (np.cos(angle) * (xs - size / 2) + np.sin(angle) * (ys - size / 2)) > 0
+    patch = 0.95 + 0.005 * ys / size - contrast * edge
+    image[top:top + size, left:left + size] = patch if image.ndim == 2 else patch[..., None]
+    return image
+
+
+def test_a_noisy_flat_tile_with_one_edge_is_not_measured_and_the_others_are_right(photos):
+    from dml_keras.workflows.align import tile_shifts
+
+    rng = np.random.default_rng(0)
+    grey = cv2.cvtColor(photos["astronaut"], cv2.COLOR_RGB2GRAY)  # 512², 64-px tiles
+    for angle in np.linspace(0, np.pi, 6, endpoint=False):
+        reference = _flat_with_one_edge(grey, 128, 256, 64, angle, 0.3)
+        image = cv2.warpAffine(reference, np.float32([[1, 0, 0.3], [0, 1, -0.2]]), (512, 512),
+                               flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)  # image(u) = reference(u − d)
+        image = np.clip(image + rng.normal(0, 4 / 255, image.shape), 0, 1)  # noise alone looks like detail
+        _, data = cv2.imencode(".jpg", np.round(image * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        rows, tile = tile_shifts(reference, image)
+        assert tile == 64 and len(rows) >= 40
+        assert not np.any((rows[:, 0] == 159.5) & (rows[:, 1] == 287.5))  # ECC slid along its edge by up to 2.4 px
+        assert np.percentile(np.hypot(rows[:, 2] + 0.2, rows[:, 3] - 0.3), 95) < 0.25
+
+
+def test_simulated_captures_with_a_low_texture_area_are_all_kept(photos):
+    photo = photos["astronaut"]
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        marked = _flat_with_one_edge(photo, *rng.integers(100, 300, 2), 192, rng.uniform(0, np.pi), 0.3)
+        hr, capture, true = _capture(marked, 2, rng, _hr_box(marked, 2))
+        report = align_pair(hr, capture, 2).report
+        assert report["accepted"], report["reason"]
+        assert report["residual"]["p95"] < 0.3
+        assert transform_rms(report["transform"], true, (hr.shape[0] // 2, hr.shape[1] // 2)) <= 0.1

@@ -45,6 +45,7 @@ MAX_RESIDUAL = 0.5  # LR px: a pair whose tiles' 95th-percentile misalignment is
 TILE = 64  # LR px: side of the tiles whose misalignment the report measures
 SCALE_TOLERANCE = 1.25  # the captures' measured ratio may differ from --scale by this factor either way
 MIN_DETAIL = 0.01  # RMS gradient (per px, [0, 1] scale) below which a tile is too flat to measure
+SMOOTHING = 1.5  # px: Gaussian σ before a tile's texture is measured, so that noise does not pass for detail
 MIN_ISOTROPY = 0.1  # smaller / larger eigenvalue of a tile's structure tensor below which it holds one edge only
 MIN_TILE_CORRELATION = 0.8  # ECC correlation below which a tile's shift is not trusted
 _BORDER = 1  # LR capture px kept clear on each side: bicubic taps at x in [1, w-2] stay inside the capture
@@ -195,7 +196,7 @@ def _valid_box(matrix, capture_shape, size):
 def _measurable(tile):
     """Whether a tile has detail in two directions: a shift along a lone edge cannot be measured (the
     aperture problem), nor one in a flat tile."""
-    gy, gx = np.gradient(tile.astype(np.float64))
+    gy, gx = np.gradient(cv2.GaussianBlur(tile.astype(np.float64), (0, 0), SMOOTHING))
     jxx, jyy, jxy = (gx * gx).mean(), (gy * gy).mean(), (gx * gy).mean()
     root = np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
     low, high = (jxx + jyy) / 2 - root, (jxx + jyy) / 2 + root
