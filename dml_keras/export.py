@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from dml_keras.data.files import atomic_file
+from dml_keras.data.files import atomic_file, atomic_folder
 from dml_keras.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from dml_keras.ops.tiling import TILE_MARGIN
 from dml_keras.runtime import METADATA_NAME, ExportedModel, tflite_operators
@@ -140,10 +140,11 @@ def export_savedmodel(model, path):
     signatures = {"serving_default": servable.serve, "serve_uint8": servable.serve_uint8}
     if _is_degradation(model):
         signatures["degrade_with_noise"] = servable.degrade_with_noise
-    tf.saved_model.save(servable, os.fspath(path), signatures=signatures)
-    extra = Path(path) / "assets.extra"  # ignored by TF Serving, kept with the model
-    extra.mkdir(exist_ok=True)
-    (extra / f"{METADATA_NAME}.json").write_text(json.dumps(model_metadata(model), indent=2))
+    with atomic_folder(path) as temp:  # a killed export leaves no SavedModel that looks whole
+        tf.saved_model.save(servable, temp, signatures=signatures)
+        extra = Path(temp) / "assets.extra"  # ignored by TF Serving, kept with the model
+        extra.mkdir(exist_ok=True)
+        (extra / f"{METADATA_NAME}.json").write_text(json.dumps(model_metadata(model), indent=2))
     return path
 
 

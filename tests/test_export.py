@@ -197,3 +197,29 @@ def test_onnx_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch, ca
     assert main(["export", str(tmp_path / "g.keras"), "--format", "onnx", "--out", str(tmp_path / "g.onnx")]) == 2
     assert "pip install 'dml-keras[onnx]'" in capsys.readouterr().err
     assert not (tmp_path / "g.onnx").exists()
+
+
+def test_a_savedmodel_export_killed_midway_leaves_the_previous_one_whole(tmp_path, monkeypatch, photos):
+    import tensorflow as tf
+
+    model, path = MODELS["directnet"], tmp_path / "sm"
+    export_savedmodel(model, path)
+    before = sorted(p.relative_to(path) for p in path.rglob("*"))
+    real_save = tf.saved_model.save
+
+    def killed(obj, export_dir, **kwargs):  # writes the graph, then dies before the variables and metadata
+        real_save(obj, export_dir, **kwargs)
+        (tmp_path / "partial").write_text(export_dir)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tf.saved_model, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        export_savedmodel(MODELS["dml"], path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["partial", "sm"]  # no temporary folder left
+    assert sorted(p.relative_to(path) for p in path.rglob("*")) == before
+    image = photos["coffee"][:32, :32]
+    expected = np.asarray(rgb_forward(model)(image[None]))[0]
+    assert np.abs(ExportedModel(path)(image) - expected).max() <= 1e-4  # still the first model
+    monkeypatch.undo()
+    export_savedmodel(MODELS["dml"], path)  # a finished export replaces it
+    assert read_metadata(path)["architecture"] == "DegradationModel"

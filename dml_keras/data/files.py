@@ -28,6 +28,34 @@ def atomic_file(path, mode="wb"):
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(path):
+    """`with atomic_folder(path) as temp: write(temp)` builds a folder beside `path` and renames it to `path` once
+    the block ends without error (otherwise removes it): a reader finds the old folder or the new one, never a
+    half-written one. A folder already at `path` is replaced."""
+    import shutil
+
+    path = os.path.abspath(path)
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    token = uuid.uuid4().hex
+    temp_path, old_path = (os.path.join(parent, f".{name}.{token}.{kind}") for kind in ("tmp", "old"))
+    try:
+        yield temp_path
+        replacing = os.path.isdir(path)
+        if replacing:
+            os.replace(path, old_path)
+        try:
+            os.replace(temp_path, path)
+        except OSError:
+            if replacing:
+                os.replace(old_path, path)
+            raise
+    finally:
+        for leftover in (temp_path, old_path):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def write_json(path, content):
     """Write `content` as indented JSON, atomically."""
     with atomic_file(path, "w") as handle:
