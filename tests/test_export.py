@@ -219,7 +219,7 @@ def test_a_savedmodel_export_killed_midway_leaves_the_previous_one_whole(tmp_pat
     assert sorted(p.relative_to(path) for p in path.rglob("*")) == before
     image = photos["coffee"][:32, :32]
     expected = np.asarray(rgb_forward(model)(image[None]))[0]
-    assert np.abs(ExportedModel(path)(image) - expected).max() <= 1e-4  # still the first model
+    assert np.abs(ExportedModel(path)(image[None])[0] - expected).max() <= 1e-4  # still the first model
     monkeypatch.undo()
     export_savedmodel(MODELS["dml"], path)  # a finished export replaces it
     assert read_metadata(path)["architecture"] == "DegradationModel"
