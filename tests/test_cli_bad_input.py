@@ -5,6 +5,7 @@ import zipfile
 import zlib
 
 import keras
+import numpy as np
 import pytest
 
 from dml_keras.cli import main
@@ -127,3 +128,80 @@ def test_verbose_shows_the_traceback_behind_the_line(place, capsys):
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "runtime.py" in err
     assert err.splitlines()[-1].startswith(f"error: '{place / 'fake.tflite'}' is a damaged or foreign tflite file")
+
+
+# Every command that reads images or a model, with IN (its input: photos, pairs or captures) and OUT (a new
+# folder, or a file for import); each class of bad input below is put in IN's place.
+COMMANDS = {
+    "synthesize": ["synthesize", "bicubic", "IN", "--out", "OUT"],
+    "upscale": ["upscale", "vdsr_bicubic_x4", "IN", "--out", "OUT"],
+    "compare": ["compare", "vdsr_bicubic_x4", "--images", "IN", "--out", "OUT"],
+    "evaluate-sr": ["evaluate-sr", "vdsr_bicubic_x4", "IN"],
+    "evaluate-degradation": ["evaluate-degradation", "bicubic", "IN"],
+    "train-degradation": ["train-degradation", "IN", "--out", "OUT", "--steps", "1", "--quiet"],
+    "train-sr": ["train-sr", "IN", "--out", "OUT", "--steps", "1", "--quiet"],
+    "tune": ["tune", "IN", "--out", "OUT", "--steps", "1", "--val-fraction", "0.5"],
+    "align": ["align", "IN", "--out", "OUT", "--scale", "4"],
+    "visualize": ["visualize", "bicubic", "--image", "IN", "--out", "OUT"],
+}
+PAIRED = {"evaluate-sr", "evaluate-degradation", "train-degradation", "train-sr", "tune", "align"}
+SINGLE_FILE = {"visualize"}
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """Each class of bad input, as photos, pairs (hr/lr) and captures: missing, empty, huge, not an image."""
+    (tmp_path / "a_file").write_text("x")
+    for kind, content in (("huge", _png_header(100_000, 100_000)), ("garbage", b"not an image at all")):
+        for where in [f"{kind}_{folder}/{name}.png" for folder in ("photos", "pairs/hr", "pairs/lr") for name in "ab"]:
+            (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / where).write_bytes(content)
+    for where in ("empty_photos", "empty_pairs/hr", "empty_pairs/lr"):
+        (tmp_path / where).mkdir(parents=True)
+    return tmp_path
+
+
+def _matrix():
+    for command in COMMANDS:
+        paired = "pairs" if command in PAIRED else "photos"
+        single = command in SINGLE_FILE
+        yield command, "missing", "nowhere", "nowhere'"
+        if not single:
+            yield command, "empty", f"empty_{paired}", f"empty_{paired}'"
+        yield (command, "huge", f"huge_{paired}/a.png" if single else f"huge_{paired}",
+               "a.png' declares more pixels than OpenCV decodes")
+        yield command, "not an image", f"garbage_{paired}/a.png" if single else f"garbage_{paired}", "a.png'"
+        if "OUT" in COMMANDS[command]:
+            yield command, "--out is a file", None, "a_file' is a file"
+
+
+@pytest.mark.parametrize("command, case, bad, message", list(_matrix()),
+                         ids=[f"{command}:{case}" for command, case, _, _ in _matrix()])
+def test_every_command_turns_every_class_of_bad_input_into_one_line(inputs, capsys, command, case, bad, message):
+    import time
+
+    argv = list(COMMANDS[command])
+    if bad is None:  # the output is what is wrong: the input is a good one
+        argv[argv.index("OUT")] = "a_file"
+        good = inputs / "good"
+        write_image(good / "hr" / "a.png", np.full((64, 64, 3), 0.5, np.float32))
+        write_image(good / "lr" / "a.png", np.full((16, 16, 3), 0.5, np.float32))
+        argv[argv.index("IN")] = "good/hr/a.png" if command in SINGLE_FILE else (
+            "good" if command in PAIRED else "good/hr")
+    else:
+        argv[argv.index("IN")] = bad
+    argv = [str(inputs / a) if a.split("/")[0] in {"OUT", "a_file", "good", "nowhere"} | {
+        p.name for p in inputs.iterdir()} else a for a in argv]
+    started = time.time()
+    assert main(argv) == 2
+    assert time.time() - started < 120  # no hang
+    err = capsys.readouterr().err
+    errors = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and err.rstrip("\n").endswith(errors[0]) and "Traceback" not in err
+    if command == "align" and case in ("huge", "not an image"):
+        # align goes through every pair: each one it leaves out is a line naming its file, and its report is kept
+        assert all(f"left out {name}: '{inputs / bad / 'hr' / name}.png" in err for name in "ab"), err
+        assert "could be aligned" in errors[0] and (inputs / "OUT" / "reports").is_dir()
+    else:
+        assert message in errors[0], err
+        assert not (inputs / "OUT").exists()  # a failed run leaves no empty --out

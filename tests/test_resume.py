@@ -174,3 +174,47 @@ def test_a_kill_mid_checkpoint_keeps_the_previous_checkpoint_whole(pairs, tmp_pa
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.keras"]  # no temporary file left
     assert keras.models.load_model(run / "checkpoints" / "last.keras").num_basis == 2  # epoch 0's, whole
     assert _train(pairs, run) == 0 and _epochs(run) == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_sigkills_at_random_moments_lose_no_epoch_and_the_rerun_finishes_the_run(pairs, tmp_path):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(run):
+        return [sys.executable, "-m", "dml_keras", "train-degradation", str(pairs), "--out", str(run),
+                *FLAGS[:FLAGS.index("--steps")], "--steps", "16", *FLAGS[FLAGS.index("--steps") + 2:]]
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert subprocess.run(command(whole), capture_output=True, timeout=600).returncode == 0
+    moments = random.Random(0)
+    kills = 0
+    for _ in range(3):  # each kill lands a random moment after an epoch's line: in its backup or checkpoint
+        process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        history = killed / "history.csv"
+        lines = len(history.read_text().splitlines()) if history.exists() else 0
+        deadline = time.time() + 300
+        while process.poll() is None and time.time() < deadline and (
+                not history.exists() or len(history.read_text().splitlines()) <= lines + 1):
+            time.sleep(0.01)
+        time.sleep(moments.uniform(0, 0.3))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=60)
+    assert kills >= 2
+    assert subprocess.run(command(killed), capture_output=True, timeout=600).returncode == 0
+    assert _epochs(killed) == list(range(8))  # every epoch once
+    with open(whole / "history.csv") as a, open(killed / "history.csv") as b:
+        whole_loss, killed_loss = ([float(row["loss"]) for row in csv.DictReader(f)] for f in (a, b))
+    assert killed_loss[0] == whole_loss[0]  # the first epoch, backed up before any kill, is the same run's
+    # each start went on from the last backed-up epoch, never back to the start (a resumed degradation run draws
+    # fresh crops, so its losses are not the uninterrupted run's)
+    starts = [start["from_step"] for start in json.loads((killed / "run_info.json").read_text())["starts"]]
+    assert len(starts) == kills + 1 and starts == sorted(starts) and starts[-1] > 0
+    assert all(step % 2 == 0 for step in starts)
+    assert not (killed / "backup").exists() and keras.models.load_model(killed / "model.keras")

@@ -32,6 +32,30 @@ def is_image_file(path):
     return str(path).lower().endswith(IMAGE_EXTENSIONS)
 
 
+def image_files(items, folders_only=False):
+    """The image files of `items` (files, and folders: their image files in name order), one line naming what
+    is missing or empty otherwise.
+
+    Raises:
+        DataError: an item does not exist (or, with `folders_only`, is not a folder), or a folder holds no image.
+    """
+    from pathlib import Path
+
+    files = []
+    for item in items:
+        path = Path(item)
+        if not path.exists():
+            raise DataError(f"'{path}' does not exist: give {'a folder' if folders_only else 'image files or folders'}"
+                            " of photos.")
+        if folders_only and not path.is_dir():
+            raise DataError(f"'{path}' is a file; give a folder of photos.")
+        found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p.name)) if path.is_dir() else [path]
+        if not found:
+            raise DataError(f"'{path}' holds no image files (PNG, JPEG, BMP, TIFF or WebP).")
+        files += found
+    return files
+
+
 def _exif_orientation(path):
     try:
         with Image.open(path) as img:

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.errors import DataError
-from dml_keras.data.io import is_image_file, read_image, write_image
+from dml_keras.data.io import image_files, is_image_file, read_image, write_image
 
 # The smallest LR side synthesis makes (px), as HR / scale: below it the learned models' tiling has no room.
 MIN_SIDE = 4
@@ -143,13 +143,7 @@ def parse_shard(text):
 
 def list_images(folder):
     """Image files directly in `folder`, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"HR folder '{folder}' does not exist. Give a folder of clean photos.")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p.name))
-    if not files:
-        raise DataError(f"No images in '{folder}'. Expected PNG/JPEG/BMP/TIFF/WebP files.")
-    return files
+    return image_files([folder], folders_only=True)
 
 
 def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0, 1), quantize=True,

@@ -312,19 +312,9 @@ def upscale_files(model, inputs, out_dir, tile_size=512, progress=True):
     Returns:
         the written paths.
     """
-    from pathlib import Path
+    from dml_keras.data.io import image_files, read_image, write_image
 
-    from dml_keras.data.io import is_image_file, read_image, write_image
-
-    files = []
-    for item in inputs:
-        path = Path(item)
-        if not path.exists():
-            raise DataError(f"'{path}' does not exist: give image files or folders of them.")
-        found = sorted(p for p in path.iterdir() if is_image_file(p.name)) if path.is_dir() else [path]
-        if not found:
-            raise DataError(f"Folder '{path}' holds no image files (.png, .jpg, .tif, …): nothing to upscale.")
-        files += found
+    files = image_files(inputs)
     written = []
     for path in tqdm(files, desc="upscale", unit="image", disable=not progress):
         image, (greyscale, bit_depth) = read_image(path, with_format=True)  # one decode
@@ -378,9 +368,7 @@ def compare_models(models, out_dir, pairs=None, images=(), labels=None, crop=192
     Returns:
         the written paths.
     """
-    from pathlib import Path
-
-    from dml_keras.data.io import image_size, is_image_file, read_image, write_image
+    from dml_keras.data.io import image_files, image_size, read_image, write_image
     from dml_keras.data.pairs import pair_geometry
     from dml_keras.visualization import compare_crops
 
@@ -392,10 +380,7 @@ def compare_models(models, out_dir, pairs=None, images=(), labels=None, crop=192
     for pair in resolve_pairs(pairs, scale) if pairs is not None else []:
         pair_geometry(pair, scale)  # LR the same size as HR or 1/scale of it, or one line naming the files
         jobs.append((pair.name, pair.lr, pair.hr))
-    for item in images:
-        item = Path(item)
-        files = sorted(p for p in item.iterdir() if is_image_file(p.name)) if item.is_dir() else [item]
-        jobs += [(p.stem, p, None) for p in files]
+    jobs += [(p.stem, p, None) for p in image_files(images)]
     if not jobs:
         raise DataError("nothing to compare: give test pairs (--pairs) or photos (--images)")
     os.makedirs(out_dir, exist_ok=True)

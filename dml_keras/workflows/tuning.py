@@ -7,6 +7,7 @@ import os
 import keras
 import keras_tuner as kt
 
+from dml_keras.errors import DataError
 from dml_keras.data.pairs import resolve_pairs, split_pairs
 from dml_keras.data.pipeline import paired_dataset, validation_batches
 from dml_keras.models import DegradationModel
@@ -50,10 +51,12 @@ def tune_degradation(pairs, out_dir, num_basis=(4, 8, 16), kernel_sizes=(15,), l
     Raises:
         RuntimeError: a trial produced no objective value (keras-tuner would otherwise carry on silently).
     """
-    pairs = resolve_pairs(pairs, scale)
+    source, pairs = pairs, resolve_pairs(pairs, scale)
     train_pairs, val_pairs = split_pairs(pairs, val_fraction)
-    if not val_pairs:
-        raise ValueError("Tuning needs validation pairs: give val_fraction > 0.")
+    if not val_pairs or not train_pairs:
+        raise DataError(f"Tuning holds out a fraction of the pairs for validation (--val-fraction {val_fraction}), "
+                        f"and {len(pairs)} pair(s) of '{source}' leave none to train or none to score on. Give more "
+                        "pairs, or a --val-fraction above 0 that leaves both.")
     train = paired_dataset(train_pairs, scale, patch_size, batch_size, lr_size, channels, seed=seed, cache=True)
     validation = validation_batches(val_pairs, scale, lr_size, channels, inputs="hr")
     hypermodel = DegradationHyperModel(num_basis, kernel_sizes, learning_rates, scale, channels, lr_size, seed)
