@@ -587,14 +587,18 @@ def _synthesize(args):
         if own != args.scale:
             raise DataError(f"'{args.model}' degrades ×{own}; --scale {args.scale} does not apply to it. "
                             "Drop --scale, or give a model learned at that factor.")
+    from dml_keras.workflows.shards import SynthesisSpec
+
+    # what decides the pairs, in one place for both formats (the PNG folder records it too: synthesis.json)
+    spec = SynthesisSpec(model=args.model, hr_dir=args.hr_dir, out_dir=args.out, scale=scale, lr_size=args.lr_size,
+                         noise_model=args.noise_model, noise_sigma=_noise_sigma(args.noise_sigma),
+                         noise_resolution=args.noise_resolution, quantize=not args.no_quantize, seed=args.seed,
+                         tile_size=args.tile, examples_per_shard=args.examples_per_shard)
     if args.format == "tfrecord":
         import shlex
 
-        from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
+        from dml_keras.workflows.shards import synthesize_shards
 
-        spec = SynthesisSpec(args.model, args.hr_dir, args.out, scale, args.lr_size, args.noise_model,
-                             _noise_sigma(args.noise_sigma), args.noise_resolution, not args.no_quantize, args.seed,
-                             args.tile, args.examples_per_shard)
         if args.runner:
             if shard != (0, 1):
                 raise SetupError("--shard splits the work by hand; a Beam --runner spreads the shards itself. Drop one.")
@@ -610,18 +614,12 @@ def _synthesize(args):
     if args.runner:
         raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
     from dml_keras.data.synthesis import check_png_run
-    from dml_keras.loading import load_model
-    from dml_keras.workflows.shards import SynthesisSpec
 
-    check_png_run(SynthesisSpec(args.model, args.hr_dir, args.out, scale, args.lr_size, args.noise_model,
-                                _noise_sigma(args.noise_sigma), args.noise_resolution, not args.no_quantize, args.seed))
-
-    model = load_model(args.model, kind="degradation", scale=scale, lr_size=args.lr_size, noise=args.noise_model)
-    names = synthesize_folder(
-        model, args.hr_dir, args.out, noise_sigma=_noise_sigma(args.noise_sigma), seed=args.seed,
-        shard=shard, quantize=not args.no_quantize, tile_size=args.tile,
-        noise_resolution=args.noise_resolution,
-    )
+    check_png_run(spec)
+    model = spec.load()
+    names = synthesize_folder(model, spec.hr_dir, spec.out_dir, noise_sigma=spec.noise_sigma, seed=spec.seed,
+                              shard=shard, quantize=spec.quantize, tile_size=spec.tile_size,
+                              noise_resolution=spec.noise_resolution)
     print(f"{len(names)} pairs in {os.path.abspath(args.out)}")
     return 0
 
