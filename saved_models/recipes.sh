@@ -407,8 +407,10 @@ dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_n05 --lr-size nati
 FT="--arch rrdb --loss gan --init realesrgan_x4plus --steps 250 --steps-per-epoch 125 --d-warmup 50 --seed 0 --quiet --keep-checkpoints --val saved_models/realsr_x4_val.csv"
 F=runs/finetune
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
-taskset -c 0 dml train-sr --degradation handcrafted --hr-dir runs/clean_hr $FT --out $F/handcrafted &   # row 2
-taskset -c 1 dml train-sr runs/syn_dml_n05 $FT --out $F/syndml &                                        # row 3
+# rows 2 and 3 ran on to step 500 (stopped at 250 and resumed from their backups, which a stateless stream
+# makes the same run; 17 s a step each), scored at 125, 250, 375 and 500
+taskset -c 0 dml train-sr --degradation handcrafted --hr-dir runs/clean_hr ${FT/--steps 250/--steps 500} --out $F/handcrafted &  # row 2
+taskset -c 1 dml train-sr runs/syn_dml_n05 ${FT/--steps 250/--steps 500} --out $F/syndml &                                      # row 3
 wait
 python saved_models/perceptual_study.py table realesrgan_x4plus $F/*/checkpoints/step-*.keras --peers --json $F/table.json
 # rows 4-6 of the study, the same settings (rows 4 and 5 side by side, row 6 after row 5 on core 1):
