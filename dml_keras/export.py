@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from dml_keras.data.files import atomic_file, atomic_folder
+from dml_keras.errors import DataError
 from dml_keras.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from dml_keras.ops.tiling import TILE_MARGIN
 from dml_keras.runtime import METADATA_NAME, ExportedModel, tflite_operators
@@ -136,6 +137,9 @@ def export_savedmodel(model, path):
     >>> from dml_keras.models import DegradationModel
     >>> export_savedmodel(DegradationModel(num_basis=4, kernel_size=7), "/tmp/dml_sm")  # doctest: +SKIP
     """
+    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise DataError(f"'{path}' is a folder that holds other files than a SavedModel, and an export replaces "
+                        "its folder whole. Give a new folder.")
     servable = _Servable(model)
     signatures = {"serving_default": servable.serve, "serve_uint8": servable.serve_uint8}
     if _is_degradation(model):
@@ -215,8 +219,6 @@ def export_model(model, out, format="savedmodel", quantize="none", check_image=N
         (a 64×64 and a 197×233 image by default).
     """
     import keras
-
-    from dml_keras.errors import DataError
 
     if isinstance(model, ExportedModel):
         raise DataError(f"'{model.path}' is already an exported model; give the .keras file it was exported from.")

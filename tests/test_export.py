@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dml_keras.cli import main
+from dml_keras.errors import DataError
 from dml_keras.data import read_image, write_image
 from dml_keras.workflows.degradation import evaluate_degradation
 from dml_keras.export import export_model, export_savedmodel, model_metadata, rgb_forward
@@ -223,3 +224,8 @@ def test_a_savedmodel_export_killed_midway_leaves_the_previous_one_whole(tmp_pat
     monkeypatch.undo()
     export_savedmodel(MODELS["dml"], path)  # a finished export replaces it
     assert read_metadata(path)["architecture"] == "DegradationModel"
+    (tmp_path / "photos" / "keep.png").parent.mkdir()
+    (tmp_path / "photos" / "keep.png").write_bytes(b"a photo")
+    with pytest.raises(DataError, match="holds other files than a SavedModel"):  # never a user's folder
+        export_savedmodel(model, tmp_path / "photos")
+    assert (tmp_path / "photos" / "keep.png").read_bytes() == b"a photo"
