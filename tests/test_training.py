@@ -41,6 +41,11 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, photos):
     reloaded = keras.models.load_model(tmp_path / "run" / "model.keras")
     x = photos["rocket"][:32, :32, :1][None]
     np.testing.assert_allclose(reloaded(x), model(x), atol=1e-6)
+    # it went on with the batches it would have drawn: the uninterrupted run, bit for bit
+    whole = train_degradation(**_args(tmp_path / "pairs", tmp_path / "whole"))
+    assert all((a == b).all() for a, b in zip(whole.get_weights(), model.get_weights()))
+    with open(tmp_path / "run" / "history.csv") as cut, open(tmp_path / "whole" / "history.csv") as uncut:
+        assert [row["loss"] for row in csv.DictReader(cut)] == [row["loss"] for row in csv.DictReader(uncut)]
 
 
 def test_cli_train_then_evaluate_writes_design_json(tmp_path, photos):

@@ -98,11 +98,12 @@ def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verb
     pairs, val_pairs = _train_and_val(data.pairs, data.val_pairs, data.val_fraction, geometry.scale)
     keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
-    resumed = resumed_epoch(out_dir)  # a resumed run continues with fresh crops, not the stream from its start
-    seed = spec.execution.seed
+    # a resumed run goes on with the batches it would have drawn (the stream is stateless): the same run, bit for bit
+    resumed_steps = resumed_epoch(out_dir) * min(spec.schedule.steps_per_epoch, spec.schedule.steps)
     train = training_crops(pairs, geometry.scale, spec.crops.patch_size, spec.crops.batch_size, geometry.lr_size,
-                           geometry.channels, seed * 1_000_003 + resumed if resumed else seed, spec.crops.augment,
-                           cache=_can_cache(pairs, geometry.scale, geometry.lr_size, geometry.channels))
+                           geometry.channels, spec.execution.seed, spec.crops.augment,
+                           cache=_can_cache(pairs, geometry.scale, geometry.lr_size, geometry.channels),
+                           start=resumed_steps)
     validation = whole_pairs(val_pairs, geometry.scale, geometry.lr_size, geometry.channels) if val_pairs else None
     sample_hr, sample_lr = first_batch(validation or train)
     with training_scope(strategy, spec.execution.mixed_precision) as (strategy, policy):
