@@ -178,8 +178,6 @@ def _matrix():
 @pytest.mark.parametrize("command, case, bad, message", list(_matrix()),
                          ids=[f"{command}:{case}" for command, case, _, _ in _matrix()])
 def test_every_command_turns_every_class_of_bad_input_into_one_line(inputs, capsys, command, case, bad, message):
-    import time
-
     argv = list(COMMANDS[command])
     if bad is None:  # the output is what is wrong: the input is a good one
         argv[argv.index("OUT")] = "a_file"
@@ -192,9 +190,7 @@ def test_every_command_turns_every_class_of_bad_input_into_one_line(inputs, caps
         argv[argv.index("IN")] = bad
     argv = [str(inputs / a) if a.split("/")[0] in {"OUT", "a_file", "good", "nowhere"} | {
         p.name for p in inputs.iterdir()} else a for a in argv]
-    started = time.time()
     assert main(argv) == 2
-    assert time.time() - started < 120  # no hang
     err = capsys.readouterr().err
     errors = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and err.rstrip("\n").endswith(errors[0]) and "Traceback" not in err

@@ -14,7 +14,7 @@ from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
 from dml_keras.specs.recipes import source_of
-from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_epoch
+from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_steps
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -98,12 +98,10 @@ def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verb
     pairs, val_pairs = _train_and_val(data.pairs, data.val_pairs, data.val_fraction, geometry.scale)
     keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
-    # a resumed run goes on with the batches it would have drawn (the stream is stateless): the same run, bit for bit
-    resumed_steps = resumed_epoch(out_dir) * min(spec.schedule.steps_per_epoch, spec.schedule.steps)
     train = training_crops(pairs, geometry.scale, spec.crops.patch_size, spec.crops.batch_size, geometry.lr_size,
                            geometry.channels, spec.execution.seed, spec.crops.augment,
                            cache=_can_cache(pairs, geometry.scale, geometry.lr_size, geometry.channels),
-                           start=resumed_steps)
+                           start=resumed_steps(out_dir, spec.schedule))  # goes on with the batches it would have drawn
     validation = whole_pairs(val_pairs, geometry.scale, geometry.lr_size, geometry.channels) if val_pairs else None
     sample_hr, sample_lr = first_batch(validation or train)
     with training_scope(strategy, spec.execution.mixed_precision) as (strategy, policy):

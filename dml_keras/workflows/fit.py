@@ -44,6 +44,12 @@ def resumed_epoch(out_dir):
                         "training_metadata.json). Delete that folder to start the run over.") from None
 
 
+def resumed_steps(out_dir, schedule):
+    """Training steps already taken by an interrupted run in `out_dir` (its backed-up epochs × steps per epoch):
+    where its stateless stream goes on, so that a resumed run is the uninterrupted one, bit for bit."""
+    return resumed_epoch(out_dir) * min(schedule.steps_per_epoch, schedule.steps)
+
+
 # what training.json records of how a run ran, and what may change when a stopped run is resumed (more steps)
 _RUN_INFO = ("replicas", "workers", "precision", "jit_compile", "backend")
 _MAY_CHANGE = ("steps", "ema_steps")  # the recipes derive the average's span from the steps

@@ -12,7 +12,7 @@ from dml_keras.distribute import check_jit_compile, resolve_strategy, training_s
 from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, color_error, lpips, psnr, ssim
 from dml_keras.specs.recipes import ADAM_BETAS, STAGES
-from dml_keras.workflows.fit import fit_and_save, resumed_epoch
+from dml_keras.workflows.fit import fit_and_save, resumed_steps
 
 
 
@@ -57,13 +57,13 @@ def train_sr(out_dir, spec=None, *, callbacks=(), verbose="auto", **settings):
     keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
     schedule, geometry = spec.schedule, spec.geometry
-    resumed_steps = resumed_epoch(out_dir) * min(schedule.steps_per_epoch, schedule.steps)
+    resumed = resumed_steps(out_dir, schedule)
     validation = None
     if spec.data.val_pairs is not None:
         validation = whole_pairs(resolve_pairs(spec.data.val_pairs, geometry.scale), geometry.scale,
                                  geometry.lr_size, geometry.channels, order="lr")
     spec, degradation = _with_degradation(spec)
-    train, first = _training_stream(spec, degradation, resumed_steps)
+    train, first = _training_stream(spec, degradation, resumed)
     sample_lr, sample_hr = first_batch(validation or first)
     sample_lr, sample_hr = _center_crop_pair(sample_lr[:1], sample_hr[:1], 256)
     with training_scope(strategy, spec.execution.mixed_precision) as (strategy, policy):
