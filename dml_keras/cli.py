@@ -874,20 +874,42 @@ def _own_argument_error(error):
     return str(error).splitlines()[0] if os.path.abspath(raised_in).startswith(package + os.sep) else None
 
 
-def main(argv=None):
-    """Entry point of the `dml` console script; returns the exit status."""
+def _parse(argv):
+    """The parsed flags of a command line, a `--config` run's settings as the defaults (the flags given still
+    win); a `DataError` for a --config file that cannot be replayed."""
     parser = build_parser()
     args = parser.parse_args(argv)  # Keras is imported later, by the command that needs it
+    if getattr(args, "config", None):
+        command = parser.commands[args.command]
+        command.set_defaults(**_config_defaults(args.command, set(vars(args)), args.config))
+        args = parser.parse_args(argv)
+    return args
+
+
+def spec_of_command(argv):
+    """The resolved run spec (`specs.SRRun` or `DegradationRun`) that a `dml train-sr` or `train-degradation`
+    command line runs, --config and --set included, without running it: `spec_of_command(["train-sr",
+    "--config", "runs/a/spec.json", "--out", "runs/b"])`. A bad setting is a `SetupError` or `DataError`."""
+    from dml_keras.errors import SetupError
+
+    args = _parse(argv)
+    if args.command not in _SPEC_FLAGS:
+        raise SetupError(f"dml {args.command} has no run spec; {' and '.join(_SPEC_FLAGS)} have")
+    problem = _apply_sets(args) if args.set else None
+    if problem:
+        raise SetupError(problem)
+    return _spec_of(args).resolved()
+
+
+def main(argv=None):
+    """Entry point of the `dml` console script; returns the exit status."""
     from dml_keras.errors import DataError
 
-    if getattr(args, "config", None):  # the run's settings become the defaults; the flags given still win
-        command = parser.commands[args.command]
-        try:
-            command.set_defaults(**_config_defaults(args.command, set(vars(args)), args.config))
-        except DataError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        args = parser.parse_args(argv)
+    try:
+        args = _parse(argv)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     problem = _apply_sets(args) if getattr(args, "set", None) else None
     problem = problem or _check_numbers(args)
     if problem:

@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Exact commands that made the models in this folder (2-core CPU, TF 2.21 / Keras 3.15).
 # Run from the repository root with ../shared/data beside it. Takes a few hours on 2 cores.
+# Every training run is a run spec in saved_models/specs/: `train NAME` replays saved_models/specs/NAME.json into
+# runs/NAME (dml train-sr or train-degradation --config, by the spec's kind); the lines between make the data the
+# specs read and score what they made. Vary one with --set: dml train-sr --config SPEC --set schedule.steps=500.
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=3
+train() {  # NAME...
+  local name spec
+  for name; do
+    spec=saved_models/specs/$name.json
+    case $(head -c 40 "$spec") in
+      *'"sr-run/'*) dml train-sr --config "$spec" --out "runs/$name" --quiet ;;
+      *) dml train-degradation --config "$spec" --out "runs/$name" --quiet ;;
+    esac
+  done
+}
+export -f train
 # Sections 1-12 ran the paper's baselines, DirectNet on HR and DirectKPN with a random last layer: their commands
 # say so (--residual-on hr, --kernel-init random), as the package's baselines start at DML's first blur since.
 
@@ -11,15 +25,10 @@ export TF_CPP_MIN_LOG_LEVEL=3
 #    These were trained before the default recipe averaged the weights (section 6): --ema-steps 0 keeps the last
 #    step's weights, as then. Otherwise `dml train-degradation PAIRS --out DIR` alone is the same recipe (3000 steps of
 #    8 x 64², Adam 1e-4, Gaussian basis, weights at 1/M); the flags below spell it out.
-COMMON="../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --patch-size 64 --batch-size 8 --steps 3000 --steps-per-epoch 250 --seed 0 --ema-steps 0 --quiet"
-# the global kernel is fitted in closed form (least squares over every training pixel; no steps)
-dml train-degradation ../shared/data/realsr_x4 --scale 4 --val-fraction 0.2 --out runs/global-kernel --model global-kernel
-dml train-degradation $COMMON --out runs/directnet      --model directnet --residual-on hr
-dml train-degradation $COMMON --out runs/directkpn      --model directkpn --kernel-init random
-dml train-degradation $COMMON --out runs/dml_paper      --model dml --weight-init half
-dml train-degradation $COMMON --out runs/dml_mix        --model dml --basis-init gaussian
-dml train-degradation $COMMON --out runs/dml_tone       --model dml --basis-init gaussian --tone-offset
-dml train-degradation $COMMON --out runs/dml_unit       --model dml --basis-init gaussian --tone-offset --unit-sum-kernels
+#    The global kernel is fitted in closed form (least squares over every training pixel; no steps).
+#    dml_paper: --weight-init half; dml_mix: --basis-init gaussian (+ --tone-offset: dml_tone; + --unit-sum-kernels:
+#    dml_unit); directnet --residual-on hr, directkpn --kernel-init random.
+train global-kernel directnet directkpn dml_paper dml_mix dml_tone dml_unit
 for m in identity bicubic runs/global-kernel runs/directnet runs/directkpn runs/dml_paper runs/dml_mix runs/dml_tone runs/dml_unit; do
   dml evaluate-degradation "$m" saved_models/realsr_x4_val.csv --json "runs/eval_$(basename $m).json"
 done
@@ -38,12 +47,8 @@ for name in ("astronaut", "coffee", "chelsea", "rocket"):
 PY
 
 # 3. SR models (a small VDSR: 10 layers x 32 channels), evaluated on the 10 held-out real pairs.
-SR="--arch vdsr --scale 4 --depth 10 --filters 32 --patch-size 48 --batch-size 16 --steps 2000 --steps-per-epoch 250 --learning-rate 3e-4 --seed 0 --quiet --val saved_models/realsr_x4_val.csv"
-dml train-sr --degradation bicubic --hr-dir runs/clean_hr --noise-sigma 0 --out runs/sr_bicubic $SR
-dml train-sr --degradation runs/dml_mix/model.keras --hr-dir runs/clean_hr --noise-sigma 5 --out runs/sr_syndml $SR
-dml train-sr saved_models/realsr_x4_train.csv --out runs/sr_real $SR
-dml train-sr saved_models/realsr_x4_train.csv --degradation runs/dml_mix/model.keras --hr-dir runs/clean_hr \
-    --noise-sigma 5 --synthetic-fraction 0.5 --out runs/sr_real_syndml $SR
+#    sr_syndml synthesizes on the fly with runs/dml_mix (noise sigma 5); sr_real_syndml: half of each batch each.
+train sr_bicubic sr_syndml sr_real sr_real_syndml
 for m in sr_bicubic sr_syndml sr_real sr_real_syndml; do
   dml evaluate-sr runs/$m saved_models/realsr_x4_val.csv --json runs/eval_$m.json
 done
@@ -59,13 +64,7 @@ for f in ../shared/data/clean_hr/set14/*; do ln -sf "$(realpath "$f")" "runs/cle
 # --lr-size native: the same-size DML's output taken back to the capture size (the exact inverse of the bicubic enlargement).
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w5 --lr-size native --noise-sigma 5 --seed 0
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
-T2="--lr-size native --arch vdsr --depth 12 --filters 64 --patch-size 96 --batch-size 16 --steps 1000 --steps-per-epoch 500 --learning-rate 2e-4 --seed 0 --quiet --val saved_models/realsr_x4_val.csv"
-dml train-sr --degradation bicubic --hr-dir runs/clean_hr --noise-sigma 0 --out runs/table2/bicubic $T2
-dml train-sr --degradation handcrafted --hr-dir runs/clean_hr --out runs/table2/handcrafted $T2
-dml train-sr runs/syn_dml_w5 --out runs/table2/syndml $T2
-dml train-sr runs/syn_dml_hc --out runs/table2/syndml_hc $T2    # sixth row, not shipped
-dml train-sr saved_models/realsr_x4_train.csv --out runs/table2/real $T2
-dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_w5 --synthetic-fraction 0.5 --out runs/table2/real_syndml $T2
+train table2/bicubic table2/handcrafted table2/syndml table2/syndml_hc table2/real table2/real_syndml  # syndml_hc: not shipped
 for m in bicubic handcrafted syndml syndml_hc real real_syndml; do
   dml evaluate-sr runs/table2/$m saved_models/realsr_x4_val.csv --json runs/table2/eval_$m.json
 done
@@ -88,24 +87,16 @@ for cam in ("Canon", "Nikon"):
 PY
 for cam in Canon Nikon; do
   other=$([ $cam = Canon ] && echo Nikon || echo Canon)
-  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --ema-steps 0 --out runs/transfer_dml_$cam --quiet
-  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --model global-kernel --out runs/transfer_gk_$cam
+  train transfer_dml_$cam transfer_gk_$cam
   for m in dml gk; do
     dml evaluate-degradation runs/transfer_${m}_$cam runs/${other}_all.csv --json runs/transfer_${m}_${cam}_on_$other.json
   done
 done
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --lr-schedule cosine --ema-steps 0 --out runs/dml_cosine --quiet
+train dml_cosine
 
 # 6. Weight averaging, the default recipe now (saved_models/README.md, "Weight averaging").
 #    Each run saves the average as model.keras and the last step's weights as checkpoints/last.keras: both are scored.
-for seed in 0 1; do
-  dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed $seed --out runs/dml_ema_$seed --quiet
-done
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --residual-on hr --out runs/directnet_ema --quiet
-for cam in Canon Nikon; do
-  other=$([ $cam = Canon ] && echo Nikon || echo Canon)
-  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --out runs/transfer_ema_$cam --quiet
-done
+train dml_ema_0 dml_ema_1 directnet_ema transfer_ema_Canon transfer_ema_Nikon
 for run in runs/dml_ema_0 runs/dml_ema_1 runs/directnet_ema; do
   for f in model.keras checkpoints/last.keras; do
     dml evaluate-degradation $run/$f saved_models/realsr_x4_val.csv --json $run/eval_$(basename $f .keras).json
@@ -126,20 +117,15 @@ done
 #    canon_all.csv and nikon_all.csv. Keras came as wheels (benchmarks/gpu_jax.py says how).
 #    The runs used a separate JAX script (since folded into the CLI: `dml train-degradation` trains under JAX
 #    without TensorFlow) with a fixed --ema-steps, stopped after the steps below, several runs sharing the card.
-#    These commands give the same settings; the crops are the CLI's stateless stream, not the script's.
+#    These specs give the same settings; the crops are the CLI's stateless stream, not the script's.
+#    The large recipe (--recipe large) had 32 channels then (section 10 made it 64); the specs hold 32.
 KERAS_BACKEND=jax python benchmarks/gpu_jax.py --json gpu.json
-S() { local pairs=$1 out=$2; shift 2; KERAS_BACKEND=jax dml train-degradation $pairs --out $out --quiet "$@"; }
-#    The large recipe had 32 channels then (--filters 32 keeps that; section 10 made it 64).
-S .gpu/train.csv runs/gpu_dml --val .gpu/val.csv --recipe large --filters 32                      # gpu_runs/dml_large.csv
-S .gpu/train.csv runs/gpu_directnet --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7500 --ema-steps 1000
-S .gpu/canon_all.csv runs/gpu_dml_canon --val .gpu/nikon_all.csv --recipe large --filters 32
-S .gpu/canon_all.csv runs/gpu_directnet_canon --val .gpu/nikon_all.csv --recipe large --filters 32 --model directnet --residual-on hr --steps 7000 --ema-steps 1000
-# the first run: averages over 2000 steps, three models sharing the card for 3.5 minutes (gpu_runs/*_ema2000.csv)
-declare -A PAPER_START=([dml]="" [directnet]="--residual-on hr" [directkpn]="--kernel-init random")
-declare -A REACHED=([dml]=5500 [directnet]=6500 [directkpn]=2000)  # the steps each made in its 3.5 minutes
-for m in dml directnet directkpn; do
-  S .gpu/train.csv runs/gpu_${m}_ema2000 --val .gpu/val.csv --recipe large --model $m ${PAPER_START[$m]} --filters 32 --steps ${REACHED[$m]} --ema-steps 2000 --steps-per-epoch 500
-done
+export KERAS_BACKEND=jax
+train gpu_dml gpu_directnet gpu_dml_canon gpu_directnet_canon   # gpu_runs/dml_large.csv, ...
+# the first run: averages over 2000 steps, three models sharing the card for 3.5 minutes (gpu_runs/*_ema2000.csv),
+# each stopped at the steps it made (dml 5500, directnet 6500, directkpn 2000)
+train gpu_dml_ema2000 gpu_directnet_ema2000 gpu_directkpn_ema2000
+unset KERAS_BACKEND
 # scored here (TensorFlow), like every model above
 for run in runs/gpu_dml runs/gpu_directnet; do
   for f in model checkpoints/last; do
@@ -175,11 +161,7 @@ for name, k in [("as fitted", kernel), ("transposed", np.transpose(kernel, (1, 0
     model.set_weights([k] + model.get_weights()[1:])
     print(name, evaluate_degradation(model, "saved_models/realsr_x4_val.csv", progress=False)["psnr"])
 EOF
-for a in none flips; do
-  dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --augment $a --out runs/dml_$a --quiet
-done
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --basis 16 --out runs/dml_m16 --quiet
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --seed 1 --model directnet --residual-on hr --out runs/directnet_ema_1 --quiet
+train dml_none dml_flips dml_m16 directnet_ema_1   # --augment none / flips, --basis 16, DirectNet seed 1
 for run in runs/dml_none runs/dml_flips runs/dml_m16 runs/directnet_ema_1; do
   for f in model.keras checkpoints/last.keras; do
     dml evaluate-degradation $run/$f saved_models/realsr_x4_val.csv --json $run/eval_$(basename $f .keras).json
@@ -189,12 +171,8 @@ done
 # 10. The weight network's width, and the baselines' second seed at the large budget (saved_models/README.md,
 #     "A wider weight network"). One H100, JAX backend; the first four shared the card, then the last two.
 #     .gpu/ as in section 7. gpu_runs/dml_large_w128_stopped_at_4500.csv: the 128-channel run hit its time limit.
-S .gpu/train.csv runs/gpu_directkpn --val .gpu/val.csv --recipe large --filters 32 --model directkpn --kernel-init random        # gpu_runs/directkpn_large.csv
-S .gpu/train.csv runs/gpu_dml_1 --val .gpu/val.csv --recipe large --filters 32 --seed 1                    # gpu_runs/dml_large_seed1.csv
-S .gpu/train.csv runs/gpu_directnet_1 --val .gpu/val.csv --recipe large --filters 32 --model directnet --residual-on hr --seed 1  # gpu_runs/directnet_large_seed1.csv
-S .gpu/train.csv runs/gpu_dml_w64 --val .gpu/val.csv --recipe large                                        # gpu_runs/dml_large_w64.csv
-S .gpu/train.csv runs/gpu_dml_w64_1 --val .gpu/val.csv --recipe large --seed 1                             # gpu_runs/dml_large_w64_seed1.csv
-S .gpu/train.csv runs/gpu_dml_w128 --val .gpu/val.csv --recipe large --filters 128 --steps 4500 --ema-steps 1000
+#     gpu_runs/directkpn_large.csv, dml_large_seed1.csv, directnet_large_seed1.csv, dml_large_w64.csv, dml_large_w64_seed1.csv
+KERAS_BACKEND=jax train gpu_directkpn gpu_dml_1 gpu_directnet_1 gpu_dml_w64 gpu_dml_w64_1 gpu_dml_w128
 for run in runs/gpu_dml_w64 runs/gpu_dml_w64_1 runs/gpu_dml_1 runs/gpu_directnet_1 runs/gpu_directkpn; do
   for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
     dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
@@ -202,17 +180,14 @@ for run in runs/gpu_dml_w64 runs/gpu_dml_w64_1 runs/gpu_dml_1 runs/gpu_directnet
 done
 for m in runs/gpu_dml runs/gpu_dml_w64; do python saved_models/gain_analysis.py $m/model.keras saved_models/realsr_x4_val.csv; done
 # the same width at the CPU's default recipe, shortened to 1000 steps (2 cores, alone)
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --filters 64 --steps 1000 --seed 0 --out runs/dml_w64_1000 --quiet
+train dml_w64_1000
 
 # 11. Baselines as wide as DML (saved_models/README.md, "Baselines as wide as DML"). One H100, JAX backend,
 #     the five runs sharing the card, each stopped at the first save after 8.2 minutes (only DirectKPN was:
 #     gpu_runs/directkpn_large_w64_stopped_at_2500.csv). .gpu/ as in section 7; the large recipe is 64 channels.
-M="--recipe large"
-S .gpu/train.csv runs/gpu_directnet_w64 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 0        # gpu_runs/directnet_large_w64.csv
-S .gpu/train.csv runs/gpu_directnet_w64_1 --val .gpu/val.csv $M --model directnet --residual-on hr --seed 1      # gpu_runs/directnet_large_w64_seed1.csv
-S .gpu/train.csv runs/gpu_directkpn_w64 --val .gpu/val.csv $M --model directkpn --kernel-init random --seed 0 --steps 2500 --ema-steps 1000
-S .gpu/canon_all.csv runs/gpu_dml_w64_canon --val .gpu/nikon_all.csv $M --model dml --seed 0   # gpu_runs/dml_large_w64_canon_to_nikon.csv
-S .gpu/canon_all.csv runs/gpu_directnet_w64_canon --val .gpu/nikon_all.csv $M --model directnet --residual-on hr --seed 0  # gpu_runs/directnet_large_w64_canon_to_nikon.csv
+#     gpu_runs/directnet_large_w64.csv, directnet_large_w64_seed1.csv, dml_large_w64_canon_to_nikon.csv,
+#     directnet_large_w64_canon_to_nikon.csv
+KERAS_BACKEND=jax train gpu_directnet_w64 gpu_directnet_w64_1 gpu_directkpn_w64 gpu_dml_w64_canon gpu_directnet_w64_canon
 for run in runs/gpu_directnet_w64 runs/gpu_directnet_w64_1; do
   for v in saved_models/realsr_x4_val.csv ../shared/data/realsr_v1_fullres ../shared/data/city100_nikon; do
     dml evaluate-degradation $run/model.keras $v --json $run/model_on_$(basename $v .csv).json
@@ -259,10 +234,12 @@ EOF2
 #     (saved_models/README.md, "All three models from one camera to the other"). 2-core CPU, TensorFlow; the CSVs of
 #     section 5. `--kernel-init random` and `--residual-on hr` are the paper's baselines (the package's defaults
 #     before commits 6a08f68 and 5655d7b); without them both baselines start at DML's first blur.
-run() {  # OUT CAM SEED TRAIN-DEGRADATION-FLAGS...
-  local out=$1 cam=$2 seed=$3; shift 3
+#     directnet_hr / directkpn_random: the paper's baselines; directnet: a correction of DML's starting blur;
+#     directkpn: every kernel starting at that blur.
+run() {  # NAME CAM: train, then score on the camera's own held-out pairs and on the other camera
+  local out=runs/$1 cam=$2
   local other=$([ $cam = Canon ] && echo Nikon || echo Canon)
-  dml train-degradation runs/${cam}_train.csv --val runs/${other}_all.csv --steps 1500 --seed $seed --out $out --quiet "$@"
+  train $1
   for f in model.keras checkpoints/last.keras; do
     for v in runs/${cam}_val.csv runs/${other}_all.csv; do
       dml evaluate-degradation $out/$f $v --json $out/$(basename $f .keras)_on_$(basename $v .csv).json
@@ -270,36 +247,24 @@ run() {  # OUT CAM SEED TRAIN-DEGRADATION-FLAGS...
   done
 }
 for cam in Canon Nikon; do
-  run runs/cpu_transfer_dml_${cam}_0 $cam 0 --model dml
-  run runs/cpu_transfer_directnet_hr_${cam}_0 $cam 0 --model directnet --residual-on hr
-  run runs/cpu_transfer_directkpn_random_${cam}_0 $cam 0 --model directkpn --kernel-init random
-  run runs/cpu_transfer_directnet_${cam}_0 $cam 0 --model directnet    # a correction of DML's starting blur
-  run runs/cpu_transfer_directkpn_${cam}_0 $cam 0 --model directkpn    # every kernel starting at that blur
+  for m in dml directnet_hr directkpn_random directnet directkpn; do run cpu_transfer_${m}_${cam}_0 $cam; done
 done
-run runs/cpu_transfer_dml_Canon_1 Canon 1 --model dml
-run runs/cpu_transfer_directnet_hr_Canon_1 Canon 1 --model directnet --residual-on hr
-run runs/cpu_transfer_directnet_Canon_1 Canon 1 --model directnet
+for m in dml directnet_hr directnet; do run cpu_transfer_${m}_Canon_1 Canon; done
 # The Canon seed-0 blur-residual DirectNet and its seed-0 run on the 40 pairs were first run as an experiment,
 # before `residual_on` was in the package; the package's DirectNet computes the same.
 # Both baselines from DML's starting blur on the 40 training pairs, the default recipe (weights averaged)
-for m in directkpn directnet; do
-  dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model $m --out runs/${m}_blur --quiet
-  dml evaluate-degradation runs/${m}_blur saved_models/realsr_x4_val.csv --json runs/${m}_blur/eval.json
+for m in directkpn_blur directnet_blur directnet_blur_1; do
+  train $m
+  dml evaluate-degradation runs/$m saved_models/realsr_x4_val.csv --json runs/$m/eval.json
 done
-dml train-degradation saved_models/realsr_x4_train.csv --val saved_models/realsr_x4_val.csv --model directnet --seed 1 --out runs/directnet_blur_1 --quiet
-dml evaluate-degradation runs/directnet_blur_1 saved_models/realsr_x4_val.csv --json runs/directnet_blur_1/eval.json
 
 # 14. Table 2's Syn-DML row with the better-started DirectNet as the degradation, and the bicubic and Syn-DML rows
 #     again with today's code (saved_models/README.md, "Pairs from the better-started DirectNet"): runs/clean_hr,
-#     runs/syn_dml_w5 and $T2 as in section 4, seeds 0 and 1. The shipped baselines/directnet_realsr_x4.keras is
+#     runs/syn_dml_w5 and Table 2's recipe as in section 4, seeds 0 and 1. The shipped baselines/directnet_realsr_x4.keras is
 #     section 13's 40-pair DirectNet.
 dml synthesize saved_models/baselines/directnet_realsr_x4.keras runs/clean_hr --out runs/syn_dn_w5 --lr-size native --noise-sigma 5 --seed 0
-T2_NO_SEED=$(echo $T2 | sed 's/--seed 0//')
 for seed in 0 1; do
-  dml train-sr --degradation bicubic --hr-dir runs/clean_hr --noise-sigma 0 --out runs/table2_today/bicubic_$seed $T2_NO_SEED --seed $seed
-  for m in dn dml; do
-    dml train-sr runs/syn_${m}_w5 --out runs/table2_today/syn${m}_$seed $T2_NO_SEED --seed $seed
-  done
+  train table2_today/{bicubic,syndn,syndml}_$seed
   for m in bicubic syndn syndml; do
     for v in saved_models/realsr_x4_val.csv saved_models/realsr_x4_train.csv; do
       dml evaluate-sr runs/table2_today/${m}_$seed $v --json runs/table2_today/${m}_${seed}_on_$(basename $v .csv).json
@@ -309,19 +274,11 @@ done
 
 # 15. Table 2 trained five times longer, and less noise in the Syn-DML pairs (saved_models/README.md, "Table 2
 #     trained five times longer"): runs/clean_hr and runs/syn_dml_w5 as in section 4, seed 0, one thread a run.
-T5=$(echo $T2 | sed 's/--steps 1000/--steps 5000/')
-dml train-sr --degradation bicubic --hr-dir runs/clean_hr --noise-sigma 0 --out runs/table2_5000/bicubic $T5
-dml train-sr runs/syn_dml_w5 --out runs/table2_5000/syndml $T5
-dml train-sr saved_models/realsr_x4_train.csv --out runs/table2_5000/real $T5
-dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_w5 --synthetic-fraction 0.5 --out runs/table2_5000/real_syndml $T5
+train table2_5000/{bicubic,syndml,real,real_syndml}
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w2 --lr-size native --noise-sigma 2 --seed 0
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w05 --lr-size native --noise-sigma 0,5 --seed 0
-dml train-sr runs/syn_dml_w2 --out runs/table2_5000/syndml_w2 $T5
-dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05 $T5
-T5_NO_SEED=$(echo $T5 | sed 's/--seed 0//')   # second seed of the two Syn-DML rows
-dml train-sr runs/syn_dml_w5 --out runs/table2_5000/syndml_1 $T5_NO_SEED --seed 1
-dml train-sr runs/syn_dml_w05 --out runs/table2_5000/syndml_w05_1 $T5_NO_SEED --seed 1
-dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_w05 --synthetic-fraction 0.5 --out runs/table2_5000/real_syndml_w05 $T5  # two threads
+train table2_5000/{syndml_w2,syndml_w05,syndml_1,syndml_w05_1}    # *_1: the two Syn-DML rows' second seed
+train table2_5000/real_syndml_w05   # two threads
 for m in bicubic syndml real real_syndml syndml_w2 syndml_w05 syndml_1 syndml_w05_1 real_syndml_w05; do
   for v in saved_models/realsr_x4_val.csv saved_models/realsr_x4_train.csv; do
     dml evaluate-sr runs/table2_5000/$m $v --json runs/table2_5000/${m}_on_$(basename $v .csv).json
@@ -341,20 +298,12 @@ python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/sy
 #     for every row; 8 crops of 64² HR a step; L1 stage 2000 steps, GAN stage 800 steps from it; EMA 0.995; seed 0.
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
 dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
-G="--arch rrdb --blocks 6 --filters 32 --growth 16 --patch-size 64 --batch-size 8 --ema-decay 0.995 --seed 0 --quiet --val saved_models/realsr_x4_val.csv"
-L1="$G --steps 2000 --steps-per-epoch 250"
-GAN="$G --steps 800 --steps-per-epoch 200 --loss gan --d-filters 32"
+#     Rows: handcrafted = Real-ESRGAN's pipeline on the fly over runs/clean_hr; syndml = runs/syn_dml_n05 (Syn-DML,
+#     noise sigma 0-5 per photo); blur_handcrafted = runs/syn_dml_hc (DML's blur + Real-ESRGAN's noise and JPEG);
+#     real = the 40 real pairs; real_syndml = half of each batch from each. Each GAN stage starts from its L1 stage.
 P=runs/perceptual
-declare -A DATA=(
-  [handcrafted]="--degradation handcrafted --hr-dir runs/clean_hr"           # Real-ESRGAN's pipeline, on the fly
-  [syndml]="runs/syn_dml_n05"                                               # Syn-DML, noise sigma 0-5 per photo
-  [blur_handcrafted]="runs/syn_dml_hc"                                      # DML's blur + Real-ESRGAN's noise and JPEG
-  [real]="saved_models/realsr_x4_train.csv"                                 # the 40 real pairs
-  [real_syndml]="saved_models/realsr_x4_train.csv runs/syn_dml_n05 --synthetic-fraction 0.5"
-)
 for row in handcrafted syndml blur_handcrafted real real_syndml; do
-  dml train-sr ${DATA[$row]} $L1 --out $P/${row}_l1
-  dml train-sr ${DATA[$row]} $GAN --init $P/${row}_l1 --out $P/${row}_gan
+  train perceptual/${row}_l1 perceptual/${row}_gan
 done
 # the table (and the published models' outputs beside them), the JPEG + noise test, the figures
 python saved_models/perceptual_study.py table $P/*_l1 $P/*_gan --peers --json $P/table.json
@@ -383,13 +332,11 @@ VAL=saved_models/realsr_x4_val.csv
 for seed in 0 1; do
   for row in original refined refined_hr refined_exposure refined_local; do
     [ $seed = 1 ] && { [ $row = refined_exposure ] || [ $row = refined_local ]; } && continue
-    pairs=$([ $row = original ] && echo saved_models/realsr_x4_train.csv || echo runs/align_study/$row)
-    D=runs/align_study/${row}_s$seed
-    dml train-degradation $pairs --val $VAL --seed $seed --out $D/dml --quiet
+    D=runs/align_study/${row}_s$seed   # trained on runs/align_study/$row (original: realsr_x4_train.csv)
+    train align_study/${row}_s$seed/dml
     dml evaluate-degradation $D/dml/model.keras $VAL --json $D/eval_dml.json
     [ $row = refined_exposure ] || [ $row = refined_local ] && continue   # SR not run for these two
-    dml train-sr $pairs --out $D/sr --lr-size native --arch vdsr --depth 12 --filters 64 --patch-size 96 --batch-size 16 \
-        --steps 1000 --steps-per-epoch 500 --learning-rate 2e-4 --seed $seed --quiet --val $VAL
+    train align_study/${row}_s$seed/sr   # a native-size VDSR, Table 2's recipe (section 4)
     dml evaluate-sr $D/sr $VAL --json $D/eval_sr.json
   done
 done
@@ -400,25 +347,24 @@ done
 #     runs/clean_hr: the 94 clean photos of section 4; runs/syn_dml_n05: Syn-DML, noise sigma 0-5 per photo.
 #     Every row: Real-ESRGAN's GAN-stage losses against the sharpened HR, 4 crops of 128² a step, Adam 1e-4, the
 #     discriminator alone for 50 steps, the last 4 RRDB blocks + upsampler trained, EMA 0.99, colour term 1,
-#     validated and kept every 125; seed 0. The runs were started for 375 steps and stopped after step 250 to leave
-#     the session time for its tests; step 250 is what was scored and shipped, and --steps 250 makes the same run
-#     (a constant rate: the first 250 steps do not depend on the total).
+#     validated and kept every 125; seed 0 (`dml train-sr PAIRS --arch rrdb --loss gan --init realesrgan_x4plus
+#     --steps 250 --steps-per-epoch 125 --keep-checkpoints`: the fine-tuning recipe fills the rest). A constant rate:
+#     the first 250 steps do not depend on the total, so step 250 of a longer run is the 250-step run.
 dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
-FT="--arch rrdb --loss gan --init realesrgan_x4plus --steps 250 --steps-per-epoch 125 --d-warmup 50 --seed 0 --quiet --keep-checkpoints --val saved_models/realsr_x4_val.csv"
 F=runs/finetune
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 # rows 2 and 3 ran on to step 500 (stopped at 250 and resumed from their backups, which a stateless stream
 # makes the same run; 17 s a step each), scored at 125, 250, 375 and 500
-taskset -c 0 dml train-sr --degradation handcrafted --hr-dir runs/clean_hr ${FT/--steps 250/--steps 500} --out $F/handcrafted &  # row 2
-taskset -c 1 dml train-sr runs/syn_dml_n05 ${FT/--steps 250/--steps 500} --out $F/syndml &                                      # row 3
+taskset -c 0 bash -c "train finetune/handcrafted" &  # row 2
+taskset -c 1 bash -c "train finetune/syndml" &       # row 3
 wait
 python saved_models/perceptual_study.py table realesrgan_x4plus $F/*/checkpoints/step-*.keras --peers --json $F/table.json
 # rows 4-6 of the study, the same settings (rows 4 and 5 side by side, row 6 after row 5 on core 1):
 dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
-taskset -c 0 dml train-sr runs/syn_dml_hc $FT --out $F/blur_hc &                                         # row 4
-taskset -c 1 dml train-sr saved_models/realsr_x4_train.csv $FT --out $F/real &                           # row 5
+taskset -c 0 bash -c "train finetune/blur_hc" &   # row 4
+taskset -c 1 bash -c "train finetune/real" &      # row 5
 wait
-taskset -c 1 dml train-sr saved_models/realsr_x4_train.csv runs/syn_dml_n05 --synthetic-fraction 0.5 $FT --out $F/real_syndml  # row 6
+taskset -c 1 bash -c "train finetune/real_syndml"  # row 6
 python saved_models/perceptual_study.py table $F/{blur_hc,real,real_syndml}/checkpoints/step-*.keras
 python saved_models/perceptual_study.py wild realesrgan_x4plus rrdb_web_x4_gan $F/blur_hc/checkpoints/step-000250.keras
 # shipped as saved_models/finetune/{handcrafted,syndml,real,real_syndml}.tuned.npz: the layers the runs changed, on
@@ -426,3 +372,8 @@ python saved_models/perceptual_study.py wild realesrgan_x4plus rrdb_web_x4_gan $
 for row in handcrafted syndml real real_syndml; do
   python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/$row/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
 done
+# rows 2 and 3 without sharpening the target (--no-sharpen: L1 and VGG against the HR as it is), side by side
+taskset -c 0 bash -c "train finetune/handcrafted_nosharp" &
+taskset -c 1 bash -c "train finetune/syndml_nosharp" &
+wait
+python saved_models/perceptual_study.py table $F/{handcrafted,syndml}_nosharp/checkpoints/step-*.keras --json $F/table_nosharp.json
