@@ -8,7 +8,7 @@ import sys
 from dml_keras.names import (AUGMENTATIONS, BUILTIN_DEGRADATIONS, CHANNELS, DEGRADATION_MODELS, SR_ARCHS, SR_LOSSES,
                              STRATEGIES)
 from dml_keras.ops.tiling import TILE_MARGIN
-from dml_keras.specs.recipes import FINETUNE, RECIPES, SR_BATCH_SIZES, SR_RECIPES
+from dml_keras.specs.recipes import FINETUNE, RECIPES, SR_BATCH_SIZES, SR_RECIPES, TUNE_TRIAL
 
 _SR_DEFAULT, _SR_PAPER = SR_RECIPES["default"].settings(), SR_RECIPES["paper"].settings()
 _DEFAULT, _LARGE, _PAPER = (RECIPES[name].settings() for name in ("default", "large", "paper"))
@@ -413,19 +413,22 @@ def _add_later_commands(sub):
     p.add_argument("--quantize", choices=("none", "float16", "dynamic"), default="none", help="TFLite weights")
     p.set_defaults(handler=_export)
 
-    p = sub.add_parser("tune", help="search the number of basis kernels with keras-tuner")
+    p = sub.add_parser("tune", help="search DML's number of basis kernels (and kernel size, learning rate): one "
+                                    "train-degradation run per choice, ranked by validation PSNR")
     p.add_argument("pairs")
-    p.add_argument("--out", default="dml_tuning", help="folder for the search state and tuning.json/tuning.md")
+    p.add_argument("--out", default="dml_tuning",
+                   help="folder of the trials (one run folder each; a stopped search goes on) and tuning.json/.md")
     p.add_argument("--basis", default="4,8,16", help="comma-separated numbers of basis kernels to try")
     p.add_argument("--kernel-sizes", default="15", help="comma-separated odd kernel sizes to try")
     p.add_argument("--learning-rates", default="1e-4", help="comma-separated learning rates to try")
     _scale(p)
     p.add_argument("--channels", choices=CHANNELS, default="y")
     _lr_size(p)
-    p.add_argument("--patch-size", type=int, default=96)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--steps", type=int, default=1000, help="training steps per trial")
-    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--patch-size", type=int, default=None, help="HR crop size (default: the recipe's, 64)")
+    p.add_argument("--batch-size", type=int, default=None, help="crops a step (default: the recipe's, 8)")
+    p.add_argument("--steps", type=int, default=TUNE_TRIAL["steps"], help="training steps per trial")
+    p.add_argument("--val", default=None, help="held-out pairs to score the trials on (default: --val-fraction)")
+    p.add_argument("--val-fraction", type=float, default=TUNE_TRIAL["val_fraction"])
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_tune)
 
@@ -690,12 +693,11 @@ def _numbers(text, kind):
 def _tune(args):
     from dml_keras.workflows.tuning import format_table, tune_degradation
 
+    shared = {name: getattr(args, name) for name in ("scale", "channels", "lr_size", "patch_size", "batch_size",
+                                                       "steps", "val_fraction", "seed")}
     rows = tune_degradation(
         args.pairs, args.out, num_basis=_numbers(args.basis, int), kernel_sizes=_numbers(args.kernel_sizes, int),
-        learning_rates=_numbers(args.learning_rates, float), scale=args.scale, channels=args.channels,
-        lr_size=args.lr_size, patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps,
-        val_fraction=args.val_fraction, seed=args.seed, verbose=1,
-    )
+        learning_rates=_numbers(args.learning_rates, float), val_pairs=args.val, verbose=2, **shared)
     print(format_table(rows))
     return 0
 

@@ -1,90 +1,83 @@
-"""keras-tuner search over DML's hyperparameters (number of basis kernels, kernel size, learning rate)."""
+"""A grid search over DML's settings (number of basis kernels, kernel size, learning rate): every trial is a
+`train-degradation` run of the same spec but for the searched settings, trained by `train_degradation` (so on
+any backend, resumable, the same recipe) and scored by its validation PSNR at its final checkpoint."""
 
+import csv
 import itertools
 import json
 import os
 
-import keras
-import keras_tuner as kt
-
-from dml_keras.errors import DataError
+from dml_keras.data.files import atomic_file, write_json
 from dml_keras.data.pairs import resolve_pairs, split_pairs
-from dml_keras.data.pipeline import paired_dataset, validation_batches
-from dml_keras.models import DegradationModel
+from dml_keras.errors import DataError, SetupError
+from dml_keras.specs.degradation import DegradationRun
+from dml_keras.specs.recipes import TUNE_TRIAL
+from dml_keras.workflows.degradation import train_degradation
 
 OBJECTIVE = "val_psnr"
+SEARCHED = ("num_basis", "kernel_size", "learning_rate")
 
 
-class DegradationHyperModel(kt.HyperModel):
-    """Builds one `DegradationModel` per trial from the choices given (built and compiled in `build`)."""
+def tune_degradation(pairs, out_dir, num_basis=(4, 8, 16), kernel_sizes=(15,), learning_rates=(1e-4,), *,
+                     verbose=0, **settings):
+    """Train one DML per combination of the choices into `out_dir/TRIAL/` and rank them by validation PSNR
+    (the held-out whole images, the weight average at the last step).
 
-    def __init__(self, num_basis=(4, 8, 16), kernel_sizes=(15,), learning_rates=(1e-4,), scale=4,
-                 channels="y", lr_size="same", seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.num_basis = list(num_basis)
-        self.kernel_sizes = list(kernel_sizes)
-        self.learning_rates = list(learning_rates)
-        self.scale = scale
-        self.channels = channels
-        self.lr_size = lr_size
-        self.seed = seed
-
-    def build(self, hp):
-        model = DegradationModel(
-            num_basis=hp.Choice("num_basis", self.num_basis),
-            kernel_size=hp.Choice("kernel_size", self.kernel_sizes),
-            scale=self.scale, channels=self.channels, lr_size=self.lr_size, seed=self.seed,
-        )
-        model.compile(optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", self.learning_rates)))
-        return model
-
-
-def tune_degradation(pairs, out_dir, num_basis=(4, 8, 16), kernel_sizes=(15,), learning_rates=(1e-4,), scale=4,
-                     channels="y", lr_size="same", patch_size=96, batch_size=8, steps=1000, val_fraction=0.2,
-                     seed=0, verbose=0):
-    """Grid search with validation PSNR (on held-out whole images) as the objective.
+    `settings`: the flat settings of `specs.DegradationRun` shared by every trial (`steps`, `patch_size`,
+    `val_pairs`, `seed`, …); unset ones come from `specs.recipes.TUNE_TRIAL`, then the default recipe. A
+    finished trial (its `model.keras` and the same `spec.json`) is not trained again, and an interrupted one
+    resumes, so a search that stops goes on where it stopped when called again.
 
     Returns:
-        list of `{"num_basis", "kernel_size", "learning_rate", "val_psnr"}`, best first;
-        also written to `out_dir/tuning.json`, and as a Markdown table to `out_dir/tuning.md`.
-
-    Raises:
-        RuntimeError: a trial produced no objective value (keras-tuner would otherwise carry on silently).
+        list of `{"num_basis", "kernel_size", "learning_rate", "val_psnr", "run"}`, best first; also written to
+        `out_dir/tuning.json`, and as a Markdown table to `out_dir/tuning.md`.
     """
-    source, pairs = pairs, resolve_pairs(pairs, scale)
-    train_pairs, val_pairs = split_pairs(pairs, val_fraction)
-    if not val_pairs or not train_pairs:
-        raise DataError(f"Tuning holds out a fraction of the pairs for validation (--val-fraction {val_fraction}), "
-                        f"and {len(pairs)} pair(s) of '{source}' leave none to train or none to score on. Give more "
-                        "pairs, or a --val-fraction above 0 that leaves both.")
-    train = paired_dataset(train_pairs, scale, patch_size, batch_size, lr_size, channels, seed=seed, cache=True)
-    validation = validation_batches(val_pairs, scale, lr_size, channels, inputs="hr")
-    hypermodel = DegradationHyperModel(num_basis, kernel_sizes, learning_rates, scale, channels, lr_size, seed)
-    trials = len(list(itertools.product(num_basis, kernel_sizes, learning_rates)))
-    tuner = kt.GridSearch(
-        hypermodel, objective=kt.Objective(OBJECTIVE, direction="max"), max_trials=trials, seed=seed,
-        directory=out_dir, project_name="search", overwrite=False,
-    )
-    keras.utils.set_random_seed(seed)
-    tuner.search(train, validation_data=validation, epochs=1, steps_per_epoch=steps, verbose=verbose, shuffle=False)
+    base = DegradationRun.of(pairs=pairs, **{**TUNE_TRIAL, **settings}).resolved()
+    if base.network.model != "dml":
+        raise SetupError(f"dml tune searches DML's settings; --model {base.network.model} has no basis to search")
+    if base.data.val_pairs is None:
+        train_pairs, val_pairs = split_pairs(resolve_pairs(pairs, base.geometry.scale), base.data.val_fraction)
+        if not val_pairs or not train_pairs:
+            raise DataError(
+                f"Tuning holds out a fraction of the pairs for validation (--val-fraction {base.data.val_fraction}), "
+                f"and {len(train_pairs) + len(val_pairs)} pair(s) of '{pairs}' leave none to train or none to score "
+                "on. Give more pairs, or a --val-fraction above 0 that leaves both.")
     rows = []
-    for trial in tuner.oracle.get_best_trials(num_trials=trials):
-        if trial.score is None:
-            metrics = sorted(trial.metrics.metrics)
-            raise RuntimeError(
-                f"Trial {trial.trial_id} has no '{OBJECTIVE}' (status {trial.status}); metrics it logged: {metrics}. "
-                "Check the validation data and the objective name."
-            )
-        rows.append({**{k: trial.hyperparameters.get(k) for k in ("num_basis", "kernel_size", "learning_rate")},
-                     OBJECTIVE: float(trial.score)})
-    if len(rows) < trials:
-        raise RuntimeError(f"Only {len(rows)} of {trials} trials finished; see {out_dir}/search for the failed ones.")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "tuning.json"), "w") as handle:
-        json.dump(rows, handle, indent=2)
-    with open(os.path.join(out_dir, "tuning.md"), "w") as handle:
+    for choice in itertools.product(num_basis, kernel_sizes, learning_rates):
+        spec = base
+        for name, value in zip(SEARCHED, choice):
+            spec = spec.set(name, value)
+        spec = spec.resolved()
+        run = "basis{}_kernel{}_rate{:g}".format(*choice)
+        folder = os.path.join(out_dir, run)
+        if not _finished(folder, spec):
+            train_degradation(out_dir=folder, spec=spec, verbose=verbose)
+        rows.append({**dict(zip(SEARCHED, choice)), OBJECTIVE: _final_score(folder), "run": run})
+    rows.sort(key=lambda row: -row[OBJECTIVE])
+    write_json(os.path.join(out_dir, "tuning.json"), rows)
+    with atomic_file(os.path.join(out_dir, "tuning.md"), "w") as handle:
         handle.write(format_table(rows) + "\n")
     return rows
+
+
+def _finished(folder, spec):
+    try:
+        with open(os.path.join(folder, "spec.json")) as handle:
+            recorded = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return recorded == spec.to_dict() and os.path.exists(os.path.join(folder, "model.keras"))
+
+
+def _final_score(folder):
+    """The last epoch's validation PSNR in the trial's `history.csv`."""
+    path = os.path.join(folder, "history.csv")
+    with open(path, newline="") as handle:
+        epochs = list(csv.DictReader(handle))
+    if not epochs or not epochs[-1].get(OBJECTIVE):
+        logged = sorted(epochs[-1]) if epochs else []
+        raise RuntimeError(f"'{path}' has no '{OBJECTIVE}' at its last epoch; it logged: {logged}")
+    return float(epochs[-1][OBJECTIVE])
 
 
 def format_table(rows):
