@@ -360,9 +360,11 @@ def _add_later_commands(sub):
     p.add_argument("--tune-blocks", type=int, default=None, metavar="N",
                    help="rrdb: train only the last N RRDB blocks and the upsampler "
                         f"(fine-tuning: {FINETUNE['tune_blocks']}; otherwise all)")
-    p.add_argument("--no-sharpen", dest="sharpen", action="store_false",
-                   help="rrdb and gan: compare L1 and perceptual losses with the ground truth as it is (Real-ESRGAN "
-                        "compares them with its unsharp-masked version, which makes outputs sharper than the truth)")
+    p.add_argument("--sharpen", action=argparse.BooleanOptionalAction, default=None,
+                   help="rrdb and gan: --sharpen compares L1 and perceptual losses with the unsharp-masked ground "
+                        "truth, as Real-ESRGAN does (the default from scratch); --no-sharpen with the truth as it is "
+                        f"(the fine-tuning recipe's: {'--sharpen' if FINETUNE['sharpen'] else '--no-sharpen'}; the "
+                        "sharpened truth makes outputs sharper than it, docs/finetune.md)")
     p.add_argument("--collapse-drop", type=float, default=2.0, metavar="DB",
                    help="with --val: stop when validation PSNR falls this many dB below its best, keeping the best "
                         "weights (0: never)")

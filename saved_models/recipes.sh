@@ -345,11 +345,12 @@ done
 #     cameras", finetune/). pip install -e ".[realesrgan]". 2-core CPU, TensorFlow, one core and one thread a run
 #     (taskset -c 0 / -c 1, TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1), the two rows side by side.
 #     runs/clean_hr: the 94 clean photos of section 4; runs/syn_dml_n05: Syn-DML, noise sigma 0-5 per photo.
-#     Every row: Real-ESRGAN's GAN-stage losses against the sharpened HR, 4 crops of 128² a step, Adam 1e-4, the
+#     Rows 2-6: Real-ESRGAN's GAN-stage losses against the sharpened HR, 4 crops of 128² a step, Adam 1e-4, the
 #     discriminator alone for 50 steps, the last 4 RRDB blocks + upsampler trained, EMA 0.99, colour term 1,
 #     validated and kept every 125; seed 0 (`dml train-sr PAIRS --arch rrdb --loss gan --init realesrgan_x4plus
-#     --steps 250 --steps-per-epoch 125 --keep-checkpoints`: the fine-tuning recipe fills the rest). A constant rate:
-#     the first 250 steps do not depend on the total, so step 250 of a longer run is the 250-step run.
+#     --steps 250 --steps-per-epoch 125 --keep-checkpoints --sharpen`: the fine-tuning recipe of then). A constant
+#     rate: the first 250 steps do not depend on the total, so step 250 of a longer run is the 250-step run.
+#     The recipe now compares with the HR as it is (--no-sharpen, the last two runs below).
 dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
 F=runs/finetune
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
@@ -367,13 +368,18 @@ wait
 taskset -c 1 bash -c "train finetune/real_syndml"  # row 6
 python saved_models/perceptual_study.py table $F/{blur_hc,real,real_syndml}/checkpoints/step-*.keras
 python saved_models/perceptual_study.py wild realesrgan_x4plus rrdb_web_x4_gan $F/blur_hc/checkpoints/step-000250.keras
-# shipped as saved_models/finetune/{handcrafted,syndml,real,real_syndml}.tuned.npz: the layers the runs changed, on
-# realesrgan_x4plus (real_syndml is the preset realesrgan_x4plus_realsr)
-for row in handcrafted syndml real real_syndml; do
-  python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/$row/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
-done
 # rows 2 and 3 without sharpening the target (--no-sharpen: L1 and VGG against the HR as it is), side by side
 taskset -c 0 bash -c "train finetune/handcrafted_nosharp" &
 taskset -c 1 bash -c "train finetune/syndml_nosharp" &
 wait
 python saved_models/perceptual_study.py table $F/{handcrafted,syndml}_nosharp/checkpoints/step-*.keras --json $F/table_nosharp.json
+mkdir -p $F/fig && (echo hr,lr; for n in Canon_010 Nikon_020; do
+  echo ../../../../shared/data/realsr_x4/hr/$n.png,../../../../shared/data/realsr_x4/lr/$n.png; done) > $F/fig/two.csv
+dml compare realesrgan_x4plus $F/syndml/checkpoints/step-000250.keras $F/syndml_nosharp/checkpoints/step-000250.keras \
+    --pairs $F/fig/two.csv --labels "x4plus,Syn-DML sharpened target,Syn-DML no-sharpen" --crop 128 --out $F/fig/nosharp
+# shipped as saved_models/finetune/{handcrafted,syndml,real,real_syndml}.tuned.npz: the layers the runs changed, on
+# realesrgan_x4plus, at step 250 (real_syndml is the preset realesrgan_x4plus_realsr); rows 2 and 3 without sharpening
+declare -A SHIPPED=([handcrafted]=handcrafted_nosharp [syndml]=syndml_nosharp [real]=real [real_syndml]=real_syndml)
+for row in handcrafted syndml real real_syndml; do
+  python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/${SHIPPED[$row]}/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
+done

@@ -42,6 +42,10 @@ def test_fine_tuning_a_published_generator_is_filled_from_its_recipe_and_resolvi
     assert spec.resolved() == spec
     # a value given wins over the recipe's
     assert SRRun.of(pairs="p", arch="rrdb", loss="gan", init="x", steps=40).resolved().schedule.steps == 40
+    # fine-tuning compares with the HR as it is; Real-ESRGAN's own stages, and --sharpen, with the sharpened HR
+    assert spec.objective.sharpen is False
+    assert SRRun.of(pairs="p", arch="rrdb", loss="gan", init="x", sharpen=True).resolved().objective.sharpen is True
+    assert SRRun.of(pairs="p", arch="rrdb", loss="gan", num_blocks=2).resolved().objective.sharpen is True
     vdsr = SRRun.of(pairs="p").resolved()
     assert (vdsr.network.sizes, vdsr.crops.batch_size, vdsr.geometry.channels, vdsr.optimization.learning_rate) == (
         {"depth": 12}, 16, "y", 2e-4)

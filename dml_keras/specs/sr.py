@@ -70,12 +70,13 @@ class Network:
 @dataclasses.dataclass(frozen=True)
 class Objective:
     """`loss`: auto, l1, l2 or gan (Real-ESRGAN's L1 + VGG + GAN against a U-Net of `d_filters`);
-    `color_weight`: an L1 term between 8×8 averages; `sharpen`: compare with the unsharp-masked truth."""
+    `color_weight`: an L1 term between 8×8 averages; `sharpen`: compare with the unsharp-masked truth (`None`:
+    Real-ESRGAN's, yes, or the fine-tuning recipe's, no)."""
 
     loss: str = "auto"
     d_filters: int = 64
     color_weight: "float | None" = None
-    sharpen: bool = True
+    sharpen: "bool | None" = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +210,7 @@ class SRRun(RunSpec):
         spec = spec.set("ema_decay", 0.999 if spec.average.ema_decay is None else spec.average.ema_decay)
         spec = spec.set("d_warmup", spec.start.d_warmup or 0)
         spec = spec.set("color_weight", spec.objective.color_weight or 0.0)
+        spec = spec.set("sharpen", spec.objective.sharpen is not False)
         return spec.set("batch_size", spec.crops.batch_size or SR_BATCH_SIZES[arch.name])
 
     def check(self):

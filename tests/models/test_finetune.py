@@ -140,7 +140,7 @@ def test_fine_tuning_defaults_are_the_recipe_and_its_flags_replay(tmp_path, phot
                  "--steps", "2", "--steps-per-epoch", "2", "--patch-size", "32", "--d-filters", "8",
                  "--tune-blocks", "1", "--quiet", "--out", str(tmp_path / "run")]) == 0
     settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    for key in ("batch_size", "learning_rate", "ema_decay", "d_warmup", "color_weight"):
+    for key in ("batch_size", "learning_rate", "ema_decay", "d_warmup", "color_weight", "sharpen"):
         assert settings[key] == FINETUNE[key], key
     assert (settings["patch_size"], settings["tune_blocks"], settings["steps"]) == (32, 1, 2)
 
