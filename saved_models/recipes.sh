@@ -17,14 +17,14 @@ train() {  # NAME...
   done
 }
 export -f train
-# Sections 1-12 ran the paper's baselines, DirectNet on HR and DirectKPN with a random last layer: their commands
+# Sections 1-12 ran the paper's baselines, DirectNet on HR and DirectKPN with a random last layer: their specs
 # say so (--residual-on hr, --kernel-init random), as the package's baselines start at DML's first blur since.
 
 # 1. Degradation models: 40 training pairs of ../shared/data/realsr_x4, 10 held out
 #    (every 5th pair: Canon/Nikon 005, 010, 015, 020, 025 = saved_models/realsr_x4_val.csv).
 #    These were trained before the default recipe averaged the weights (section 6): --ema-steps 0 keeps the last
 #    step's weights, as then. Otherwise `dml train-degradation PAIRS --out DIR` alone is the same recipe (3000 steps of
-#    8 x 64², Adam 1e-4, Gaussian basis, weights at 1/M); the flags below spell it out.
+#    8 x 64², Adam 1e-4, Gaussian basis, weights at 1/M); the specs spell it out.
 #    The global kernel is fitted in closed form (least squares over every training pixel; no steps).
 #    dml_paper: --weight-init half; dml_mix: --basis-init gaussian (+ --tone-offset: dml_tone; + --unit-sum-kernels:
 #    dml_unit); directnet --residual-on hr, directkpn --kernel-init random.
