@@ -4,6 +4,7 @@ import os
 import pytest
 
 from dml_keras.cli import main
+from dml_keras.errors import SetupError
 from dml_keras.workflows.tuning import tune_degradation
 from tests.conftest import make_hr_lr
 
@@ -42,5 +43,5 @@ def test_a_trial_without_the_objective_fails_loudly(tmp_path, photos, monkeypatc
 
 def test_tune_searches_dml_only(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
-    with pytest.raises(Exception, match="searches DML"):
+    with pytest.raises(SetupError, match="searches DML"):
         tune_degradation(tmp_path / "pairs", tmp_path / "tune", model="directnet", steps=2)
