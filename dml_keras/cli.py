@@ -48,7 +48,8 @@ _SPEC_FLAGS = {
     "train-degradation": {"val": "val_pairs", "basis": "num_basis", "basis_init": "basis_initializer"},
 }
 _NOT_SETTINGS = {"command", "handler", "verbose", "out", "config", "set", "quiet"}
-# training.json keys that a flag of another name sets, per command; the other keys are flags of the same name
+# the training.json of runs from before spec.json (still replayed): keys that a flag of another name sets, per
+# command; the other keys are flags of the same name
 _CONFIG_FLAGS = {command: {**{setting: dest for dest, setting in flags.items()}, "val_source": "val"}
                  for command, flags in _SPEC_FLAGS.items()}
 _CONFIG_FLAGS["train-degradation"]["pairs_source"] = "pairs"

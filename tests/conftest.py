@@ -184,3 +184,17 @@ def assert_round_trip(obj, inputs, tmp_path, atol=1e-6):
     reloaded = keras.models.load_model(tmp_path / "round_trip.keras")
     np.testing.assert_allclose(numpy(reloaded(inputs)), expected, atol=atol)
     return expected, reloaded
+
+
+def run_settings(run):
+    """The flat settings of the run in folder `run` (its `spec.json`, by the names of `train_sr`'s keywords)."""
+    from dml_keras.specs import read_spec
+
+    return read_spec(run).flat()
+
+
+def run_info(run):
+    """What ran the run in folder `run`: its `run_info.json` (the record, and `starts`)."""
+    import json
+
+    return json.loads((Path(run) / "run_info.json").read_text())

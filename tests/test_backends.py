@@ -57,13 +57,12 @@ def _history(run):
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (pip install 'dml-keras[jax]')")
 def test_both_training_commands_train_under_jax_without_tensorflow(tmp_path, photos):
-    import json
 
     import keras
 
     from dml_keras.workflows.degradation import evaluate_degradation
     from dml_keras.workflows.sr import evaluate_sr
-    from tests.conftest import make_hr_lr
+    from tests.conftest import make_hr_lr, run_info, run_settings
 
     env = _without_tensorflow(tmp_path)
     blocked = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True)
@@ -74,7 +73,7 @@ def test_both_training_commands_train_under_jax_without_tensorflow(tmp_path, pho
                      "--steps-per-epoch", 10, "--patch-size", 32, "--batch-size", 4, "--learning-rate", 1e-3,
                      "--val", tmp_path / "same", "--quiet")
     assert code == 0, out
-    assert json.loads((tmp_path / "deg" / "training.json").read_text())["backend"] == "jax"
+    assert run_info(tmp_path / "deg")["starts"][-1]["backend"] == "jax"
     rows = _history(tmp_path / "deg")
     # it learns: measured 44.7 dB after the first 10 steps, 46.8 after 30 (held-out = training pairs here)
     assert float(rows[-1]["val_psnr"]) > float(rows[0]["val_psnr"]) + 1.0
@@ -88,7 +87,7 @@ def test_both_training_commands_train_under_jax_without_tensorflow(tmp_path, pho
                      "--val", tmp_path / "native", "--quiet")
     assert code == 0, out
     rows = _history(tmp_path / "sr")
-    assert json.loads((tmp_path / "sr" / "training.json").read_text())["backend"] == "jax"
+    assert run_info(tmp_path / "sr")["starts"][-1]["backend"] == "jax"
     # measured 34.4 dB after 10 steps, 36.1 after 30; `dml evaluate-sr` under TensorFlow gives what JAX logged
     assert float(rows[-1]["val_psnr"]) > float(rows[0]["val_psnr"]) + 1.0
     model = keras.models.load_model(tmp_path / "sr" / "model.keras")
@@ -103,15 +102,16 @@ def test_both_training_commands_train_under_jax_without_tensorflow(tmp_path, pho
                      tmp_path / "native" / "hr", "--out", tmp_path / "mix", "--steps", 4, "--patch-size", 32,
                      "--batch-size", 4, "--depth", 4, "--quiet")
     assert code == 0, out
-    recorded = json.loads((tmp_path / "mix" / "training.json").read_text())
-    assert (recorded["backend"], recorded["synthetic_fraction"], len(_history(tmp_path / "mix"))) == ("jax", 0.5, 1)
+    backend = run_info(tmp_path / "mix")["starts"][-1]["backend"]
+    fraction = run_settings(tmp_path / "mix")["synthetic_fraction"]
+    assert (backend, fraction, len(_history(tmp_path / "mix"))) == ("jax", 0.5, 1)
     # the learned degradation inside the compiled step (what a GPU wants); the saved network is the SR network
     code, out = _dml(env, "train-sr", "--degradation", "dml_realsr_x4", "--hr-dir", tmp_path / "native" / "hr",
                      "--synthesis", "in-step", "--out", tmp_path / "in_step", "--steps", 4, "--patch-size", 32,
                      "--batch-size", 4, "--depth", 4, "--val", tmp_path / "native", "--quiet")
     assert code == 0, out
     assert type(keras.models.load_model(tmp_path / "in_step" / "model.keras")).__name__ == "VDSR"
-    assert json.loads((tmp_path / "in_step" / "training.json").read_text())["synthesis"] == "in-step"
+    assert run_settings(tmp_path / "in_step")["synthesis"] == "in-step"
 
 
 @pytest.mark.slow

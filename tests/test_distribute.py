@@ -69,7 +69,7 @@ with one_device():  # a JAX multi-process run: what only this process does runs 
     print(json.dumps({"start": getattr(record, "weights", None), "end": [w.tolist() for w in model.get_weights()],
                       "trained": trained is not None and [w.tolist() for w in trained.get_weights()],
                       "history": getattr(record, "history", None), "dtype": model.dtype_policy.name,
-                      "settings": json.load(open(os.path.join(out, "training.json")))}))
+                      "settings": json.load(open(os.path.join(out, "run_info.json")))["starts"][-1]}))
 """
 
 
@@ -304,7 +304,7 @@ def test_xla_with_several_replicas_is_refused_before_any_work(pairs, tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "trains on one device only; this run has 2 replicas" in result.stderr
-    assert not (tmp_path / "run" / "training.json").exists()
+    assert not (tmp_path / "run" / "spec.json").exists()
 
 
 @needs_tensorflow

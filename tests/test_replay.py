@@ -1,4 +1,5 @@
-"""A training.json replays its run (`--config`), flags given as well override single values."""
+"""A run's spec.json replays it (`--config`), flags given as well override single values; the training.json of
+runs from before spec.json replays too."""
 
 import json
 
@@ -6,7 +7,7 @@ import keras
 import numpy as np
 
 from dml_keras.cli import main
-from tests.conftest import make_hr_lr, needs_tensorflow
+from tests.conftest import make_hr_lr, needs_tensorflow, run_settings
 
 pytestmark = needs_tensorflow  # both trainers read their crops with tf.data
 
@@ -16,7 +17,7 @@ def _weights(run):
 
 
 def _settings(run):
-    return json.loads((run / "training.json").read_text())
+    return json.loads((run / "spec.json").read_text())
 
 
 def test_train_degradation_config_replays_the_run_and_flags_override(tmp_path, photos, monkeypatch):
@@ -24,17 +25,29 @@ def test_train_degradation_config_replays_the_run_and_flags_override(tmp_path, p
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--basis", "4",
                  "--steps", "6", "--steps-per-epoch", "3", "--batch-size", "2", "--patch-size", "32",
                  "--filters", "8", "--val-fraction", "0.25", "--seed", "3", "--quiet"]) == 0
-    monkeypatch.chdir(tmp_path / "run")  # the data are found from anywhere: training.json holds absolute paths
-    assert main(["train-degradation", "--config", "training.json", "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    monkeypatch.chdir(tmp_path / "run")  # the data are found from anywhere: spec.json holds absolute paths
+    assert main(["train-degradation", "--config", "spec.json", "--out", str(tmp_path / "again"), "--quiet"]) == 0
     first, again = _settings(tmp_path / "run"), _settings(tmp_path / "again")
-    assert again == first and first["num_basis"] == 4 and first["val_fraction"] == 0.25
+    assert again == first and first["network"]["num_basis"] == 4 and first["data"]["val_fraction"] == 0.25
     for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "again")):
         np.testing.assert_array_equal(a, b)
-    assert main(["train-degradation", "--config", "training.json", "--out", str(tmp_path / "shorter"), "--steps", "3",
+    assert main(["train-degradation", "--config", "spec.json", "--out", str(tmp_path / "shorter"), "--steps", "3",
                  "--quiet"]) == 0
     shorter = _settings(tmp_path / "shorter")
-    assert shorter["steps"] == 3 and {k: v for k, v in shorter.items() if k != "steps"} == {
-        k: v for k, v in first.items() if k != "steps"}
+    assert shorter["schedule"].pop("steps") == 3 and first["schedule"].pop("steps") == 6 and shorter == first
+    # a run from before spec.json recorded its flat settings, and how it ran, in training.json: it replays too
+    legacy = dict(model="dml", recipe="default", scale=4, kernel_size=15, channels="y", lr_size="same", patch_size=32,
+                  batch_size=2, steps=6, steps_per_epoch=3, learning_rate=1e-4, lr_schedule="constant",
+                  ema_steps=again["average"]["ema_steps"],
+                  augment="dihedral", pairs_source=str(tmp_path / "pairs"), val_source=None, val_fraction=0.25,
+                  train_pairs=["a", "b", "c"], val_pairs=["d"], num_basis=4, filters=8, seed=3, replicas=1,
+                  workers=1, precision="float32", jit_compile=False, backend="tensorflow")
+    (tmp_path / "training.json").write_text(json.dumps(legacy))
+    assert main(["train-degradation", "--config", str(tmp_path / "training.json"), "--out", str(tmp_path / "old"),
+                 "--quiet"]) == 0
+    assert _settings(tmp_path / "old") == again
+    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "old")):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_train_sr_config_replays_the_run(tmp_path, photos):
@@ -42,7 +55,7 @@ def test_train_sr_config_replays_the_run(tmp_path, photos):
     assert main(["train-sr", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--lr-size", "native",
                  "--depth", "3", "--filters", "8", "--steps", "4", "--steps-per-epoch", "2", "--batch-size", "2",
                  "--patch-size", "32", "--val", str(tmp_path / "pairs"), "--seed", "1", "--quiet"]) == 0
-    config = tmp_path / "run" / "training.json"
+    config = tmp_path / "run" / "spec.json"
     assert main(["train-sr", "--config", str(config), "--out", str(tmp_path / "again"), "--quiet"]) == 0
     assert _settings(tmp_path / "again") == _settings(tmp_path / "run")
     for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "again")):
@@ -70,6 +83,6 @@ def test_train_sr_recipes_default_to_the_best_measured_and_keep_the_papers(tmp_p
         flags = [] if recipe == "default" else ["--recipe", "paper"]
         assert main(["train-sr", str(tmp_path / "pairs"), "--out", str(tmp_path / recipe), "--steps", "1",
                      "--batch-size", "1", "--quiet", *flags]) == 0
-        settings = _settings(tmp_path / recipe)
+        settings = run_settings(tmp_path / recipe)
         assert (settings["lr_size"], settings["patch_size"], settings["learning_rate"], settings["depth"]) == expected
         assert keras.models.load_model(tmp_path / recipe / "model.keras").lr_size == expected[0]

@@ -101,9 +101,9 @@ def test_a_finished_run_is_not_retrained_and_a_stopped_one_not_mixed_with_other_
     assert _train(pairs, run, "--basis", "3") == 2
     err = capsys.readouterr().err
     assert "holds a stopped run with other settings (num_basis 2 → 3)" in err and err.count("\n") == 1
-    recorded = json.loads((run / "training.json").read_text())
-    del recorded["kernel_size"]  # a run recorded before a setting existed ran as its default does now
-    (run / "training.json").write_text(json.dumps(recorded))
+    recorded = json.loads((run / "spec.json").read_text())
+    del recorded["network"]["kernel_size"]  # a run recorded before a setting existed ran as its default does now
+    (run / "spec.json").write_text(json.dumps(recorded))
     assert _train(pairs, run, "--steps", "8") == 0  # more steps continue it
     assert _epochs(run) == [0, 1, 2, 3]
 

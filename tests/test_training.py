@@ -11,7 +11,7 @@ from dml_keras.cli import main
 from dml_keras.errors import SetupError
 from dml_keras.data.pairs import split_pairs
 from dml_keras.workflows.degradation import train_degradation
-from tests.conftest import interrupt_at_epoch, make_hr_lr
+from tests.conftest import interrupt_at_epoch, make_hr_lr, run_info, run_settings
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -54,8 +54,7 @@ def test_cli_train_then_evaluate_writes_design_json(tmp_path, photos):
                    "--kernel-size", "7", "--patch-size", "24", "--batch-size", "2", "--steps", "4",
                    "--steps-per-epoch", "2", "--val-fraction", "0.5", "--quiet"])
     assert status == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert settings["num_basis"] == 4 and len(settings["val_pairs"]) == 2
+    assert run_settings(tmp_path / "run")["num_basis"] == 4 and len(run_info(tmp_path / "run")["val_pairs"]) == 2
     assert (tmp_path / "run" / "logs").is_dir() and (tmp_path / "run" / "checkpoints" / "last.keras").exists()
     out = tmp_path / "scores.json"
     assert main(["evaluate-degradation", str(tmp_path / "run" / "model.keras"), str(tmp_path / "pairs"), "--json", str(out)]) == 0
@@ -87,7 +86,7 @@ def test_default_recipe_is_what_train_degradation_uses(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
                  "--steps", "12", "--steps-per-epoch", "12", "--quiet"]) == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    settings = run_settings(tmp_path / "run")
     expected = dict(recipe="default", model="dml", num_basis=8, kernel_size=15, patch_size=64, batch_size=8,
                     learning_rate=1e-4, lr_schedule="constant", ema_steps=2, augment="dihedral", filters=32,
                     basis_initializer="gaussian", weight_init="uniform_mix", channels="y", lr_size="same")
@@ -108,7 +107,7 @@ def test_other_recipes_are_one_flag_away_and_flags_override_them(tmp_path, photo
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--recipe", recipe,
                  "--steps", "12", "--patch-size", "32", "--basis", "4", "--kernel-size", "7", "--quiet", *flags]) == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    settings = run_settings(tmp_path / "run")
     assert settings["recipe"] == recipe
     assert (settings["batch_size"], settings["basis_initializer"], settings["weight_init"],
             settings["steps_per_epoch"], settings["ema_steps"], settings["augment"], settings["filters"]) == expected
@@ -128,7 +127,7 @@ def test_baselines_start_where_the_recipe_says(tmp_path, photos, model, option, 
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", model,
                  "--recipe", recipe, "--steps", "2", "--patch-size", "32", "--batch-size", "2", "--kernel-size", "7",
                  "--filters", "8", "--quiet", *flags]) == 0
-    assert json.loads((tmp_path / "run" / "training.json").read_text())[option] == expected
+    assert run_settings(tmp_path / "run")[option] == expected
     assert getattr(keras.models.load_model(tmp_path / "run" / "model.keras"), option) == expected
 
 
@@ -194,9 +193,9 @@ def test_global_kernel_is_fitted_in_closed_form(tmp_path, photos):
         write_image(tmp_path / "pairs" / "lr" / f"{name}.png", lr, bit_depth=16)
     assert main(["train-degradation", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--model", "global-kernel",
                  "--kernel-size", "7", "--scale", "2", "--val-fraction", "0.34", "--quiet"]) == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
-    assert settings["solver"] == "least_squares" and len(settings["train_pairs"]) == 2
-    assert settings["val_psnr"] > 45  # the held-out photo, blurred by the same kernel, is reproduced
+    record = run_info(tmp_path / "run")
+    assert record["solver"] == "least_squares" and len(record["train_pairs"]) == 2
+    assert record["val_psnr"] > 45  # the held-out photo, blurred by the same kernel, is reproduced
     found = keras.models.load_model(tmp_path / "run" / "model.keras").kernel.kernels.numpy()[..., 0]
     np.testing.assert_allclose(found, kernel, atol=1e-2)
 
@@ -205,7 +204,7 @@ def test_cosine_schedule_ends_at_zero(tmp_path, photos):
     make_hr_lr(tmp_path / "pairs", photos, native=False)
     train_degradation(**dict(_args(tmp_path / "pairs", tmp_path / "run"), steps=4), lr_schedule="cosine",
                       learning_rate=1e-3)
-    assert json.loads((tmp_path / "run" / "training.json").read_text())["lr_schedule"] == "cosine"
+    assert run_settings(tmp_path / "run")["lr_schedule"] == "cosine"
     optimizer = keras.models.load_model(tmp_path / "run" / "checkpoints" / "last.keras").optimizer
     assert int(optimizer.iterations) == 4
     assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
@@ -226,7 +225,7 @@ def test_ema_saves_the_moving_average_of_the_weights(tmp_path, photos):
     recorder = _WeightRecorder()
     model = train_degradation(**dict(_args(tmp_path / "pairs", tmp_path / "run"), steps=5), ema_steps=4,
                               learning_rate=1e-2, callbacks=[recorder])
-    assert json.loads((tmp_path / "run" / "training.json").read_text())["ema_steps"] == 4
+    assert run_settings(tmp_path / "run")["ema_steps"] == 4
     average = recorder.steps[0]
     for weights in recorder.steps[1:]:
         average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]

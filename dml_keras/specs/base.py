@@ -6,7 +6,6 @@ import os
 import typing
 
 from dml_keras.errors import SetupError
-from dml_keras.specs.recipes import source_of
 
 
 def spec_paths(parts, aliases=(), dict_keys=()):
@@ -135,7 +134,7 @@ def stored_source(model):
 
     if isinstance(model, str) and (model in BUILTIN_DEGRADATIONS or model in PRESETS):
         return model
-    return source_of(model)
+    return os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
 
 
 def parse_value(text):

@@ -11,7 +11,7 @@ import typing
 from dml_keras.errors import SetupError
 from dml_keras.names import DEGRADATION_MODELS
 from dml_keras.specs.base import Execution, RunSpec, spec_paths
-from dml_keras.specs.recipes import MODEL_ONLY, RECIPES, check_model_only, resolve_recipe, source_of
+from dml_keras.specs.recipes import MODEL_ONLY, RECIPES, check_model_only, resolve_recipe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,16 +141,3 @@ class DegradationRun(RunSpec):
             raise SetupError(f"lr_schedule (--lr-schedule) must be 'constant' or 'cosine', not "
                              f"{spec.optimization.lr_schedule!r}")
         return spec
-
-    def settings(self, train_pairs=(), val_pairs=()):
-        """The flat record of a resolved spec that `training.json` has always held, with the pairs' names."""
-        geometry, schedule, crops = self.geometry, self.schedule, self.crops
-        return dict(
-            model=self.network.model, recipe=self.recipe, scale=geometry.scale, kernel_size=self.network.kernel_size,
-            channels=geometry.channels, lr_size=geometry.lr_size, patch_size=crops.patch_size,
-            batch_size=crops.batch_size, steps=schedule.steps, steps_per_epoch=schedule.steps_per_epoch,
-            learning_rate=self.optimization.learning_rate, lr_schedule=self.optimization.lr_schedule,
-            ema_steps=self.average.ema_steps, augment=crops.augment, pairs_source=source_of(self.data.pairs),
-            val_source=source_of(self.data.val_pairs), val_fraction=self.data.val_fraction,
-            train_pairs=[p.name for p in train_pairs], val_pairs=[p.name for p in val_pairs],
-            **{**self.model_options(), "seed": self.execution.seed})

@@ -11,7 +11,7 @@ from dml_keras.names import SR_ARCHITECTURES
 
 class _Recipe:
     def settings(self):
-        """The recipe as a dict of arguments (what `training.json` records)."""
+        """The recipe as a dict of its settings (flat names)."""
         return dataclasses.asdict(self)
 
 
@@ -83,14 +83,6 @@ SR_BATCH_SIZES = {name: arch.batch_size for name, arch in SR_ARCHITECTURES.items
 # Fine-tuning a published generator (`train-sr --init realesrgan_x4plus --loss gan`): what a run takes when not
 # told otherwise (the run measured in saved_models/README.md, "Fine-tuning Real-ESRGAN x4plus")
 FINETUNE = _data("finetune")
-
-
-def source_of(data):
-    """How `training.json` records a data argument so that `--config` can replay it: an absolute path, or `None`
-    for what has no path (a list of pairs, a model object)."""
-    import os
-
-    return os.path.abspath(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else None
 
 
 def takes(model, option):

@@ -12,8 +12,8 @@ import typing
 
 from dml_keras.errors import SetupError
 from dml_keras.names import SR_ARCHITECTURES, SR_ARCHS, SR_LOSSES
-from dml_keras.specs.base import Execution, RunSpec, spec_paths, stored_source
-from dml_keras.specs.recipes import FINETUNE, SR_BATCH_SIZES, SR_RECIPES, STAGES, source_of
+from dml_keras.specs.base import Execution, RunSpec, spec_paths
+from dml_keras.specs.recipes import FINETUNE, SR_BATCH_SIZES, SR_RECIPES, STAGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,24 +242,3 @@ class SRRun(RunSpec):
         if self.in_step and (data.degradation is None or self.mixing or self.perceptual):
             raise SetupError("--synthesis in-step makes the pairs of --degradation in the training step: give "
                              "--degradation and --hr-dir without real pairs, and not with --arch rrdb or --loss gan")
-
-    def settings(self):
-        """The flat record of a resolved spec that `training.json` has always held (read by `--config` and by
-        resume's check that a run goes on with its own settings)."""
-        data, synthesis, on_the_fly = self.data, self.synthesis, self.data.degradation is not None
-        perceptual = dict(d_filters=self.objective.d_filters if self.stage == "gan" else None,
-                          ema_decay=self.average.ema_decay, d_warmup=self.start.d_warmup or None,
-                          init_d=source_of(self.start.init_d), color_weight=self.objective.color_weight or None,
-                          tune_blocks=self.start.tune_blocks, sharpen=self.objective.sharpen)
-        return dict(
-            arch=self.network.arch, recipe=self.recipe, scale=self.geometry.scale, channels=self.geometry.channels,
-            lr_size=self.geometry.lr_size, patch_size=self.crops.patch_size, batch_size=self.crops.batch_size,
-            steps=self.schedule.steps, steps_per_epoch=self.schedule.steps_per_epoch,
-            learning_rate=self.optimization.learning_rate, noise_sigma=synthesis.noise_sigma,
-            noise_model=synthesis.noise_model if on_the_fly else None, noise_resolution=synthesis.noise_resolution,
-            crops_per_image=synthesis.crops_per_image if on_the_fly else None,
-            synthetic_fraction=data.synthetic_fraction if self.mixing else None, seed=self.execution.seed,
-            synthesis=synthesis.where if on_the_fly else None, pairs=source_of(data.pairs),
-            synthetic_pairs=source_of(data.synthetic_pairs), degradation=stored_source(data.degradation),
-            hr_dir=source_of(data.hr_dir), val_source=source_of(data.val_pairs), loss=self.objective.loss,
-            init=stored_source(self.start.init), **(perceptual if self.perceptual else {}), **self.network.sizes)

@@ -13,8 +13,7 @@ from dml_keras.distribute import check_jit_compile, resolve_strategy, training_s
 from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
-from dml_keras.specs.recipes import source_of
-from dml_keras.workflows.fit import averaging_adam, fit_and_save, resumed_steps
+from dml_keras.workflows.fit import averaging_adam, fit_and_save, record_start, resumed_steps
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -33,34 +32,39 @@ def _can_cache(pairs, scale, lr_size, channels):
     return pixels * (1 if channels == "y" else 3) * 2 * 4 < CACHE_LIMIT_BYTES
 
 
-def fit_global_kernel(pairs, out_dir, scale=4, kernel_size=15, channels="y", lr_size="same", val_pairs=None,
-                      val_fraction=0.0, verbose="auto"):
-    """The global-kernel baseline in closed form: the least-squares kernel over every training pixel.
+def fit_global_kernel(spec, out_dir, verbose="auto"):
+    """The global-kernel baseline of `spec` (a resolved `DegradationRun`) in closed form: the least-squares
+    kernel over every training pixel.
 
     No optimisation steps: `least_squares_kernel` solves the training loss
-    exactly, so the baseline is at its bound. Writes `out_dir/model.keras` and
-    `training.json` like `train_degradation`; returns the `GlobalKernel`.
+    exactly, so the baseline is at its bound. Writes `out_dir/model.keras`, `spec.json` and `run_info.json`
+    (the solver, the pairs' names and the validation PSNR) like `train_degradation`; returns the `GlobalKernel`.
     """
     from dml_keras.models.global_kernel import GlobalKernel, least_squares_kernel
 
-    sources = (pairs, val_pairs)
-    pairs, val_pairs = _train_and_val(pairs, val_pairs, val_fraction, scale)
-    model = GlobalKernel(scale=scale, kernel_size=kernel_size, channels=channels, lr_size=lr_size)
-    loaded = [(np.asarray(hr[0]), np.asarray(lr[0])) for hr, lr in whole_pairs(pairs, scale, lr_size, channels)]
-    model.set_kernel(least_squares_kernel([hr for hr, _ in loaded], [lr for _, lr in loaded], kernel_size,
+    geometry, data = spec.geometry, spec.data
+    pairs, val_pairs = _train_and_val(data.pairs, data.val_pairs, data.val_fraction, geometry.scale)
+    model = GlobalKernel(scale=geometry.scale, kernel_size=spec.network.kernel_size, channels=geometry.channels,
+                         lr_size=geometry.lr_size)
+    loaded = [(np.asarray(hr[0]), np.asarray(lr[0]))
+              for hr, lr in whole_pairs(pairs, geometry.scale, geometry.lr_size, geometry.channels)]
+    model.set_kernel(least_squares_kernel([hr for hr, _ in loaded], [lr for _, lr in loaded], model.kernel_size,
                                           stride=model.stride, border=model.crop_border))
-    settings = dict(model="global-kernel", solver="least_squares", scale=scale, kernel_size=kernel_size,
-                    channels=channels, lr_size=lr_size, pairs_source=source_of(sources[0]),
-                    val_source=source_of(sources[1]), val_fraction=val_fraction, train_pairs=[p.name for p in pairs],
-                    val_pairs=[p.name for p in val_pairs])
+    record = dict(solver="least_squares", **_pair_names(pairs, val_pairs))
     if val_pairs:  # scored as `dml evaluate-degradation` scores it
-        settings["val_psnr"] = evaluate_degradation(model, val_pairs, progress=False)["psnr"]
+        record["val_psnr"] = evaluate_degradation(model, val_pairs, progress=False)["psnr"]
         if verbose:
-            print(f"global kernel (least squares): val PSNR {settings['val_psnr']:.2f} dB on {len(val_pairs)} pairs")
+            print(f"global kernel (least squares): val PSNR {record['val_psnr']:.2f} dB on {len(val_pairs)} pairs")
     os.makedirs(out_dir, exist_ok=True)
-    write_json(os.path.join(out_dir, "training.json"), settings)
+    write_json(os.path.join(out_dir, "spec.json"), spec.to_dict())
+    record_start(out_dir, dict(backend=keras.backend.backend()), 0, record)
     model.save(os.path.join(out_dir, "model.keras"))
     return model
+
+
+def _pair_names(pairs, val_pairs):
+    """What `run_info.json` records of the pairs a degradation run found."""
+    return dict(train_pairs=[p.name for p in pairs], val_pairs=[p.name for p in val_pairs or ()])
 
 
 def _train_and_val(pairs, val_pairs, val_fraction, scale):
@@ -73,7 +77,7 @@ def _train_and_val(pairs, val_pairs, val_fraction, scale):
 def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verbose="auto", **settings):
     """Fit a degradation model on real pairs; resumable (calling again continues from the last finished epoch in
     `out_dir/backup`), logged (`logs/`, `history.csv`), saved as `out_dir/model.keras`, with the resolved spec in
-    `out_dir/spec.json` and the record of the run in `training.json`.
+    `out_dir/spec.json` and what ran it (the pairs' names, the machine, the versions) in `run_info.json`.
 
     `spec`: a `specs.DegradationRun`, or its flat settings as keywords (`DegradationRun.of`): `model` (`"dml"`,
     `"directnet"`, `"directkpn"`, or `"global-kernel"`, fitted in closed form by `fit_global_kernel`), `recipe`
@@ -89,10 +93,9 @@ def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verb
     if spec is not None and (settings or pairs is not None):
         raise SetupError("give train_degradation a spec, or the pairs and settings, not both")
     spec = (spec or DegradationRun.of(pairs=pairs, **settings)).resolved()
-    geometry, data, network = spec.geometry, spec.data, spec.network
     if spec.closed_form:
-        return fit_global_kernel(data.pairs, out_dir, geometry.scale, network.kernel_size, geometry.channels,
-                                 geometry.lr_size, data.val_pairs, data.val_fraction, verbose)
+        return fit_global_kernel(spec, out_dir, verbose)
+    geometry, data = spec.geometry, spec.data
     strategy = resolve_strategy(spec.execution.strategy)  # what cannot run is refused before any work is done
     check_jit_compile(strategy, spec.execution.jit_compile)
     pairs, val_pairs = _train_and_val(data.pairs, data.val_pairs, data.val_fraction, geometry.scale)
@@ -107,9 +110,8 @@ def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verb
     with training_scope(strategy, spec.execution.mixed_precision) as (strategy, policy):
         degradation = _compiled_model(spec, sample_hr[:1])
     example = (sample_hr[:1], sample_lr[:1], "hr_generated_lr_real_lr")
-    return fit_and_save(degradation, strategy, policy, out_dir, spec.settings(pairs, val_pairs or []), train,
-                        validation, spec.schedule.steps, spec.schedule.steps_per_epoch, example, callbacks, verbose,
-                        spec=spec.to_dict())
+    return fit_and_save(degradation, strategy, policy, out_dir, spec, train, validation, example, callbacks, verbose,
+                        record=_pair_names(pairs, val_pairs))
 
 
 def _compiled_model(spec, sample):

@@ -50,24 +50,41 @@ def resumed_steps(out_dir, schedule):
     return resumed_epoch(out_dir) * min(schedule.steps_per_epoch, schedule.steps)
 
 
-# what training.json records of how a run ran, and what may change when a stopped run is resumed (more steps)
-_RUN_INFO = ("replicas", "workers", "precision", "jit_compile", "backend")
-_MAY_CHANGE = ("steps", "ema_steps")  # the recipes derive the average's span from the steps
+# what may change when a stopped run is resumed: more steps (the recipes derive the average's span from them)
+# and how it runs (devices, precision, XLA); `run_info.json` records those of each start
+_MAY_CHANGE = ("schedule.steps", "average.ema_steps", "execution.strategy", "execution.mixed_precision",
+               "execution.jit_compile")
 
 
-def check_same_run(out_dir, settings):
-    """Refuse to resume the stopped run in `out_dir` with settings other than its own (`training.json`)."""
-    path = os.path.join(out_dir, "training.json")
+def _settings_by_path(nested):
+    """A spec's JSON (`RunSpec.to_dict`) as `{"recipe": ..., "crops.patch_size": ...}`: part.field → value."""
+    flat = {}
+    for key, value in nested.items():
+        if isinstance(value, dict) and key != "spec":
+            flat.update({f"{key}.{field}": item for field, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def check_same_run(out_dir, spec):
+    """Refuse to resume the stopped run in `out_dir` with a spec other than its own (`spec.json`), but for
+    `_MAY_CHANGE`. A run stopped by a version that wrote no `spec.json` goes on unchecked."""
+    path = os.path.join(out_dir, "spec.json")
     if not resumed_epoch(out_dir) or not os.path.exists(path):
         return
-    with open(path) as handle:
-        recorded = json.load(handle)
-    given = json.loads(json.dumps(settings))
-    # a key the record lacks is a setting added after the run started; the run ran as its default does now
-    changed = [key for key in sorted(recorded)
-               if key not in _RUN_INFO + _MAY_CHANGE and recorded[key] != given.get(key)]
+    try:
+        with open(path) as handle:
+            recorded = _settings_by_path(json.load(handle))
+    except (OSError, ValueError, AttributeError) as error:
+        raise DataError(f"The stopped run's spec '{path}' cannot be read ({error}). Delete '{out_dir}' to start "
+                        "the run over.") from None
+    given = _settings_by_path(json.loads(json.dumps(spec.to_dict())))
+    names = {path: name for name, path in spec.PATHS.items()}
+    # a setting the record lacks was added after the run started: the run ran as its default does now
+    changed = [key for key in recorded if key not in _MAY_CHANGE and recorded[key] != given.get(key)]
     if changed:
-        what = "; ".join(f"{key} {recorded.get(key)!r} → {given.get(key)!r}" for key in changed[:3])
+        what = "; ".join(f"{names.get(key, key)} {recorded[key]!r} → {given.get(key)!r}" for key in changed[:3])
         raise DataError(f"'{out_dir}' holds a stopped run with other settings ({what}). Resume it with its own "
                         f"(--config {path}), or give another --out.")
 
@@ -108,9 +125,10 @@ def averaging_adam(learning_rate, ema_steps=0):
     return keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=1.0 - 1.0 / ema_steps)
 
 
-def _record_start(out_dir, settings, resumed):
+def record_start(out_dir, how, from_step, record=None):
     """Add this start of the run (a resume is another) to `run_info.json`: when, on what machine, with which
-    library versions, backend, devices and precision. What the run does is `spec.json`; this is what ran it."""
+    library versions, and `how` (backend, devices, precision). What the run does is `spec.json`; this is what
+    ran it, with `record` (what the run found: its pairs' names, say) beside the starts."""
     import datetime
 
     from dml_keras.machine import machine, versions
@@ -122,21 +140,21 @@ def _record_start(out_dir, settings, resumed):
     except (OSError, ValueError, KeyError, TypeError):
         starts = []
     start = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-             "from_step": resumed * min(settings["steps_per_epoch"], settings["steps"]),
-             "machine": machine(), "versions": versions(),
-             **{key: settings[key] for key in _RUN_INFO}}
-    write_json(path, {"starts": starts + [start]})
+             "from_step": from_step, "machine": machine(), "versions": versions(), **how}
+    write_json(path, {**(record or {}), "starts": starts + [start]})
 
 
-def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, steps, steps_per_epoch, example,
-                 callbacks=(), verbose="auto", network_of=None, keep_checkpoints=False, spec=None):
+def fit_and_save(model, strategy, policy, out_dir, spec, train, validation, example, callbacks=(), verbose="auto",
+                 network_of=None, record=None):
     """`model.fit` with resume, checkpoints and logs in `out_dir`, then `out_dir/model.keras` in float32.
 
     With an optimizer that averages the weights (`averaging_adam`), validation
     scores the average and `model.keras` holds it.
 
-    Writes `training.json` (`settings` plus how it ran), `run_info.json` (each start: when, the machine, the
-    versions), `backup/` (resume),
+    `spec` is the resolved run spec (`specs.SRRun`, `specs.DegradationRun`): its schedule gives the steps, and
+    it is written as `spec.json`, which `--config` replays and a resume must match (`check_same_run`). Also
+    writes `run_info.json` (`record`, and each start: when, the machine, the versions, the backend, devices and
+    precision), `backup/` (resume),
     `checkpoints/last.keras`, `history.csv`, TensorBoard `logs/` with `example`
     (`(inputs, targets, tag)`) shown each epoch (where TensorFlow is installed:
     TensorBoard's files are written by `tf.summary`). With several workers only the
@@ -144,21 +162,19 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     a filesystem they share. Returns the trained float32 model.
 
     `network_of(model)`, when given, is what is checkpointed and saved instead
-    of `model` itself (the EMA generator of a `PerceptualTrainer`); with `keep_checkpoints` each epoch's
-    is also kept as `checkpoints/step-N.keras`. `spec`, when given, is written as `spec.json` (the run's
-    typed spec, which `--config` replays).
+    of `model` itself (the EMA generator of a `PerceptualTrainer`); with the schedule's `keep_checkpoints`
+    each epoch's is also kept as `checkpoints/step-N.keras`.
     """
     index, workers = worker_role(strategy)
     backup = os.path.join(out_dir, "backup")
+    steps, steps_per_epoch = spec.schedule.steps, min(spec.schedule.steps_per_epoch, spec.schedule.steps)
     if index == 0:
-        settings = dict(settings, replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
-                        jit_compile=bool(model.jit_compile), backend=keras.backend.backend())
-        check_same_run(out_dir, settings)
-        write_json(os.path.join(out_dir, "training.json"), settings)
-        if spec is not None:
-            write_json(os.path.join(out_dir, "spec.json"), spec)
+        check_same_run(out_dir, spec)
+        write_json(os.path.join(out_dir, "spec.json"), spec.to_dict())
         resumed = resumed_epoch(out_dir)
-        _record_start(out_dir, settings, resumed)
+        how = dict(replicas=strategy.num_replicas_in_sync, workers=workers, precision=policy,
+                   jit_compile=bool(model.jit_compile), backend=keras.backend.backend())
+        record_start(out_dir, how, resumed * steps_per_epoch, record)
         trim_history(out_dir, resumed)
         # the epoch's line is logged before the backup records the epoch as done, so a kill in between loses
         # nothing (the resumed run logs it again, once: trim_history)
@@ -166,7 +182,7 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
             keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
             Backup(backup),
             SaveNetwork(os.path.join(out_dir, "checkpoints", "last.keras"), network_of or (lambda trained: trained),
-                        keep=keep_checkpoints),
+                        keep=getattr(spec.schedule, "keep_checkpoints", False)),
         ]
         if tensorflow_installed():
             outputs.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
@@ -187,7 +203,6 @@ def fit_and_save(model, strategy, policy, out_dir, settings, train, validation, 
     if averaging_optimizer(model.optimizer) is not None:
         # validation scores the averaged weights; BackupAndRestore keeps the raw ones and the average
         scoring.append(keras.callbacks.SwapEMAWeights())
-    steps_per_epoch = min(steps_per_epoch, steps)
     model.fit(
         train,
         epochs=math.ceil(steps / steps_per_epoch),

@@ -74,9 +74,8 @@ def train_sr(out_dir, spec=None, *, callbacks=(), verbose="auto", **settings):
         from dml_keras.callbacks import CollapseGuard
 
         callbacks = [CollapseGuard(schedule.collapse_drop, network_of)] + list(callbacks)
-    return fit_and_save(network, strategy, policy, out_dir, spec.settings(), train, validation, schedule.steps,
-                        schedule.steps_per_epoch, (sample_lr, sample_hr, "lr_sr_hr"), callbacks, verbose,
-                        network_of=network_of, keep_checkpoints=schedule.keep_checkpoints, spec=spec.to_dict())
+    return fit_and_save(network, strategy, policy, out_dir, spec, train, validation, (sample_lr, sample_hr, "lr_sr_hr"),
+                        callbacks, verbose, network_of=network_of)
 
 
 def _with_degradation(spec):

@@ -1,13 +1,12 @@
 """Fine-tuning a published generator: the discriminator's warm-up, the collapse guard, frozen blocks, resume."""
 
-import json
 
 import keras
 import numpy as np
 import pytest
 
 from dml_keras.models import RRDBNet
-from tests.conftest import interrupt_at_epoch, make_hr_lr, shared_data
+from tests.conftest import interrupt_at_epoch, make_hr_lr, run_info, run_settings, shared_data
 
 
 def _weights(variables):
@@ -105,7 +104,7 @@ def test_fine_tuning_takes_the_sizes_of_its_start_and_resumes_bit_identically(tm
     published = keras.models.load_model(start)
     np.testing.assert_array_equal(straight.body[0].get_weights()[0], published.body[0].get_weights()[0])
     assert not np.array_equal(straight.body[1].get_weights()[0], published.body[1].get_weights()[0])
-    settings = json.loads((tmp_path / "straight" / "training.json").read_text())
+    settings = run_settings(tmp_path / "straight")
     assert (settings["d_warmup"], settings["tune_blocks"], settings["color_weight"]) == (1, 1, 1.0)
 
 
@@ -139,7 +138,7 @@ def test_fine_tuning_defaults_are_the_recipe_and_its_flags_replay(tmp_path, phot
     assert main(["train-sr", str(tmp_path / "pairs"), "--arch", "rrdb", "--loss", "gan", "--init", str(start),
                  "--steps", "2", "--steps-per-epoch", "2", "--patch-size", "32", "--d-filters", "8",
                  "--tune-blocks", "1", "--quiet", "--out", str(tmp_path / "run")]) == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    settings = run_settings(tmp_path / "run")
     for key in ("batch_size", "learning_rate", "ema_decay", "d_warmup", "color_weight", "sharpen"):
         assert settings[key] == FINETUNE[key], key
     assert (settings["patch_size"], settings["tune_blocks"], settings["steps"]) == (32, 1, 2)
@@ -193,7 +192,7 @@ def test_the_gan_stage_trains_in_mixed_bfloat16_and_saves_float32(tmp_path, phot
     start = _published_like(tmp_path, photos)
     mixed = _finetune(tmp_path / "pairs", start, tmp_path / "bf16", mixed_precision=True, steps=2, steps_per_epoch=2)
     plain = _finetune(tmp_path / "pairs", start, tmp_path / "f32", steps=2, steps_per_epoch=2)
-    assert json.loads((tmp_path / "bf16" / "training.json").read_text())["precision"] == "mixed_bfloat16"
+    assert run_info(tmp_path / "bf16")["starts"][-1]["precision"] == "mixed_bfloat16"
     assert mixed.dtype_policy.name == "float32"
     lr = np.random.default_rng(0).random((1, 8, 8, 3), dtype=np.float32)
     a, b = np.asarray(mixed(lr)), np.asarray(plain(lr))

@@ -13,7 +13,7 @@ from dml_keras.models import RRDBNet, UNetDiscriminator
 from dml_keras.ops.filtering import unsharp_mask
 from dml_keras.ops.pixel_shuffle import upsample_bilinear2x
 from dml_keras.trainers.perceptual import PerceptualTrainer
-from tests.conftest import assert_round_trip, interrupt_at_epoch, make_hr_lr, needs_tensorflow
+from tests.conftest import assert_round_trip, interrupt_at_epoch, make_hr_lr, needs_tensorflow, run_settings
 
 
 def _conv(cin, cout, size, bias=True):
@@ -222,7 +222,7 @@ def test_the_average_is_what_is_saved(tmp_path, photos):
     for average, raw, kept in zip(networks.average, networks.raw, saved.get_weights()):
         np.testing.assert_array_equal(kept, average)
     assert any(not np.array_equal(a, r) for a, r in zip(networks.average, networks.raw))
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    settings = run_settings(tmp_path / "run")
     assert (settings["loss"], settings["d_filters"], settings["ema_decay"], settings["channels"]) == ("gan", 8, 0.5, "rgb")
 
 

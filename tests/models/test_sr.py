@@ -10,7 +10,7 @@ from dml_keras.ops import imresize
 from dml_keras.models.sr_base import run_tiled, super_resolve
 from dml_keras.workflows.sr import evaluate_sr, train_sr
 from tests.conftest import needs_tensorflow
-from tests.conftest import assert_round_trip, make_hr_lr
+from tests.conftest import assert_round_trip, make_hr_lr, run_settings
 
 
 def _small(arch, **kwargs):
@@ -117,7 +117,7 @@ def test_cli_train_sr_on_the_fly_and_mixed(tmp_path, photos):
     assert main(["synthesize", "bicubic", str(tmp_path / "clean"), "--out", str(tmp_path / "synth"), "--noise-sigma", "0"]) == 0
     assert main(["train-sr", str(tmp_path / "pairs"), str(tmp_path / "synth"), "--synthetic-fraction", "0.25",
                  "--out", str(tmp_path / "d")] + common) == 0
-    settings = json.loads((tmp_path / "d" / "training.json").read_text())
+    settings = run_settings(tmp_path / "d")
     assert settings["synthetic_pairs"] == str(tmp_path / "synth") and settings["synthetic_fraction"] == 0.25
 
 
@@ -141,7 +141,7 @@ def test_cli_short_training_on_handcrafted_pairs_restores_handcrafted_lr(tmp_pat
     assert main(["train-sr", "--degradation", "handcrafted", "--hr-dir", str(tmp_path / "clean"), "--lr-size", "native",
                  "--depth", "6", "--filters", "32", "--patch-size", "64", "--batch-size", "8", "--steps", "300",
                  "--steps-per-epoch", "150", "--learning-rate", "1e-3", "--quiet", "--out", str(tmp_path / "run")]) == 0
-    settings = json.loads((tmp_path / "run" / "training.json").read_text())
+    settings = run_settings(tmp_path / "run")
     assert settings["degradation"] == "handcrafted" and settings["noise_sigma"] == 0.0  # it brings its own noise
     assert main(["evaluate-sr", str(tmp_path / "run"), str(tmp_path / "test"), "--lpips", "none",
                  "--json", str(tmp_path / "s.json")]) == 0
