@@ -19,7 +19,7 @@ from PIL import Image
 
 from dml_keras.errors import DataError
 from dml_keras.data.files import atomic_file
-from dml_keras.data.records import is_record_ref, read_ref, ref_size
+from dml_keras.data.records import record_ref
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -96,9 +96,9 @@ def read_image(path, with_format=False):
     (300, 451, 3)
     """
     path = os.fspath(path)
-    in_shard = is_record_ref(path)
-    if in_shard:  # an image inside a TFRecord shard (dml synthesize --format tfrecord): PNG bytes
-        data = read_ref(path)
+    ref = record_ref(path)
+    if ref is not None:  # an image inside a TFRecord shard (dml synthesize --format tfrecord): PNG bytes
+        data = ref.read()
     else:
         try:
             with open(path, "rb") as handle:
@@ -111,13 +111,13 @@ def read_image(path, with_format=False):
         limit = "more pixels than OpenCV decodes" if "MAX_IMAGE_PIXELS" in str(error) else "a header OpenCV refuses"
         raise DataError(f"'{path}' declares {limit}. Give a smaller image (or split it into tiles), "
                         "or remove it from the folder.") from None
-    if decoded is None or _looks_truncated(path if not in_shard else ".png", data):
+    if decoded is None or _looks_truncated(path if ref is None else ".png", data):
         raise DataError(
             f"'{path}' is not a readable image (empty, truncated or an unsupported format). "
             "Re-export it as PNG or JPEG, or remove it from the folder."
         )
     image = _to_rgb_float(decoded, path)
-    if not in_shard:  # shards hold the PNGs dml writes, which carry no EXIF
+    if ref is None:  # shards hold the PNGs dml writes, which carry no EXIF
         image = _apply_orientation(image, _exif_orientation(path))
     if not with_format:
         return image
@@ -160,11 +160,12 @@ def image_format(path):
 def image_size(path):
     """`(height, width)` of an image file after EXIF orientation, reading only its header when possible."""
     path = os.fspath(path)
-    recorded = ref_size(path) if is_record_ref(path) else None
+    ref = record_ref(path)
+    recorded = ref.size() if ref is not None else None
     if recorded is not None:  # a shard's sidecar records the sizes: nothing to read
         return recorded
     try:
-        with Image.open(io.BytesIO(read_ref(path)) if is_record_ref(path) else path) as img:
+        with Image.open(io.BytesIO(ref.read()) if ref is not None else path) as img:
             width, height = img.size
             orientation = int(img.getexif().get(0x0112, 1))
         return (width, height) if orientation in (5, 6, 7, 8) else (height, width)

@@ -20,7 +20,7 @@ workers and JAX runs use it as they are. TensorFlow reads the same files
 
 Readers: a shard folder, a glob (`"out/pairs-*.tfrecord"`) or one shard file
 is a pair source like a pair folder (`discover_pairs`): each pair's `hr` and
-`lr` are references `SHARD::OFFSET::hr` that `read_image` and `image_size`
+`lr` are `RecordRef`s (`SHARD::OFFSET::hr`) that `read_image` and `image_size`
 resolve, so every command and pipeline reads shards as it reads folders.
 """
 
@@ -255,22 +255,63 @@ def read_record(path, offset):
     return payload[:-4]
 
 
-def is_record_ref(path):
-    """Whether `path` names an image inside a shard (`SHARD::OFFSET::hr`) rather than a file."""
-    return _REF in str(path)
+class RecordRef(str):
+    """An image inside a pair shard, standing where the path of an image file goes: `SHARD::OFFSET::FIELD`.
+
+    It is a `str` whose text is that reference, so it travels as a path does (through `tf.data`, CSV files,
+    Beam), and `record_ref` turns such text back into one. It knows its `shard`, `offset` and `field`,
+    reads its image's PNG bytes (`read`) and, from the shard's sidecar, its size (`size`).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, shard, offset, field):
+        return super().__new__(cls, f"{os.fspath(shard)}{_REF}{int(offset)}{_REF}{field}")
+
+    def _parts(self):
+        shard, offset, field = self.rsplit(_REF, 2)
+        return shard, int(offset), field
+
+    def __getnewargs__(self):  # pickled (Beam, multiprocessing) and copied by its parts
+        return self._parts()
+
+    @property
+    def shard(self):
+        return self._parts()[0]
+
+    @property
+    def offset(self):
+        return self._parts()[1]
+
+    @property
+    def field(self):
+        return self._parts()[2]
+
+    def read(self):
+        """The PNG bytes of the image."""
+        shard, offset, field = self._parts()
+        example = decode_example(read_record(shard, offset))
+        if field not in example:
+            raise DataError(f"Record {offset} of '{shard}' has no '{field}' feature; expected a dml-keras pair shard.")
+        return example[field]
+
+    def size(self):
+        """`(height, width)` of the image from its shard's sidecar (no image read), or `None` when the sidecar
+        does not record it."""
+        shard, offset, field = self._parts()
+        return _index(shard)[2].get(offset, {}).get(field)
 
 
-def record_ref(shard, offset, field):
-    return f"{shard}{_REF}{offset}{_REF}{field}"
-
-
-def read_ref(ref):
-    """The bytes of the image a record reference names."""
-    shard, offset, field = str(ref).rsplit(_REF, 2)
-    example = decode_example(read_record(shard, int(offset)))
-    if field not in example:
-        raise DataError(f"Record {offset} of '{shard}' has no '{field}' feature; expected a dml-keras pair shard.")
-    return example[field]
+def record_ref(path):
+    """The `RecordRef` that `path` (a path, a `RecordRef`, or its text) names, or `None` for a file's path."""
+    if isinstance(path, RecordRef):
+        return path
+    text = os.fspath(path)
+    text = text.decode() if isinstance(text, bytes) else text
+    if text.count(_REF) < 2:
+        return None
+    shard, offset, field = text.rsplit(_REF, 2)
+    return RecordRef(shard, offset, field) if offset.isdigit() else None
 
 
 def sidecar(shard):
@@ -300,13 +341,6 @@ def _index(shard):
     return content["names"], content["offsets"], sizes
 
 
-def ref_size(ref):
-    """`(height, width)` of the image a record reference names, from its shard's sidecar (no image read), or
-    `None` when the sidecar does not record it."""
-    shard, offset, field = str(ref).rsplit(_REF, 2)
-    return _index(shard)[2].get(int(offset), {}).get(field)
-
-
 def shard_files(source):
     """The shard files of a source: a folder holding `*.tfrecord`, a glob, or one `.tfrecord` file; `[]` if none."""
     text = os.fspath(source)
@@ -326,7 +360,7 @@ def shard_pairs(source):
     pairs = []
     for shard in shard_files(source):
         names, offsets, _ = _index(shard)
-        pairs += [ImagePair(Path(name).stem, record_ref(shard, offset, "hr"), record_ref(shard, offset, "lr"))
+        pairs += [ImagePair(Path(name).stem, RecordRef(shard, offset, "hr"), RecordRef(shard, offset, "lr"))
                   for name, offset in zip(names, offsets)]
     return sorted(pairs, key=lambda pair: pair.name)
 

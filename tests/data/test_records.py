@@ -181,6 +181,21 @@ def test_shard_parts_by_hand_complete_one_manifest(clean, shards, tmp_path):
     assert shard_examples(out) == shard_examples(shards)
 
 
+def test_a_shards_pairs_hold_typed_references_that_survive_text_and_pickling(shards, folder_pairs):
+    import pickle
+
+    first_shard = records.shard_files(shards)[0]
+    offsets = records.record_offsets(first_shard)
+    pairs = [p for p in discover_pairs(shards) if p.hr.shard == first_shard]
+    assert sorted(p.hr.offset for p in pairs) == offsets and len(offsets) == 3
+    for pair in pairs:
+        assert isinstance(pair.lr, records.RecordRef) and (pair.hr.field, pair.lr.field) == ("hr", "lr")
+        again = records.record_ref(str(pair.hr).encode())  # as tf.data hands a path back: bytes
+        assert type(again) is records.RecordRef and again == pair.hr and again.offset == pair.hr.offset
+        assert pickle.loads(pickle.dumps(pair.lr)).read() == (folder_pairs / "lr" / f"{pair.name}.png").read_bytes()
+    assert records.record_ref(folder_pairs / "hr" / "img_008.png") is None
+
+
 def test_sizes_come_from_the_sidecars_without_reading_the_records(shards, folder_pairs):
     from dml_keras.data.io import image_size
 
