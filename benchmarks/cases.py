@@ -2,7 +2,6 @@
 runs one in this process and prints `{"ms": ..., "peak_mb": ...}` as the last line (`benchmarks.run` runs each
 in a fresh process, so that its peak memory is its own). Times are medians after a warm-up, in ms."""
 
-import dataclasses
 import json
 import os
 import resource
@@ -205,15 +204,17 @@ def shard_read_case(count=64, passes=8):
     # pairs per second read and decoded by tf.data: from a PNG pair folder (two files a pair) vs from the
     # TFRecord shards of the same pairs (dml synthesize --format tfrecord); HR 512², native LR 128²
     import tempfile
-    from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
+    from dml_keras.specs import SynthesisRun
+    from dml_keras.workflows.shards import synthesize_shards
     from dml_keras.data.synthesis import synthesize_folder
     from dml_keras.data.records import tfrecord_dataset
     from dml_keras.loading import load_model
     photos, out = clean_photos(count), tempfile.mkdtemp()
     model = load_model("bicubic", lr_size="native")
     synthesize_folder(model, photos, f"{out}/png", progress=False)
-    synthesize_shards(SynthesisSpec("bicubic", photos, f"{out}/tfrecord", lr_size="native", examples_per_shard=16),
-                      progress=False)
+    spec = SynthesisRun.of(model="bicubic", hr_dir=photos, out_dir=f"{out}/tfrecord", lr_size="native",
+                           examples_per_shard=16)
+    synthesize_shards(spec.resolved(), progress=False)
     names = sorted(os.listdir(f"{out}/png/hr"))
     autotune = tf.data.AUTOTUNE
     def load(hr, lr):
@@ -233,11 +234,13 @@ def beam_case(count=32):
     # pairs per second of `dml synthesize --format tfrecord` (the shipped DML model, 512² photos, 1 per shard)
     # in this process vs the Beam pipeline on the DirectRunner with one worker process per core
     import subprocess, sys, tempfile
-    from dml_keras.workflows.shards import SynthesisSpec, synthesize_shards
+    from dml_keras.specs import SynthesisRun
+    from dml_keras.workflows.shards import load_degradation, synthesize_shards
     photos, out = clean_photos(count), tempfile.mkdtemp()
-    spec = SynthesisSpec("dml_realsr_x4", photos, f"{out}/single", examples_per_shard=1)
-    model = spec.load()
-    synthesize_shards(dataclasses.replace(spec, out_dir=f"{out}/warm"), progress=False, model=model)
+    spec = SynthesisRun.of(model="dml_realsr_x4", hr_dir=photos, out_dir=f"{out}/single", examples_per_shard=1)
+    spec = spec.resolved()
+    model = load_degradation(spec)
+    synthesize_shards(spec.set("out_dir", f"{out}/warm"), progress=False, model=model)
     start = time.perf_counter()
     synthesize_shards(spec, progress=False, model=model)
     single = count / (time.perf_counter() - start)

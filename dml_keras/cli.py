@@ -46,28 +46,33 @@ def _config(parser):
 _SPEC_FLAGS = {
     "train-sr": {"pairs_or_synth": "pairs", "val": "val_pairs", "groups": "num_groups", "blocks": "num_blocks"},
     "train-degradation": {"val": "val_pairs", "basis": "num_basis", "basis_init": "basis_initializer"},
+    "synthesize": {"out": "out_dir", "tile": "tile_size"},
 }
-_NOT_SETTINGS = {"command", "handler", "verbose", "out", "config", "set", "quiet"}
+# flags that say how to run, not what: for synthesize, the format and the split of the work (the pairs are the same)
+_NOT_SETTINGS = {"command", "handler", "verbose", "out", "config", "set", "quiet", "format", "shard", "runner",
+                 "beam_args"}
 # the training.json of runs from before spec.json (still replayed): keys that a flag of another name sets, per
 # command; the other keys are flags of the same name
 _CONFIG_FLAGS = {command: {**{setting: dest for dest, setting in flags.items()}, "val_source": "val"}
-                 for command, flags in _SPEC_FLAGS.items()}
+                 for command, flags in _SPEC_FLAGS.items() if command.startswith("train-")}
 _CONFIG_FLAGS["train-degradation"]["pairs_source"] = "pairs"
 # keys that record how a run went, not what to do: read back as below or not at all
 _CONFIG_RECORDS = {"train_pairs", "val_pairs", "replicas", "workers", "solver", "val_psnr", "precision", "backend"}
 
 
 def _spec_class(command):
-    from dml_keras.specs import DegradationRun, SRRun
+    from dml_keras.specs import DegradationRun, SRRun, SynthesisRun
 
-    return {"train-sr": SRRun, "train-degradation": DegradationRun}[command]
+    return {"train-sr": SRRun, "train-degradation": DegradationRun, "synthesize": SynthesisRun}[command]
 
 
 def _spec_of(args):
-    """The run spec of a training command's parsed flags (`_SPEC_FLAGS`)."""
+    """The run spec of a command's parsed flags (`_SPEC_FLAGS`)."""
     flags = _SPEC_FLAGS[args.command]
-    settings = {flags.get(dest, dest): value for dest, value in vars(args).items() if dest not in _NOT_SETTINGS}
-    settings["jit_compile"] = True if args.jit_compile else "auto"
+    settings = {flags.get(dest, dest): value for dest, value in vars(args).items()
+                if dest not in _NOT_SETTINGS or dest in flags}
+    if "jit_compile" in settings:
+        settings["jit_compile"] = True if args.jit_compile else "auto"
     return _spec_class(args.command).of(**settings)
 
 
@@ -82,15 +87,18 @@ def _config_defaults(command, dests, path):
     except (OSError, ValueError) as error:
         raise DataError(f"Cannot read run settings '{path}': {error}. Give the spec.json or training.json a run "
                         "wrote.") from None
-    names, records = _CONFIG_FLAGS[command], _CONFIG_RECORDS  # a training.json's flag names and run records
+    names, records = _CONFIG_FLAGS.get(command, {}), _CONFIG_RECORDS  # a training.json's flag names and run records
     if isinstance(recorded, dict) and "spec" in recorded:
         try:
             recorded = _spec_class(command).from_dict(recorded, where=f"'{path}'").flat()
         except SetupError as error:
             raise DataError(str(error)) from None
-        recorded["jit_compile"] = recorded["jit_compile"] is True
+        if "jit_compile" in recorded:
+            recorded["jit_compile"] = recorded["jit_compile"] is True
         names, records = {setting: dest for dest, setting in _SPEC_FLAGS[command].items()}, set()
-    family_key = "model" if command == "train-degradation" else "arch"
+    elif command not in _CONFIG_FLAGS:
+        raise DataError(f"'{path}' is not a {command} spec: give the spec.json a dml {command} run wrote.")
+    family_key = "arch" if command == "train-sr" else "model"
     if not isinstance(recorded, dict) or family_key not in recorded:
         other = "train-sr" if command == "train-degradation" else "train-degradation"
         raise DataError(f"'{path}' is not the training.json of a {command} run (use it with dml {other}).")
@@ -249,9 +257,10 @@ def _add_evaluate_degradation(sub):
 
 def _add_later_commands(sub):
     p = sub.add_parser("synthesize", help="degrade clean HR photos into realistic LR, to disk")
-    p.add_argument("model", help="a saved degradation model (.keras, or exported: SavedModel folder, .tflite, .onnx), "
-                                 "or a built-in: identity, bicubic, handcrafted (Real-ESRGAN's random second-order degradation)")
-    p.add_argument("hr_dir", help="folder of clean photos (any size)")
+    p.add_argument("model", nargs="?", help="a saved degradation model (.keras, or exported: SavedModel folder, .tflite, "
+                                            ".onnx), or a built-in: identity, bicubic, handcrafted (Real-ESRGAN's random "
+                                            "second-order degradation)")
+    p.add_argument("hr_dir", nargs="?", help="folder of clean photos (any size)")
     p.add_argument("--out", required=True, help="writes OUT/hr and OUT/lr with the same file names "
                                                 "(--format tfrecord: OUT/pairs-*.tfrecord and OUT/manifest.json)")
     p.add_argument("--format", choices=("png", "tfrecord"), default="png",
@@ -272,10 +281,12 @@ def _add_later_commands(sub):
                                                   "i %% N == I; tfrecord: shard files k %% N == I)")
     p.add_argument("--noise-resolution", choices=("native", "output"), default="output",
                    help="white noise at the LR's size (default, the paper), or drawn at capture size and enlarged")
-    p.add_argument("--no-quantize", action="store_true", help="store 16-bit LR instead of 8-bit")
+    p.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True,
+                   help="8-bit LR (default), or --no-quantize: 16-bit")
     p.add_argument("--tile", type=int, default=512, help="tile size for large photos")
     _scale(p, default=None, help="the built-in degradations' factor (default 4); a learned model has its own, and a "
                                  "different --scale is refused")
+    _config(p)
     p.set_defaults(handler=_synthesize)
 
     p = sub.add_parser("train-sr", help="train VDSR, RCAN or RRDBNet (Real-ESRGAN's L1 and GAN stages) on real, "
@@ -581,51 +592,46 @@ def _evaluate_degradation(args):
 
 
 def _synthesize(args):
+    from dml_keras.data.files import write_json
     from dml_keras.data.synthesis import parse_shard, synthesize_folder
     from dml_keras.errors import DataError, SetupError
+    from dml_keras.workflows import shards
 
     shard = parse_shard(args.shard)
-    scale = args.scale or 4
-    if args.scale and args.model not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
+    args.noise_sigma = _noise_sigma(args.noise_sigma)
+    spec = _spec_of(args).resolved()  # what decides the pairs, in one place for both formats
+    model_name = spec.source.model
+    if args.scale and model_name not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
         from dml_keras.loading import load_model
 
-        own = load_model(args.model, kind="degradation").scale
+        own = load_model(model_name, kind="degradation").scale
         if own != args.scale:
-            raise DataError(f"'{args.model}' degrades ×{own}; --scale {args.scale} does not apply to it. "
+            raise DataError(f"'{model_name}' degrades ×{own}; --scale {args.scale} does not apply to it. "
                             "Drop --scale, or give a model learned at that factor.")
-    from dml_keras.workflows.shards import SynthesisSpec
-
-    # what decides the pairs, in one place for both formats (the PNG folder records it too: synthesis.json)
-    spec = SynthesisSpec(model=args.model, hr_dir=args.hr_dir, out_dir=args.out, scale=scale, lr_size=args.lr_size,
-                         noise_model=args.noise_model, noise_sigma=_noise_sigma(args.noise_sigma),
-                         noise_resolution=args.noise_resolution, quantize=not args.no_quantize, seed=args.seed,
-                         tile_size=args.tile, examples_per_shard=args.examples_per_shard)
+    if args.runner and args.format != "tfrecord":
+        raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
+    if args.runner and shard != (0, 1):
+        raise SetupError("--shard splits the work by hand; a Beam --runner spreads the shards itself. Drop one.")
+    if args.format == "tfrecord":
+        shards.check_out_dir(spec)
+    else:
+        shards.check_png_folder(spec)
+    write_json(os.path.join(args.out, "spec.json"), spec.to_dict())  # `--config OUT/spec.json` replays it
     if args.format == "tfrecord":
         import shlex
 
-        from dml_keras.workflows.shards import synthesize_shards
-
         if args.runner:
-            if shard != (0, 1):
-                raise SetupError("--shard splits the work by hand; a Beam --runner spreads the shards itself. Drop one.")
-            from dml_keras.workflows.shards import run_pipeline
-
-            manifest = run_pipeline(spec, args.runner, shlex.split(args.beam_args))
+            manifest = shards.run_pipeline(spec, args.runner, shlex.split(args.beam_args))
         else:
-            manifest = synthesize_shards(spec, shard)
+            manifest = shards.synthesize_shards(spec, shard)
         done = sum(1 for _ in manifest["shards"])
         print(f"{manifest['examples']} pairs in {done} of {manifest['shard_count']} shards in {os.path.abspath(args.out)}"
               + ("" if manifest["complete"] else " (other --shard parts still to run)"))
         return 0
-    if args.runner:
-        raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
-    from dml_keras.data.synthesis import check_png_run
-
-    check_png_run(spec)
-    model = spec.load()
-    names = synthesize_folder(model, spec.hr_dir, spec.out_dir, noise_sigma=spec.noise_sigma, seed=spec.seed,
-                              shard=shard, quantize=spec.quantize, tile_size=spec.tile_size,
-                              noise_resolution=spec.noise_resolution)
+    noise, output = spec.noise, spec.output
+    names = synthesize_folder(shards.load_degradation(spec), spec.source.hr_dir, output.out_dir,
+                              noise_sigma=noise.noise_sigma, seed=noise.seed, shard=shard, quantize=output.quantize,
+                              tile_size=output.tile_size, noise_resolution=noise.noise_resolution)
     print(f"{len(names)} pairs in {os.path.abspath(args.out)}")
     return 0
 
@@ -892,14 +898,14 @@ def _parse(argv):
 
 
 def spec_of_command(argv):
-    """The resolved run spec (`specs.SRRun` or `DegradationRun`) that a `dml train-sr` or `train-degradation`
-    command line runs, --config and --set included, without running it: `spec_of_command(["train-sr",
+    """The resolved run spec (`specs.SRRun`, `DegradationRun` or `SynthesisRun`) that a `dml train-sr`,
+    `train-degradation` or `synthesize` command line runs, --config and --set included, without running it: `spec_of_command(["train-sr",
     "--config", "runs/a/spec.json", "--out", "runs/b"])`. A bad setting is a `SetupError` or `DataError`."""
     from dml_keras.errors import SetupError
 
     args = _parse(argv)
     if args.command not in _SPEC_FLAGS:
-        raise SetupError(f"dml {args.command} has no run spec; {' and '.join(_SPEC_FLAGS)} have")
+        raise SetupError(f"dml {args.command} has no run spec; these commands have: {', '.join(_SPEC_FLAGS)}")
     problem = _apply_sets(args) if args.set else None
     if problem:
         raise SetupError(problem)

@@ -2,6 +2,7 @@
 once, written into the run folder, replayed by `--config` and varied by `--set`."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -19,14 +20,16 @@ def test_specs_import_no_keras():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
-def test_every_flag_of_a_training_command_is_one_setting_of_its_spec_and_back():
+def test_every_flag_of_a_command_with_a_spec_is_one_setting_of_its_spec_and_back():
     from dml_keras.specs.degradation import PATHS as DEGRADATION_PATHS
+    from dml_keras.specs.synthesis import PATHS as SYNTHESIS_PATHS
 
     for command, paths, without_flag in (("train-sr", PATHS, {"reduction", "residual_scale"}),
-                                         ("train-degradation", DEGRADATION_PATHS, set())):
+                                         ("train-degradation", DEGRADATION_PATHS, set()),
+                                         ("synthesize", SYNTHESIS_PATHS, set())):
         parser = build_parser().commands[command]
         dests = {action.dest for action in parser._actions if action.dest != "help"}
-        settings = {_SPEC_FLAGS[command].get(dest, dest) for dest in dests - _NOT_SETTINGS}
+        settings = {_SPEC_FLAGS[command].get(dest, dest) for dest in dests - (_NOT_SETTINGS - set(_SPEC_FLAGS[command]))}
         assert settings <= set(paths), command
         # the settings without a flag are the SR networks' rarer sizes, reachable with --set
         assert set(paths) - settings == without_flag, command
@@ -158,3 +161,52 @@ def test_a_degradation_spec_json_replays_its_run_bit_for_bit(tmp_path, photos):
     spec = json.loads((tmp_path / "run" / "spec.json").read_text())
     # the recipe's "auto" average is written as the span it became: a sixth of 2 steps, at least 1
     assert (spec["network"]["num_basis"], spec["average"]["ema_steps"], spec["crops"]["augment"]) == (2, 1, "dihedral")
+
+
+def test_a_synthesis_spec_json_replays_the_pairs_byte_for_byte_and_set_varies_them(tmp_path, photos):
+    from dml_keras.data.io import write_image
+    from dml_keras.specs import SynthesisRun, read_spec
+
+    for name in ("astronaut", "coffee"):
+        write_image(tmp_path / "hr" / f"{name}.png", photos[name][:96, :128])
+    assert main(["synthesize", "bicubic", str(tmp_path / "hr"), "--out", str(tmp_path / "a"), "--noise-sigma", "0,5",
+                 "--seed", "3", "--no-quantize"]) == 0
+    spec = read_spec(tmp_path / "a")
+    assert type(spec) is SynthesisRun and spec.get("noise_sigma") == (0.0, 5.0) and spec.output.quantize is False
+    assert spec.source.hr_dir == str(tmp_path / "hr") and spec.source.scale == 4
+    config = str(tmp_path / "a" / "spec.json")
+    assert main(["synthesize", "--config", config, "--out", str(tmp_path / "b")]) == 0
+    assert main(["synthesize", "--config", config, "--out", str(tmp_path / "c"), "--set", "noise.seed=4"]) == 0
+    for name in ("astronaut.png", "coffee.png"):
+        first = (tmp_path / "a" / "lr" / name).read_bytes()
+        assert (tmp_path / "b" / "lr" / name).read_bytes() == first  # 16-bit LR with the same noise draws
+        assert (tmp_path / "c" / "lr" / name).read_bytes() != first  # another seed, other draws
+    assert read_spec(tmp_path / "c").noise.seed == 4 and read_spec(tmp_path / "b") == spec.set("out_dir", str(tmp_path / "b"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bicubic", "HR", "--tile", "0"], "--tile must be at least 1"),
+    (["bicubic", "--out", "X"], "Give the degradation model (MODEL), the clean photos (HR_DIR) and --out"),
+    (["bicubic", "HR", "--set", "output.tile_size=-2"], "--tile must be at least 1, not -2"),
+    (["bicubic", "HR", "--set", "noise.sigma=3"], "--set 'noise.sigma=3': give PATH=VALUE with a setting of the run spec"),
+])
+def test_a_synthesis_that_cannot_run_is_one_line(tmp_path, capsys, argv, message):
+    argv = [str(tmp_path / "hr") if a == "HR" else a for a in argv]
+    out = [] if "--out" in argv else ["--out", str(tmp_path / "out")]
+    assert main(["synthesize", *argv, *out]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(tile_size=0), "tile_size (--tile) must be a whole number of at least 1, not 0"),
+    (dict(examples_per_shard=2.5), "examples_per_shard (--examples-per-shard) must be a whole number"),
+    (dict(noise_sigma=(5.0, 1.0)), "noise_sigma (--noise-sigma) must be a sigma >= 0 (0-255 scale) or a range"),
+    (dict(hr_dir=None), "Give the degradation model (MODEL), the clean photos (HR_DIR) and --out"),
+])
+def test_a_synthesis_spec_from_python_is_checked_as_the_command_is(settings, message):
+    from dml_keras.specs import SynthesisRun
+
+    spec = SynthesisRun.of(**{"model": "bicubic", "hr_dir": "photos", "out_dir": "pairs", **settings})
+    with pytest.raises(SetupError, match=re.escape(message)):
+        spec.resolved()

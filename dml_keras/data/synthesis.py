@@ -9,7 +9,6 @@ every file is written atomically, so an interrupted run resumes cleanly.
 """
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dml_keras.errors import DataError
-from dml_keras.data.io import image_files, is_image_file, read_image, write_image
+from dml_keras.data.io import image_files, read_image, write_image
 
 # The smallest LR side synthesis makes (px), as HR / scale: below it the learned models' tiling has no room.
 MIN_SIDE = 4
@@ -178,31 +177,6 @@ def synthesize_folder(model, hr_dir, out_dir, noise_sigma=None, seed=0, shard=(0
         write_image(hr_out, hr)  # HR first: a pair counts as done only once its LR exists
         write_image(lr_out, lr, bit_depth=8 if quantize else 16)
     return names
-
-
-def check_png_run(spec):
-    """Record the settings of a PNG synthesis in `spec.out_dir/synthesis.json`, or refuse a folder that holds
-    pairs of other settings (a rerun would keep their LR and mix the two). `spec`: a `SynthesisSpec`."""
-    from dml_keras.data.files import write_json
-
-    record = os.path.join(spec.out_dir, "synthesis.json")
-    run = spec.run_id()
-    if os.path.exists(record):
-        try:
-            with open(record) as handle:
-                recorded = json.load(handle).get("run")
-        except (OSError, ValueError, AttributeError):
-            recorded = None
-        if recorded != run:
-            raise DataError(f"'{spec.out_dir}' holds pairs of another synthesis (other settings or model: "
-                            f"{record}). Give a new --out, or delete that folder to redo them.")
-        return
-    lr_dir = os.path.join(spec.out_dir, "lr")
-    if os.path.isdir(lr_dir) and any(is_image_file(name) for name in os.listdir(lr_dir)):
-        raise DataError(f"'{spec.out_dir}' holds pairs whose settings were not recorded. Give a new --out, or "
-                        "delete that folder to redo them.")
-    write_json(record, {"run": run, "model": spec.model, "seed": spec.seed, "scale": spec.scale,
-                        "noise_sigma": spec.noise_sigma, "noise_model": spec.noise_model, "lr_size": spec.lr_size})
 
 
 def synthesize_photo(model, path, noise_sigma, seed=0, tile_size=512, noise_resolution="output"):

@@ -1,5 +1,5 @@
 """Typed run specs and the named recipes they are filled from (no Keras here): `SRRun` for `dml train-sr`,
-`DegradationRun` for `dml train-degradation` (docs/specs.md)."""
+`DegradationRun` for `dml train-degradation`, `SynthesisRun` for `dml synthesize` (docs/specs.md)."""
 
 import json
 import os
@@ -7,12 +7,14 @@ import os
 from dml_keras.errors import DataError, SetupError
 from dml_keras.specs.degradation import DegradationRun
 from dml_keras.specs.sr import SRRun
+from dml_keras.specs.synthesis import SynthesisRun
 
-__all__ = ["DegradationRun", "SRRun", "read_spec"]
+__all__ = ["DegradationRun", "SRRun", "SynthesisRun", "read_spec"]
 
 
 def read_spec(path):
-    """The spec of a run: its folder or the `spec.json` it wrote, as an `SRRun` or `DegradationRun`.
+    """The spec of a run: its folder or the `spec.json` it wrote, as an `SRRun`, `DegradationRun` or
+    `SynthesisRun`.
 
     Raises:
         DataError: one line, when there is no readable spec there.
@@ -25,7 +27,7 @@ def read_spec(path):
     try:
         with open(file) as handle:
             nested = json.load(handle)
-        kind = {cls.VERSION: cls for cls in (SRRun, DegradationRun)}[nested["spec"]]
+        kind = {cls.VERSION: cls for cls in (SRRun, DegradationRun, SynthesisRun)}[nested["spec"]]
         return kind.from_dict(nested, where=f"'{file}'")
     except SetupError as error:
         raise DataError(str(error)) from None

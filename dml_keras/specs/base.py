@@ -8,13 +8,14 @@ import typing
 from dml_keras.errors import SetupError
 
 
-def spec_paths(parts, aliases=(), dict_keys=()):
+def spec_paths(parts, aliases=(), dict_keys=(), recipe=True):
     """Every flat setting name and its path (`{"steps": "schedule.steps", "depth": "network.sizes.depth"}`).
 
     `parts`: part name → dataclass; `aliases`: flat names whose path is not PART.FIELD (the field's own name is
-    then no flat name); `dict_keys`: for a dict field, its path → the keys it may hold, each a flat name.
+    then no flat name); `dict_keys`: for a dict field, its path → the keys it may hold, each a flat name;
+    `recipe`: whether the spec names a recipe (a top-level `recipe` setting).
     """
-    paths = {"recipe": "recipe"}
+    paths = {"recipe": "recipe"} if recipe else {}
     for part, cls in parts.items():
         for field in dataclasses.fields(cls):
             path = f"{part}.{field.name}"
@@ -41,7 +42,8 @@ class Execution:
 
 
 class RunSpec:
-    """Behaviour shared by the specs; a subclass is a frozen dataclass with `recipe` and one field per part.
+    """Behaviour shared by the specs; a subclass is a frozen dataclass with one field per part (and `recipe`,
+    where a named recipe fills what is not given).
 
     Class attributes: `COMMAND` (`"train-sr"`), `VERSION` (written as `"spec"`), `PARTS` (name → class),
     `PATHS` (`spec_paths`), `DICT_KEYS` (dict field path → its keys) and `SOURCES` (paths of data, written
@@ -99,7 +101,7 @@ class RunSpec:
                 return value if value is None or isinstance(value, str) else None
             return list(value) if isinstance(value, tuple) else value
 
-        nested = {"spec": self.VERSION, "recipe": self.recipe}
+        nested = {"spec": self.VERSION, **({"recipe": self.recipe} if "recipe" in self.PATHS else {})}
         for part in self.PARTS:
             inner = getattr(self, part)
             nested[part] = {f.name: stored(f"{part}.{f.name}", getattr(inner, f.name))
@@ -111,7 +113,7 @@ class RunSpec:
         """The spec written by `to_dict`; anything else is a `SetupError` naming `where`. Lists become tuples."""
         if not isinstance(nested, dict) or nested.get("spec") != cls.VERSION:
             raise SetupError(f"{where} is not a {cls.COMMAND} spec ({cls.VERSION}): give the spec.json a run wrote")
-        spec = cls(recipe=nested.get("recipe", "default"))
+        spec = cls(**({"recipe": nested.get("recipe", "default")} if "recipe" in cls.PATHS else {}))
         for part, values in nested.items():
             if part in ("spec", "recipe"):
                 continue

@@ -14,11 +14,9 @@ resumes where it stopped. `manifest.json` gathers the sidecars and the run's
 settings when a run ends.
 """
 
-import dataclasses
 import functools
 import hashlib
 import json
-import math
 import os
 from pathlib import Path
 
@@ -30,75 +28,74 @@ from dml_keras.data.io import encode_png
 from dml_keras.errors import DataError
 
 
-@dataclasses.dataclass(frozen=True)
-class SynthesisSpec:
-    """Everything that decides a synthesized pair set: what each worker needs to make any shard.
+def load_degradation(spec):
+    """The degradation model of `spec` (a resolved `specs.SynthesisRun`), loaded as `dml synthesize` loads it."""
+    from dml_keras.loading import load_model
 
-    `model` is what `load_model` takes: a built-in name, a preset name, a `.keras`
-    file or run folder, an exported model (paths must be readable by every worker).
-    """
+    source = spec.source
+    return load_model(source.model, kind="degradation", scale=source.scale, lr_size=source.lr_size,
+                      noise=spec.noise.noise_model)
 
-    model: str
-    hr_dir: str
-    out_dir: str
-    scale: int = 4
-    lr_size: str = None
-    noise_model: str = "white"
-    noise_sigma: object = None
-    noise_resolution: str = "output"
-    quantize: bool = True
-    seed: int = 0
-    tile_size: int = 512
-    examples_per_shard: int = 256
 
-    def __post_init__(self):
-        if int(self.examples_per_shard) < 1:
-            raise DataError(f"examples_per_shard (--examples-per-shard) must be at least 1, not {self.examples_per_shard}")
+def photos_of(spec):
+    """The clean photos of `spec`, sorted by file name."""
+    from dml_keras.data.synthesis import list_images
 
-    def load(self):
-        """The degradation model, loaded as `dml synthesize` loads it."""
-        from dml_keras.loading import load_model
+    return list_images(spec.source.hr_dir)
 
-        return load_model(self.model, kind="degradation", scale=self.scale, lr_size=self.lr_size, noise=self.noise_model)
 
-    def photos(self):
-        from dml_keras.data.synthesis import list_images
+def noise_for(spec, model):
+    """The sensor noise sigma the pairs get: the spec's, or `model`'s default (`default_noise_sigma`)."""
+    from dml_keras.data.synthesis import default_noise_sigma
 
-        return list_images(self.hr_dir)
+    return default_noise_sigma(model) if spec.noise.noise_sigma is None else spec.noise.noise_sigma
 
-    def shard_count(self, photos):
-        """How many shards `photos` (`photos()`) fill."""
-        return max(1, math.ceil(len(photos) / self.examples_per_shard))
 
-    def shard_photos(self, index, photos):
-        """The photos of shard `index`."""
-        return photos[index * self.examples_per_shard:(index + 1) * self.examples_per_shard]
+def run_id(spec):
+    """A short id of everything that decides the pairs and their shards (not the folders): shards of one run
+    may be completed by another process only if this id is the same."""
+    settings = {k: v for k, v in spec.flat().items() if k not in ("hr_dir", "out_dir", "tile_size")}
+    settings["degradation"] = degradation_id(spec.source.model)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
-    def noise_for(self, model):
-        """The sensor noise sigma the pairs get: `noise_sigma`, or `model`'s default (`default_noise_sigma`)."""
-        from dml_keras.data.synthesis import default_noise_sigma
 
-        return default_noise_sigma(model) if self.noise_sigma is None else self.noise_sigma
+def check_out_dir(spec):
+    """Refuse an `out_dir` that holds shards of another run (other settings, model or shard size); returns the
+    run's id."""
+    run, out_dir = run_id(spec), spec.output.out_dir
+    for shard in records.shard_files(out_dir) if os.path.isdir(out_dir) else []:
+        note = records.read_sidecar(shard)
+        if note is not None and note.get("run") != run:
+            raise DataError(f"'{out_dir}' holds shards of another synthesis ({Path(shard).name}: other settings, "
+                            "model or --examples-per-shard). Give a new --out, or delete those shards to redo them.")
+    return run
 
-    def shard_path(self, index, count):
-        return os.path.join(self.out_dir, records.shard_name(index, count))
 
-    def run_id(self):
-        """A short id of everything that decides the pairs and their shards (not the folders): shards of one run
-        may be completed by another process only if this id is the same."""
-        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("hr_dir", "out_dir", "tile_size")}
-        settings["degradation"] = degradation_id(self.model)
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:16]
+def check_png_folder(spec):
+    """Record the settings of a PNG synthesis in `out_dir/synthesis.json`, or refuse a folder that holds pairs of
+    other settings (a rerun would keep their LR and mix the two)."""
+    from dml_keras.data.io import is_image_file
 
-    def check_out_dir(self):
-        """Refuse an `out_dir` that holds shards of another run (other settings, model or shard size)."""
-        run = self.run_id()
-        for shard in records.shard_files(self.out_dir) if os.path.isdir(self.out_dir) else []:
-            note = records.read_sidecar(shard)
-            if note is not None and note.get("run") != run:
-                raise DataError(f"'{self.out_dir}' holds shards of another synthesis ({Path(shard).name}: other settings, "
-                                "model or --examples-per-shard). Give a new --out, or delete those shards to redo them.")
-        return run
+    source, noise, out_dir = spec.source, spec.noise, spec.output.out_dir
+    record = os.path.join(out_dir, "synthesis.json")
+    run = run_id(spec)
+    if os.path.exists(record):
+        try:
+            with open(record) as handle:
+                recorded = json.load(handle).get("run")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded != run:
+            raise DataError(f"'{out_dir}' holds pairs of another synthesis (other settings or model: "
+                            f"{record}). Give a new --out, or delete that folder to redo them.")
+        return
+    lr_dir = os.path.join(out_dir, "lr")
+    if os.path.isdir(lr_dir) and any(is_image_file(name) for name in os.listdir(lr_dir)):
+        raise DataError(f"'{out_dir}' holds pairs whose settings were not recorded. Give a new --out, or "
+                        "delete that folder to redo them.")
+    write_json(record, {"run": run, "model": source.model, "seed": noise.seed, "scale": source.scale,
+                        "noise_sigma": noise.noise_sigma, "noise_model": noise.noise_model,
+                        "lr_size": source.lr_size})
 
 
 @functools.lru_cache(maxsize=16)
@@ -119,7 +116,7 @@ def degradation_id(model):
 
 
 def completed_shard(spec, index, count):
-    """The sidecar of shard `index` of `count` in `spec.out_dir` if the shard is complete (sidecar present, file of
+    """The sidecar of shard `index` of `count` in the spec's `out_dir` if the shard is complete (sidecar present, file of
     the recorded size), else `None`."""
     path = spec.shard_path(index, count)
     note = records.read_sidecar(path)
@@ -136,20 +133,20 @@ def write_pair_shard(spec, model, index, count, photos):
     if done is not None:
         return done
     path = spec.shard_path(index, count)
-    degradation = degradation_id(spec.model)
+    degradation = degradation_id(spec.source.model)
     names, payloads, sizes = [], [], []
     for photo in photos:
-        hr, lr, key = synthesize_photo(model, photo, spec.noise_for(model), spec.seed, spec.tile_size,
-                                       spec.noise_resolution)
+        hr, lr, key = synthesize_photo(model, photo, noise_for(spec, model), spec.noise.seed, spec.output.tile_size,
+                                       spec.noise.noise_resolution)
         name = Path(photo).stem + ".png"
         names.append(name)
         sizes.append([list(hr.shape[:2]), list(lr.shape[:2])])
         payloads.append(records.encode_example({
-            "hr": encode_png(hr), "lr": encode_png(lr, 8 if spec.quantize else 16), "name": name,
+            "hr": encode_png(hr), "lr": encode_png(lr, 8 if spec.output.quantize else 16), "name": name,
             "seed": int(key), "scale": int(model.scale), "degradation": degradation,
         }))
     offsets, digest = records.write_shard(path, payloads)
-    note = {"file": os.path.basename(path), "index": index, "run": spec.run_id(), "examples": len(names),
+    note = {"file": os.path.basename(path), "index": index, "run": run_id(spec), "examples": len(names),
             "sha256": digest, "bytes": os.path.getsize(path), "names": names, "offsets": offsets, "sizes": sizes}
     write_json(records.sidecar(path), note)
     return note
@@ -162,26 +159,26 @@ def write_manifest(spec, model, count, photos):
         note = completed_shard(spec, index, count)
         if note is not None:
             shards.append({key: note[key] for key in ("file", "examples", "sha256", "bytes")})
-    settings = dataclasses.asdict(spec)
-    noise_sigma = spec.noise_for(model)
+    settings = spec.flat()
+    noise_sigma = noise_for(spec, model)
     settings["noise_sigma"] = list(noise_sigma) if isinstance(noise_sigma, (tuple, list)) else noise_sigma
     manifest = {
         "format": records.FORMAT,
-        "run": spec.run_id(),
+        "run": run_id(spec),
         "complete": len(shards) == count,
         "photos": len(photos),
         "examples": sum(shard["examples"] for shard in shards),
         "shard_count": count,
-        "degradation": {"id": degradation_id(spec.model), "model": spec.model, "scale": spec.scale,
-                        "lr_size": spec.lr_size, "noise_model": spec.noise_model,
-                        "class": type(model).__name__},
+        "degradation": {"id": degradation_id(spec.source.model), "model": spec.source.model,
+                        "scale": spec.source.scale, "lr_size": spec.source.lr_size,
+                        "noise_model": spec.noise.noise_model, "class": type(model).__name__},
         "settings": settings,
-        "features": {"hr": "PNG bytes, 8-bit RGB", "lr": f"PNG bytes, {8 if spec.quantize else 16}-bit RGB",
+        "features": {"hr": "PNG bytes, 8-bit RGB", "lr": f"PNG bytes, {8 if spec.output.quantize else 16}-bit RGB",
                      "name": "file name", "seed": "int64 noise key", "scale": "int64",
                      "degradation": "degradation id"},
         "shards": shards,
     }
-    write_json(os.path.join(spec.out_dir, records.MANIFEST), manifest)
+    write_json(os.path.join(spec.output.out_dir, records.MANIFEST), manifest)
     return manifest
 
 
@@ -190,13 +187,14 @@ def synthesize_shards(spec, shard=(0, 1), progress=True, model=None):
     skipping complete ones, then `manifest.json`. Returns the manifest.
 
     Example:
-    >>> spec = SynthesisSpec("bicubic", "photos/", "pairs/", examples_per_shard=128)  # doctest: +SKIP
-    >>> synthesize_shards(spec)["examples"]  # doctest: +SKIP
+    >>> from dml_keras.specs import SynthesisRun
+    >>> spec = SynthesisRun.of(model="bicubic", hr_dir="photos/", out_dir="pairs/", examples_per_shard=128)
+    >>> synthesize_shards(spec.resolved())["examples"]  # doctest: +SKIP
     1000
     """
-    spec.check_out_dir()
-    model = model or spec.load()
-    photos = spec.photos()
+    check_out_dir(spec)
+    model = model or load_degradation(spec)
+    photos = photos_of(spec)
     count = spec.shard_count(photos)
     mine = [k for k in range(count) if k % shard[1] == shard[0]]
     for index in tqdm(mine, desc="shards", unit="shard", disable=not progress):
@@ -228,7 +226,7 @@ def _write_shards_fn(beam, spec, count):
         """Writes the shards it is given; the degradation is loaded once per worker."""
 
         def setup(self):
-            self.model = spec.load()
+            self.model = load_degradation(spec)
 
         def process(self, element):
             index, photos = element
@@ -239,7 +237,7 @@ def _write_shards_fn(beam, spec, count):
 
 
 def run_pipeline(spec, runner="direct", beam_args=()):
-    """Write the TFRecord shards of `spec` (a `SynthesisSpec`) with a Beam pipeline on `runner`
+    """Write the TFRecord shards of `spec` (a resolved `specs.SynthesisRun`) with a Beam pipeline on `runner`
     (`direct`, `dataflow`, `flink`, `spark` or any Beam runner name) and return the manifest.
 
     `beam_args`: further Beam pipeline options, e.g. `["--direct_num_workers", "2"]`.
@@ -247,8 +245,8 @@ def run_pipeline(spec, runner="direct", beam_args=()):
     beam = _beam()
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    spec.check_out_dir()
-    photos = spec.photos()
+    check_out_dir(spec)
+    photos = photos_of(spec)
     count = spec.shard_count(photos)
     todo = [(k, [str(p) for p in spec.shard_photos(k, photos)]) for k in range(count)
             if completed_shard(spec, k, count) is None]
@@ -259,4 +257,4 @@ def run_pipeline(spec, runner="direct", beam_args=()):
                  | "shards" >> beam.Create(todo)
                  | "spread" >> beam.Reshuffle()
                  | "synthesize" >> beam.ParDo(_write_shards_fn(beam, spec, count)))
-    return write_manifest(spec, spec.load(), count, photos)
+    return write_manifest(spec, load_degradation(spec), count, photos)
