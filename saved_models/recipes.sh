@@ -373,9 +373,11 @@ taskset -c 0 bash -c "train finetune/handcrafted_nosharp" &
 taskset -c 1 bash -c "train finetune/syndml_nosharp" &
 wait
 python saved_models/perceptual_study.py table $F/{handcrafted,syndml}_nosharp/checkpoints/step-*.keras --json $F/table_nosharp.json
-# row 6 without sharpening, two threads, alone: stopped after step 125 (its backup resumes it to 250)
-TF_NUM_INTRAOP_THREADS=2 train finetune/real_syndml_nosharp
-python saved_models/perceptual_study.py table $F/real_syndml_nosharp/checkpoints/step-000125.keras
+# rows 5 and 6 without sharpening, side by side (row 6 once runs/syn_dml_n05 is made; 250 steps of one thread each)
+taskset -c 1 bash -c "train finetune/real_nosharp" &
+taskset -c 0 bash -c "train finetune/real_syndml_nosharp" &
+wait
+python saved_models/perceptual_study.py table $F/{real,real_syndml}_nosharp/checkpoints/step-*.keras --json $F/table_rows56.json
 mkdir -p $F/fig && (echo hr,lr; for n in Canon_010 Nikon_020; do
   echo ../../../../shared/data/realsr_x4/hr/$n.png,../../../../shared/data/realsr_x4/lr/$n.png; done) > $F/fig/two.csv
 dml compare realesrgan_x4plus $F/syndml/checkpoints/step-000250.keras $F/syndml_nosharp/checkpoints/step-000250.keras \
