@@ -73,6 +73,8 @@ def _spec_of(args):
                 if dest not in _NOT_SETTINGS or dest in flags}
     if "jit_compile" in settings:
         settings["jit_compile"] = True if args.jit_compile else "auto"
+    if "noise_sigma" in settings:  # text, from the flag, --config or --set
+        settings["noise_sigma"] = _noise_sigma(settings["noise_sigma"])
     return _spec_class(args.command).of(**settings)
 
 
@@ -156,8 +158,8 @@ def _noise_sigma(text):
     """--noise-sigma as a number or a range; None leaves the model's default (`default_noise_sigma`)."""
     from dml_keras.errors import SetupError
 
-    if text is None:
-        return None
+    if not isinstance(text, str):  # None, or a sigma already parsed
+        return text
     try:
         sigma = _numbers(text, float)
     except ValueError:
@@ -598,7 +600,6 @@ def _synthesize(args):
     from dml_keras.workflows import shards
 
     shard = parse_shard(args.shard)
-    args.noise_sigma = _noise_sigma(args.noise_sigma)
     spec = _spec_of(args).resolved()  # what decides the pairs, in one place for both formats
     model_name = spec.source.model
     if args.scale and model_name not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
@@ -639,7 +640,6 @@ def _synthesize(args):
 def _train_sr(args):
     from dml_keras.workflows.sr import train_sr
 
-    args.noise_sigma = _noise_sigma(args.noise_sigma)
     train_sr(args.out, _spec_of(args), verbose=2 if args.quiet else "auto")
     _report_saved(args)
     return 0

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Exact commands that made the models in this folder (2-core CPU, TF 2.21 / Keras 3.15).
 # Run from the repository root with ../shared/data beside it. Takes a few hours on 2 cores.
-# Every training run is a run spec in saved_models/specs/: `train NAME` replays saved_models/specs/NAME.json into
-# runs/NAME (dml train-sr or train-degradation --config, by the spec's kind); the lines between make the data the
-# specs read and score what they made. Vary one with --set: dml train-sr --config SPEC --set schedule.steps=500.
+# Every training run and every synthesized pair set is a run spec in saved_models/specs/: `train NAME` replays
+# saved_models/specs/NAME.json into runs/NAME (dml train-sr, train-degradation or synthesize --config, by the spec's
+# kind); the lines between score what they made. Vary one with --set: dml train-sr --config SPEC --set schedule.steps=500.
 set -euo pipefail
 export TF_CPP_MIN_LOG_LEVEL=3
 train() {  # NAME...
@@ -12,6 +12,7 @@ train() {  # NAME...
     spec=saved_models/specs/$name.json
     case $(head -c 40 "$spec") in
       *'"sr-run/'*) dml train-sr --config "$spec" --out "runs/$name" --quiet ;;
+      *'"synthesis-run/'*) dml synthesize --config "$spec" --out "runs/$name" ;;
       *) dml train-degradation --config "$spec" --out "runs/$name" --quiet ;;
     esac
   done
@@ -62,8 +63,8 @@ for f in ../shared/data/clean_hr/sunhays80/*; do ln -sf "$(realpath "$f")" "runs
 for f in ../shared/data/clean_hr/set14/*; do ln -sf "$(realpath "$f")" "runs/clean_hr/set14_$(basename "$f")"; done
 # Syn-DML pairs, once, to disk (DML costs more per pixel than the SR network: too costly to run in the input pipeline).
 # --lr-size native: the same-size DML's output taken back to the capture size (the exact inverse of the bicubic enlargement).
-dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w5 --lr-size native --noise-sigma 5 --seed 0
-dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
+# syn_dml_w5: noise sigma 5; syn_dml_hc: DML's blur + Real-ESRGAN's noise and JPEG (--noise-model handcrafted)
+train syn_dml_w5 syn_dml_hc
 train table2/bicubic table2/handcrafted table2/syndml table2/syndml_hc table2/real table2/real_syndml  # syndml_hc: not shipped
 for m in bicubic handcrafted syndml syndml_hc real real_syndml; do
   dml evaluate-sr runs/table2/$m saved_models/realsr_x4_val.csv --json runs/table2/eval_$m.json
@@ -262,7 +263,7 @@ done
 #     again with today's code (saved_models/README.md, "Pairs from the better-started DirectNet"): runs/clean_hr,
 #     runs/syn_dml_w5 and Table 2's recipe as in section 4, seeds 0 and 1. The shipped baselines/directnet_realsr_x4.keras is
 #     section 13's 40-pair DirectNet.
-dml synthesize saved_models/baselines/directnet_realsr_x4.keras runs/clean_hr --out runs/syn_dn_w5 --lr-size native --noise-sigma 5 --seed 0
+train syn_dn_w5   # the DirectNet's pairs, noise sigma 5
 for seed in 0 1; do
   train table2_today/{bicubic,syndn,syndml}_$seed
   for m in bicubic syndn syndml; do
@@ -275,8 +276,7 @@ done
 # 15. Table 2 trained five times longer, and less noise in the Syn-DML pairs (saved_models/README.md, "Table 2
 #     trained five times longer"): runs/clean_hr and runs/syn_dml_w5 as in section 4, seed 0, one thread a run.
 train table2_5000/{bicubic,syndml,real,real_syndml}
-dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w2 --lr-size native --noise-sigma 2 --seed 0
-dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_w05 --lr-size native --noise-sigma 0,5 --seed 0
+train syn_dml_w2 syn_dml_w05   # noise sigma 2, and 0-5 drawn per photo
 train table2_5000/{syndml_w2,syndml_w05,syndml_1,syndml_w05_1}    # *_1: the two Syn-DML rows' second seed
 train table2_5000/real_syndml_w05   # two threads
 for m in bicubic syndml real real_syndml syndml_w2 syndml_w05 syndml_1 syndml_w05_1 real_syndml_w05; do
@@ -296,8 +296,7 @@ python -c "import keras, dml_keras; keras.models.load_model('runs/table2_5000/sy
 #     section 4 (94 clean photos).
 #     One RRDB generator (6 blocks x 32 features, growth 16: 1.1 M parameters) and one U-Net discriminator (32 features)
 #     for every row; 8 crops of 64² HR a step; L1 stage 2000 steps, GAN stage 800 steps from it; EMA 0.995; seed 0.
-dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
-dml synthesize saved_models/dml_realsr_x4.keras runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
+train syn_dml_n05   # noise sigma 0-5 per photo (runs/syn_dml_hc: section 4)
 #     Rows: handcrafted = Real-ESRGAN's pipeline on the fly over runs/clean_hr; syndml = runs/syn_dml_n05 (Syn-DML,
 #     noise sigma 0-5 per photo); blur_handcrafted = runs/syn_dml_hc (DML's blur + Real-ESRGAN's noise and JPEG);
 #     real = the 40 real pairs; real_syndml = half of each batch from each. Each GAN stage starts from its L1 stage.
@@ -351,8 +350,7 @@ done
 #     --steps 250 --steps-per-epoch 125 --keep-checkpoints --sharpen`: the fine-tuning recipe of then). A constant
 #     rate: the first 250 steps do not depend on the total, so step 250 of a longer run is the 250-step run.
 #     The recipe now compares with the HR as it is (--no-sharpen, the last two runs below).
-dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_n05 --lr-size native --noise-sigma 0,5 --seed 0
-F=runs/finetune
+F=runs/finetune   # runs/syn_dml_n05: section 16
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 # rows 2 and 3 ran on to step 500 (stopped at 250 and resumed from their backups, which a stateless stream
 # makes the same run; 17 s a step each), scored at 125, 250, 375 and 500
@@ -361,7 +359,6 @@ taskset -c 1 bash -c "train finetune/syndml" &       # row 3
 wait
 python saved_models/perceptual_study.py table realesrgan_x4plus $F/*/checkpoints/step-*.keras --peers --json $F/table.json
 # rows 4-6 of the study, the same settings (rows 4 and 5 side by side, row 6 after row 5 on core 1):
-dml synthesize dml_realsr_x4 runs/clean_hr --out runs/syn_dml_hc --lr-size native --noise-model handcrafted --seed 0
 taskset -c 0 bash -c "train finetune/blur_hc" &   # row 4
 taskset -c 1 bash -c "train finetune/real" &      # row 5
 wait

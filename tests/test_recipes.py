@@ -1,5 +1,6 @@
-"""saved_models/recipes.sh is a loop over run specs: every spec in saved_models/specs replays to itself through
-`--config`, and the script trains each of them exactly once, into runs/ under the spec's own name."""
+"""saved_models/recipes.sh is a loop over run specs: every spec in saved_models/specs (training runs and pair
+sets) replays to itself through `--config`, and the script runs each of them exactly once, into runs/ under the
+spec's own name."""
 
 import glob
 import json
@@ -14,7 +15,7 @@ from dml_keras.cli import spec_of_command
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "saved_models", "specs")
 SPEC_FILES = sorted(glob.glob(os.path.join(SPECS, "**", "*.json"), recursive=True))
-COMMANDS = {"sr-run/1": "train-sr", "degradation-run/1": "train-degradation"}
+COMMANDS = {"sr-run/1": "train-sr", "degradation-run/1": "train-degradation", "synthesis-run/1": "synthesize"}
 
 
 def _name(path):
@@ -36,7 +37,7 @@ def test_the_recipes_hold_every_run_of_the_studies():
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=_name)
 def test_a_spec_replays_to_itself(path, monkeypatch, tmp_path):
-    """`dml train-* --config SPEC` runs the very spec in the file: nothing added, dropped or changed on the way
+    """`dml train-*|synthesize --config SPEC` runs the very spec in the file: nothing added, dropped or changed on the way
     through the flags, so the loop replays each run as the file says."""
     monkeypatch.chdir(ROOT)
     with open(path) as handle:
@@ -44,12 +45,13 @@ def test_a_spec_replays_to_itself(path, monkeypatch, tmp_path):
     for part in recorded.values():  # data paths are relative to the repository root, never absolute
         for value in part.values() if isinstance(part, dict) else ():
             assert not (isinstance(value, str) and os.path.isabs(value)), value
-    spec = spec_of_command([COMMANDS[recorded["spec"]], "--config", path, "--out", str(tmp_path / "run")])
+    # a synthesis spec holds its folder, where the script writes it: runs/NAME
+    spec = spec_of_command([COMMANDS[recorded["spec"]], "--config", path, "--out", os.path.join("runs", _name(path))])
     assert _relative(spec.to_dict(), ROOT) == recorded
 
 
 def test_the_script_trains_each_spec_once_into_its_own_folder(tmp_path):
-    """recipes.sh run with every program stubbed: the `dml train-*` lines it would run are exactly one per spec file,
+    """recipes.sh run with every program stubbed: the `dml train-*|synthesize` lines it would run are exactly one per spec file,
     with that file as --config and runs/NAME as --out, each by the command of the spec's kind."""
     work = tmp_path / "main"
     (work / "runs").mkdir(parents=True)
@@ -70,7 +72,7 @@ def test_the_script_trains_each_spec_once_into_its_own_folder(tmp_path):
     trained = {}
     for line in log.read_text().splitlines():
         words = line.split()
-        if words[1] in ("train-sr", "train-degradation"):
+        if words[1] in COMMANDS.values():
             assert words[2] == "--config" and words[4] == "--out", line
             name = os.path.relpath(words[3], "saved_models/specs")[:-len(".json")]
             assert words[5] == f"runs/{name}", line
