@@ -370,10 +370,11 @@ taskset -c 0 bash -c "train finetune/handcrafted_nosharp" &
 taskset -c 1 bash -c "train finetune/syndml_nosharp" &
 wait
 python saved_models/perceptual_study.py table $F/{handcrafted,syndml}_nosharp/checkpoints/step-*.keras --json $F/table_nosharp.json
-# rows 5 and 6 without sharpening, side by side (row 6 once runs/syn_dml_n05 is made; 250 steps of one thread each)
+# rows 5 and 6 without sharpening, side by side (250 steps of one thread each), then row 4 on core 1
 taskset -c 1 bash -c "train finetune/real_nosharp" &
 taskset -c 0 bash -c "train finetune/real_syndml_nosharp" &
 wait
+taskset -c 1 bash -c "train finetune/blur_hc_nosharp"
 python saved_models/perceptual_study.py table $F/{real,real_syndml}_nosharp/checkpoints/step-*.keras --json $F/table_rows56.json
 mkdir -p $F/fig && (echo hr,lr; for n in Canon_010 Nikon_020; do
   echo ../../../../shared/data/realsr_x4/hr/$n.png,../../../../shared/data/realsr_x4/lr/$n.png; done) > $F/fig/two.csv
