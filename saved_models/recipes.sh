@@ -381,8 +381,10 @@ mkdir -p $F/fig && (echo hr,lr; for n in Canon_010 Nikon_020; do
 dml compare realesrgan_x4plus $F/syndml/checkpoints/step-000250.keras $F/syndml_nosharp/checkpoints/step-000250.keras \
     --pairs $F/fig/two.csv --labels "x4plus,Syn-DML sharpened target,Syn-DML no-sharpen" --crop 128 --out $F/fig/nosharp
 # shipped as saved_models/finetune/{handcrafted,syndml,real,real_syndml}.tuned.npz: the layers the runs changed, on
-# realesrgan_x4plus, at step 250 (real_syndml is the preset realesrgan_x4plus_realsr); rows 2 and 3 without sharpening
-declare -A SHIPPED=([handcrafted]=handcrafted_nosharp [syndml]=syndml_nosharp [real]=real [real_syndml]=real_syndml)
+# realesrgan_x4plus, at step 250 (real_syndml is the preset realesrgan_x4plus_realsr); rows 2, 3 and 6 without
+# sharpening (real_syndml is written by today's save_tuned: float16 differences from the base, 5.6 MB; the three
+# others by the first format, float32 weights, 12.1 MB)
+declare -A SHIPPED=([handcrafted]=handcrafted_nosharp [syndml]=syndml_nosharp [real]=real [real_syndml]=real_syndml_nosharp)
 for row in handcrafted syndml real real_syndml; do
   python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/${SHIPPED[$row]}/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
 done

@@ -237,12 +237,14 @@ def test_a_tuned_layers_file_restores_the_fine_tuned_network_from_its_base(tmp_p
     """`save_tuned` keeps only the convolutions that differ from the base preset; `load_model` puts them back on
     the base, bit for bit, and refuses a file whose base has another SHA-256."""
     import hashlib
+    import json
 
     import keras
 
     from dml_keras import presets
     from dml_keras.loading import load_model
     from dml_keras.models import RRDBNet
+    from dml_keras.weights.realesrgan import rrdb_convolutions
     from dml_keras.weights.tuned import save_tuned
 
     keras.utils.set_random_seed(0)
@@ -254,14 +256,27 @@ def test_a_tuned_layers_file_restores_the_fine_tuned_network_from_its_base(tmp_p
     monkeypatch.setitem(presets.PRESETS, "small_base", presets.Preset("small_base", "sr", 4, "", "", {}, "x.keras",
                                                                       digest))
     tuned = load_model("small_base")
-    for conv in (tuned.body[2].blocks[0].convs[1], tuned.conv_last):
-        conv.kernel.assign(conv.kernel + 0.01)
+    # a change far below float16's spacing at the weight (0.001 at 1.0) must survive: the difference is stored
+    tuned.body[2].blocks[0].convs[1].kernel.assign(tuned.body[2].blocks[0].convs[1].kernel + 1e-4)
+    tuned.conv_last.kernel.assign(tuned.conv_last.kernel + 0.01)
     stored = save_tuned(tuned, "small_base", tmp_path / "mine.tuned.npz")
     assert stored == ["body.2.rdb1.conv2", "conv_last"]
     restored = load_model(tmp_path / "mine.tuned.npz", kind="sr")
-    for a, b in zip(tuned.get_weights(), restored.get_weights()):
+    for a, b, start in zip(tuned.get_weights(), restored.get_weights(), base.get_weights()):
+        change = np.max(np.abs(a - start))
+        assert np.max(np.abs(a - b)) <= change * 2.0**-11 + 1e-9  # float16's relative rounding, of the change
+    changes = [np.mean(b - s) for b, s in zip(restored.get_weights(), base.get_weights()) if not np.array_equal(b, s)]
+    assert np.allclose(sorted(changes), [1e-4, 0.01], rtol=1e-3)
+    # a file of the first format (the float32 weights themselves) still loads, bit for bit
+    with np.load(tmp_path / "mine.tuned.npz") as data:
+        header = json.loads(bytes(data["__header__"]).decode())
+        names = [key for key in data.files if key != "__header__"]
+    weights = {f"{name}.{label}": np.asarray(getattr(conv, label)) for name, conv in rrdb_convolutions(tuned)
+               for label in ("kernel", "bias") if f"{name}.{label}" in names}
+    header["format"] = "dml-keras tuned layers 1"
+    np.savez(tmp_path / "old.tuned.npz", __header__=np.frombuffer(json.dumps(header).encode(), np.uint8), **weights)
+    for a, b in zip(tuned.get_weights(), load_model(tmp_path / "old.tuned.npz", kind="sr").get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert any(not np.array_equal(a, b) for a, b in zip(base.get_weights(), restored.get_weights()))
     monkeypatch.setitem(presets.PRESETS, "small_base", presets.Preset("small_base", "sr", 4, "", "", {}, "x.keras",
                                                                       "f" * 64))
     with pytest.raises(DataError, match="SHA-256 .* which this dml-keras does not have"):
