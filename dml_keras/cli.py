@@ -602,13 +602,14 @@ def _synthesize(args):
     shard = parse_shard(args.shard)
     spec = _spec_of(args).resolved()  # what decides the pairs, in one place for both formats
     model_name = spec.source.model
-    if args.scale and model_name not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
+    if model_name not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
         from dml_keras.loading import load_model
 
         own = load_model(model_name, kind="degradation").scale
-        if own != args.scale:
+        if args.scale and own != args.scale:
             raise DataError(f"'{model_name}' degrades ×{own}; --scale {args.scale} does not apply to it. "
                             "Drop --scale, or give a model learned at that factor.")
+        spec = spec.set("scale", own)
     if args.runner and args.format != "tfrecord":
         raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
     if args.runner and shard != (0, 1):
@@ -899,8 +900,9 @@ def _parse(argv):
 
 def spec_of_command(argv):
     """The resolved run spec (`specs.SRRun`, `DegradationRun` or `SynthesisRun`) that a `dml train-sr`,
-    `train-degradation` or `synthesize` command line runs, --config and --set included, without running it: `spec_of_command(["train-sr",
-    "--config", "runs/a/spec.json", "--out", "runs/b"])`. A bad setting is a `SetupError` or `DataError`."""
+    `train-degradation` or `synthesize` command line runs, --config and --set included, without running it:
+    `spec_of_command(["train-sr", "--config", "runs/a/spec.json", "--out", "runs/b"])`. A bad setting is a
+    `SetupError` or `DataError`. (A synthesis spec's factor is filled from a learned model when it runs.)"""
     from dml_keras.errors import SetupError
 
     args = _parse(argv)
