@@ -8,6 +8,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# the script that writes the .pth fixtures needs PyTorch, no dependency of the package: not a module to collect
+# (--doctest-modules would import it)
+collect_ignore = ["data/make_pth_fixtures.py"]
+
 # Under pytest-xdist every worker would start a thread per core (`-n 2` on two cores: four busy threads).
 # Give each worker, and the processes it starts, its share: two SR trainings side by side took 332 test-seconds
 # with two threads each and 251 with one (same machine, back to back); the whole suite measured the same.
