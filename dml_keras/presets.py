@@ -78,14 +78,14 @@ PRESETS = {preset.name: preset for preset in (
     Preset("realesrgan_x4plus_realsr", "sr", 4,
            "realesrgan_x4plus fine-tuned 250 CPU steps (the fine-tuning recipe: against the HR as it is) on the 40 "
            "real RealSR x4 training pairs (Canon, Nikon), half of each batch Syn-DML pairs of 94 clean photos",
-           "photos of the RealSR cameras (Canon/Nikon DSLRs): the best here on every score, 2.7 dB over x4plus",
+           "photos of the RealSR cameras (Canon/Nikon DSLRs): the best perceptual model here, 2.7 dB over x4plus",
            {"psnr": 28.62, "ssim": 0.784, "lpips": 0.261}, "finetune/real_syndml.tuned.npz",
            "4e654b9bd2ba4e9b61961500040405c371b062bae3ed2dda71f703db089c8c8a",
            licence="BSD-3-Clause (derived from Real-ESRGAN)"),
     Preset("realesrgan_x4plus_syndml", "sr", 4,
            "realesrgan_x4plus fine-tuned 250 CPU steps (the fine-tuning recipe: against the HR as it is) on Syn-DML "
            "pairs: 94 clean photos degraded by dml_realsr_x4, noise sigma 0-5; no real pair",
-           "photos of the RealSR cameras: the truest tones and colours of the sharp models (2.4 dB over x4plus)",
+           "photos of the RealSR cameras: the same recipe with no real pair in training (2.4 dB over x4plus)",
            {"psnr": 28.28, "ssim": 0.771, "lpips": 0.275}, "finetune/syndml.tuned.npz",
            "a827c308a893c4fd57aeb0acb143566cae44b1d8b5bed761e881d07185ba5074",
            licence="BSD-3-Clause (derived from Real-ESRGAN)"),
