@@ -158,8 +158,8 @@ def _noise_sigma(text):
     """--noise-sigma as a number or a range; None leaves the model's default (`default_noise_sigma`)."""
     from dml_keras.errors import SetupError
 
-    if not isinstance(text, str):  # None, or a sigma already parsed
-        return text
+    if text is None:
+        return None
     try:
         sigma = _numbers(text, float)
     except ValueError:
@@ -601,19 +601,16 @@ def _synthesize(args):
 
     shard = parse_shard(args.shard)
     spec = _spec_of(args).resolved()  # what decides the pairs, in one place for both formats
-    model_name = spec.source.model
-    if model_name not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
-        from dml_keras.loading import load_model
-
-        own = load_model(model_name, kind="degradation").scale
-        if args.scale and own != args.scale:
-            raise DataError(f"'{model_name}' degrades ×{own}; --scale {args.scale} does not apply to it. "
-                            "Drop --scale, or give a model learned at that factor.")
-        spec = spec.set("scale", own)
     if args.runner and args.format != "tfrecord":
         raise SetupError("--runner writes TFRecord shards: add --format tfrecord.")
     if args.runner and shard != (0, 1):
         raise SetupError("--shard splits the work by hand; a Beam --runner spreads the shards itself. Drop one.")
+    model = shards.load_degradation(spec)  # once, for every format
+    if spec.source.model not in BUILTIN_DEGRADATIONS:  # a learned model degrades at its own factor
+        if args.scale and model.scale != args.scale:
+            raise DataError(f"'{spec.source.model}' degrades ×{model.scale}; --scale {args.scale} does not apply "
+                            "to it. Drop --scale, or give a model learned at that factor.")
+        spec = spec.set("scale", model.scale)
     if args.format == "tfrecord":
         shards.check_out_dir(spec)
     else:
@@ -625,13 +622,13 @@ def _synthesize(args):
         if args.runner:
             manifest = shards.run_pipeline(spec, args.runner, shlex.split(args.beam_args))
         else:
-            manifest = shards.synthesize_shards(spec, shard)
+            manifest = shards.synthesize_shards(spec, shard, model=model)
         done = sum(1 for _ in manifest["shards"])
         print(f"{manifest['examples']} pairs in {done} of {manifest['shard_count']} shards in {os.path.abspath(args.out)}"
               + ("" if manifest["complete"] else " (other --shard parts still to run)"))
         return 0
     noise, output = spec.noise, spec.output
-    names = synthesize_folder(shards.load_degradation(spec), spec.source.hr_dir, output.out_dir,
+    names = synthesize_folder(model, spec.source.hr_dir, output.out_dir,
                               noise_sigma=noise.noise_sigma, seed=noise.seed, shard=shard, quantize=output.quantize,
                               tile_size=output.tile_size, noise_resolution=noise.noise_resolution)
     print(f"{len(names)} pairs in {os.path.abspath(args.out)}")
