@@ -90,8 +90,15 @@ def save_atomically(save, path, suffix):
 
 
 class Backup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` whose files are written atomically (weights, then the epoch, each renamed into place),
-    and whose damaged backup is one line saying how to start over instead of a traceback."""
+    """`BackupAndRestore` whose weights and epoch are one unit, and whose damaged backup is one line saying how to
+    start over instead of a traceback.
+
+    Each backup writes its weights to a file of their own (`epochs-000004.weights.h5`: after 4 epochs), then
+    renames into place the record `training_metadata.json` that names that file and its epoch, then removes
+    the older weights. The rename of the record is the one moment the backup changes: a kill at any other
+    moment leaves the last record and the weights it names, so a resumed run never trains an epoch again from
+    weights that already learned it.
+    """
 
     def on_train_begin(self, logs=None):
         from dml_keras.errors import DataError
@@ -102,12 +109,34 @@ class Backup(keras.callbacks.BackupAndRestore):
             raise DataError(f"The run's backup '{self.backup_dir}' cannot be read ({type(error).__name__}). Delete that "
                             "folder to start the run over (history.csv and checkpoints/ stay).") from None
 
+    def _load_model(self):
+        import json
+
+        if not os.path.exists(self._training_metadata_path):  # weights without a record were never committed
+            return
+        if not self.model.built:
+            raise ValueError("The model must be built before it resumes from a backup.")
+        with open(self._training_metadata_path) as handle:
+            record = json.load(handle)
+        # a backup written before the record named its weights has them as latest.weights.h5
+        weights = os.path.join(self.backup_dir, record.get("weights", os.path.basename(self._weights_path)))
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = record["epoch"]
+
     def _save_model(self):
         from dml_keras.data.files import write_json
 
         os.makedirs(self.backup_dir, exist_ok=True)
-        save_atomically(lambda path: self.model.save_weights(path, overwrite=True), self._weights_path, ".weights.h5")
-        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        name = f"epochs-{self._current_epoch:06d}.weights.h5"  # epochs done
+        save_atomically(lambda path: self.model.save_weights(path, overwrite=True),
+                        os.path.join(self.backup_dir, name), ".weights.h5")
+        write_json(self._training_metadata_path,
+                   {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name})
+        for other in os.listdir(self.backup_dir):  # older weights, and any half-written by a kill
+            if other.endswith(".weights.h5") and other != name:
+                os.remove(os.path.join(self.backup_dir, other))
 
 
 class RestoreOnly(Backup):

@@ -30,6 +30,12 @@ def _train(pairs, run, *flags):
     return main(["train-degradation", str(pairs), "--out", str(run), *FLAGS, *flags])
 
 
+def run_backup(callback):
+    import pathlib
+
+    return pathlib.Path(callback.backup_dir)
+
+
 def _killed_in_backup(monkeypatch, at_epoch, partial):
     """Make the backup of epoch `at_epoch` die as a kill would: before it writes (`partial=False`: the epoch's
     history line is already logged), or halfway through writing the weights (`partial=True`)."""
@@ -42,7 +48,7 @@ def _killed_in_backup(monkeypatch, at_epoch, partial):
                     with open(path, "wb") as handle:
                         handle.write(b"\x89HDF\r\n\x1a\n half a file")
                     raise KeyboardInterrupt
-                callbacks.save_atomically(half, self._weights_path, ".weights.h5")
+                callbacks.save_atomically(half, str(run_backup(self) / "epochs-000002.weights.h5"), ".weights.h5")
             raise KeyboardInterrupt
         save(self)
 
@@ -58,7 +64,7 @@ def test_a_kill_at_an_epochs_end_loses_no_history_line_and_logs_none_twice(pairs
                           steps_per_epoch=2, seed=0, verbose=0)
     assert _epochs(run) == [0, 1]  # epoch 1 was logged, then the kill came before its backup
     backup = sorted(p.name for p in (run / "backup").iterdir())
-    assert backup == ["latest.weights.h5", "training_metadata.json"]  # epoch 0's, and no half-written file
+    assert backup == ["epochs-000001.weights.h5", "training_metadata.json"]  # epoch 0's, no half-written file
     monkeypatch.undo()
     assert _train(pairs, run) == 0
     assert _epochs(run) == [0, 1, 2]  # epoch 1 redone from epoch 0's backup and logged once
@@ -70,7 +76,41 @@ def test_a_kill_at_an_epochs_end_loses_no_history_line_and_logs_none_twice(pairs
                and start["machine"]["cores"] >= 1 for start in starts)
 
 
-@pytest.mark.parametrize("damage, name", [(b"\x89HDF\r\n\x1a\n half a file", "latest.weights.h5"),
+@pytest.mark.parametrize("layout", ["now", "earlier"])
+def test_a_kill_between_an_epochs_weights_and_its_record_resumes_as_the_uninterrupted_run(pairs, tmp_path,
+                                                                                           monkeypatch, layout):
+    # the backup's one commit is the rename of its record: weights written without their record are not used
+    from dml_keras.data import files
+
+    assert _train(pairs, tmp_path / "whole") == 0
+    write_json = files.write_json
+
+    def dying(path, content):
+        if str(path).endswith("training_metadata.json") and content["epoch"] == 2:
+            raise KeyboardInterrupt  # epoch 1's weights are on disk, the record still says epoch 0's
+        write_json(path, content)
+
+    monkeypatch.setattr(files, "write_json", dying)
+    run = tmp_path / "killed"
+    assert _train(pairs, run) == 130
+    assert sorted(p.name for p in (run / "backup").iterdir()) == [
+        "epochs-000001.weights.h5", "epochs-000002.weights.h5", "training_metadata.json"]
+    monkeypatch.undo()
+    if layout == "earlier":  # a backup of an earlier version: latest.weights.h5, a record that names no file
+        backup = run / "backup"
+        (backup / "epochs-000001.weights.h5").rename(backup / "latest.weights.h5")
+        (backup / "epochs-000002.weights.h5").unlink()
+        (backup / "training_metadata.json").write_text(json.dumps({"epoch": 1, "batch": 0}))
+    assert _train(pairs, run) == 0
+    assert _epochs(run) == [0, 1, 2]
+    with open(tmp_path / "whole" / "history.csv") as a, open(run / "history.csv") as b:
+        assert [row["loss"] for row in csv.DictReader(a)] == [row["loss"] for row in csv.DictReader(b)]
+    for x, y in zip(keras.models.load_model(tmp_path / "whole" / "model.keras").get_weights(),
+                    keras.models.load_model(run / "model.keras").get_weights()):
+        assert (x == y).all()
+
+
+@pytest.mark.parametrize("damage, name", [(b"\x89HDF\r\n\x1a\n half a file", "epochs-000001.weights.h5"),
                                           (b"", "training_metadata.json")])
 def test_a_damaged_backup_is_one_line_saying_how_to_start_over(pairs, tmp_path, monkeypatch, capsys, damage, name):
     run = tmp_path / "run"
