@@ -7,7 +7,8 @@ trained, with XLA (`jit_compile`), in mixed bfloat16 (`--mixed-precision` on a C
 recipe's frozen trunk (`--tune-blocks 4`: the last 4 blocks and the upsampler train), and plain PyTorch (eager),
 every layer trained and with the same frozen trunk (`torch` is needed here only, it is no dependency of dml-keras);
 each Keras step is divided by PyTorch's step that trains the same layers. Prints the median step times, their ratios to PyTorch's, and the machine's
-plain 3×3 convolution rate and CPU, to read the times beside. Run it alone on the machine.
+plain 3×3 convolution rate and CPU, to read the times beside, and the bfloat16 speed-up that the fine-tuning
+recipe's precision probe measures (`distribute.bfloat16_pays`). Run it alone on the machine.
 """
 
 import argparse
@@ -105,7 +106,12 @@ def main(argv=None):
     from dml_keras.machine import machine
 
     described = machine()
-    result = {"cpu": described["cpu"], "cores": described["cores"], "machine_conv_gflops": round(conv_gflops(), 1)}
+    result = {"cpu": described["cpu"], "cores": described["cores"], "extensions": described["extensions"],
+              "machine_conv_gflops": round(conv_gflops(), 1)}
+    from dml_keras.distribute import _probe_seconds
+
+    # what `--mixed-precision auto` measures when a fine-tuning run starts: bfloat16 is taken at 1.25x or more
+    result["probe_bf16_speedup"] = round(_probe_seconds("float32") / _probe_seconds("bfloat16"), 2)
     try:
         import torch
 

@@ -24,8 +24,10 @@ def _scale_out(parser):
                         help="mirrored: all local GPUs (or logical CPUs); --batch-size is the global batch. "
                              "multiworker: several processes or machines under KERAS_BACKEND=jax, cluster in TF_CONFIG "
                              "(docs/scaling.md)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is float32")
+    parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                        help="compute in float16 (GPU) or bfloat16 (CPU), keep float32 weights; the saved model is "
+                             "float32. Default: off, but when fine-tuning a published generator on a CPU, on where "
+                             "bfloat16 measures 1.25x faster than float32 on this machine (about a second to measure)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile the training step with XLA (one device only; slower on CPU here; try it on GPU)")
 

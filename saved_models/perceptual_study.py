@@ -1,6 +1,6 @@
 """Score the perceptual Table 2 (saved_models/README.md, "Perceptual SR"): run from the repository root.
 
-    python saved_models/perceptual_study.py table RUN_OR_FILE ... [--peers]   # held-out real pairs, per camera
+    python saved_models/perceptual_study.py table RUN_OR_FILE ... [--peers] [--pairs CSV]   # held-out pairs
     python saved_models/perceptual_study.py wild MODEL ...                    # JPEG 30-60 + noise 10-20 test
 
 `table` scores each model (and, with --peers, the published outputs in
@@ -33,7 +33,7 @@ def _row(name, scores):
     return "| " + " | ".join(cells) + " |"
 
 
-def table(models, peers, json_path=None):
+def table(models, peers, json_path=None, pairs=VAL):
     from dml_keras.loading import load_model
     from dml_keras.workflows.sr import evaluate_sr
 
@@ -41,10 +41,10 @@ def table(models, peers, json_path=None):
     sources = [(m, m) for m in models]
     if peers:
         sources += [(f"peer:{p}", os.path.join(PEERS, p)) for p in ("realesrgan_x4plus", "osediff")]
-    print("| model | all 10 (PSNR / SSIM / LPIPS / colour error) | Canon | Nikon |\n|---|---|---|---|")
+    print("| model | all (PSNR / SSIM / LPIPS / colour error) | Canon | Nikon |\n|---|---|---|---|")
     for name, source in sources:
         model = source if name.startswith("peer:") else load_model(source, kind="sr")
-        scores = evaluate_sr(model, VAL, scale=4, progress=False)
+        scores = evaluate_sr(model, pairs, scale=4, progress=False)
         results[name] = scores
         print(_row(name, scores), flush=True)
     if json_path:
@@ -113,12 +113,13 @@ if __name__ == "__main__":
     p.add_argument("models", nargs="*")
     p.add_argument("--peers", action="store_true")
     p.add_argument("--json")
+    p.add_argument("--pairs", default=VAL, help="the pairs to score on (default: the 10 held-out RealSR pairs)")
     p = sub.add_parser("wild")
     p.add_argument("models", nargs="+")
     p.add_argument("--lr-out", help="also write the degraded inputs here")
     args = parser.parse_args()
     if args.command == "table":
-        table(args.models, args.peers, args.json)
+        table(args.models, args.peers, args.json, args.pairs)
     else:
         wild(args.models, args.lr_out)
     sys.exit(0)

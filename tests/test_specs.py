@@ -43,6 +43,17 @@ def test_fine_tuning_a_published_generator_is_filled_from_its_recipe_and_resolvi
             spec.objective.color_weight) == (1e-4, 0.99, 50, 4, 1.0)
     assert (spec.geometry.channels, spec.geometry.lr_size) == ("rgb", "native")
     assert spec.resolved() == spec
+    # bfloat16 where it pays on this machine (measured when the run starts); every other run in float32
+    assert spec.execution.mixed_precision == "auto"
+    assert SRRun.of(pairs="p", arch="rrdb", loss="gan", init="x", mixed_precision=False).resolved(
+        ).execution.mixed_precision is False
+    assert SRRun.of(pairs="p").resolved().execution.mixed_precision is False
+    from dml_keras.cli import spec_of_command
+
+    command = ["train-sr", "p", "--arch", "rrdb", "--loss", "gan", "--init", "x", "--out", "o"]
+    assert [spec_of_command(command + flag).execution.mixed_precision
+            for flag in ([], ["--mixed-precision"], ["--no-mixed-precision"])] == ["auto", True, False]
+    assert spec_of_command(["train-degradation", "p", "--out", "o"]).execution.mixed_precision is False
     # a value given wins over the recipe's
     assert SRRun.of(pairs="p", arch="rrdb", loss="gan", init="x", steps=40).resolved().schedule.steps == 40
     # fine-tuning compares with the HR as it is; Real-ESRGAN's own stages, and --sharpen, with the sharpened HR

@@ -33,10 +33,14 @@ def spec_paths(parts, aliases=(), dict_keys=(), recipe=True):
 
 @dataclasses.dataclass(frozen=True)
 class Execution:
-    """Devices (`strategy`: a name or a `tf.distribute.Strategy`), precision, XLA and the seed."""
+    """Devices (`strategy`: a name or a `tf.distribute.Strategy`), precision, XLA and the seed.
+
+    `mixed_precision`: `False`, `True` (bfloat16 on CPU, float16 on GPU), `"auto"` (bfloat16 where it pays on
+    this CPU, measured: `distribute.bfloat16_pays`) or `None` (the recipe's: `"auto"` when fine-tuning a
+    published generator, else `False`)."""
 
     strategy: typing.Any = None
-    mixed_precision: typing.Any = False
+    mixed_precision: typing.Any = None
     jit_compile: typing.Any = "auto"
     seed: int = 0
 

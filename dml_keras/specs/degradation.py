@@ -130,6 +130,7 @@ class DegradationRun(RunSpec):
         options = {name: getattr(network, name) for name in MODEL_ONLY}
         check_model_only(network.model, **options)
         spec = self.set("num_basis", 8) if network.model == "dml" and network.num_basis is None else self
+        spec = spec.set("mixed_precision", spec.execution.mixed_precision or False)
         if spec.closed_form:
             return spec
         given = {name: spec.get(name) for name in ("patch_size", "batch_size", "steps", "steps_per_epoch",

@@ -211,6 +211,7 @@ class SRRun(RunSpec):
         spec = spec.set("d_warmup", spec.start.d_warmup or 0)
         spec = spec.set("color_weight", spec.objective.color_weight or 0.0)
         spec = spec.set("sharpen", spec.objective.sharpen is not False)
+        spec = spec.set("mixed_precision", spec.execution.mixed_precision or False)
         return spec.set("batch_size", spec.crops.batch_size or SR_BATCH_SIZES[arch.name])
 
     def check(self):

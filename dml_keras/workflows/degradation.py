@@ -13,7 +13,7 @@ from dml_keras.distribute import check_jit_compile, resolve_strategy, training_s
 from dml_keras.errors import SetupError
 from dml_keras.metrics import psnr, ssim
 from dml_keras.ops.color import rgb_to_y
-from dml_keras.workflows.fit import averaging_adam, fit_and_save, record_start, resumed_steps
+from dml_keras.workflows.fit import averaging_adam, concrete_precision, fit_and_save, record_start, resumed_steps
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
@@ -101,6 +101,7 @@ def train_degradation(pairs=None, out_dir=None, spec=None, *, callbacks=(), verb
     pairs, val_pairs = _train_and_val(data.pairs, data.val_pairs, data.val_fraction, geometry.scale)
     keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
+    spec = concrete_precision(out_dir, spec)
     train = training_crops(pairs, geometry.scale, spec.crops.patch_size, spec.crops.batch_size, geometry.lr_size,
                            geometry.channels, spec.execution.seed, spec.crops.augment,
                            cache=_can_cache(pairs, geometry.scale, geometry.lr_size, geometry.channels),

@@ -44,6 +44,26 @@ def resumed_epoch(out_dir):
                         "training_metadata.json). Delete that folder to start the run over.") from None
 
 
+def concrete_precision(out_dir, spec):
+    """`spec` with an `"auto"` precision made what it is for this run: what the run's first start chose (its
+    `spec.json`) when it resumes, so that a resumed run computes as it did; else `"mixed_bfloat16"` where
+    bfloat16 pays on this machine (`distribute.bfloat16_pays`), or `False`. The spec written is the concrete one."""
+    if spec.execution.mixed_precision != "auto":
+        return spec
+    chosen = None
+    if resumed_epoch(out_dir):
+        try:
+            with open(os.path.join(out_dir, "spec.json")) as handle:
+                chosen = json.load(handle)["execution"]["mixed_precision"]
+        except (OSError, ValueError, KeyError, TypeError):
+            chosen = None
+    if chosen is None or chosen == "auto":
+        from dml_keras.distribute import bfloat16_pays
+
+        chosen = "mixed_bfloat16" if bfloat16_pays() else False
+    return spec.set("mixed_precision", chosen)
+
+
 def resumed_steps(out_dir, schedule):
     """Training steps already taken by an interrupted run in `out_dir` (its backed-up epochs × steps per epoch):
     where its stateless stream goes on, so that a resumed run is the uninterrupted one, bit for bit."""

@@ -12,7 +12,7 @@ from dml_keras.distribute import check_jit_compile, resolve_strategy, training_s
 from dml_keras.errors import DataError, SetupError
 from dml_keras.metrics import PSNR, SSIM, color_error, lpips, psnr, ssim
 from dml_keras.specs.recipes import ADAM_BETAS, STAGES
-from dml_keras.workflows.fit import fit_and_save, resumed_steps
+from dml_keras.workflows.fit import concrete_precision, fit_and_save, resumed_steps
 
 
 
@@ -56,6 +56,7 @@ def train_sr(out_dir, spec=None, *, callbacks=(), verbose="auto", **settings):
     check_jit_compile(strategy, spec.execution.jit_compile)
     keras.utils.set_random_seed(spec.execution.seed)
     os.makedirs(out_dir, exist_ok=True)
+    spec = concrete_precision(out_dir, spec)
     schedule, geometry = spec.schedule, spec.geometry
     resumed = resumed_steps(out_dir, schedule)
     validation = None

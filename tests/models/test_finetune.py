@@ -185,13 +185,35 @@ def test_a_few_fine_tuning_steps_from_the_published_preset_lower_the_l1_loss_on_
     assert l1(tuned) < before - 0.002
 
 
+@pytest.mark.parametrize("first", ["mixed_bfloat16", False])
+def test_a_resumed_run_computes_in_the_precision_its_first_start_chose(tmp_path, first):
+    """`"auto"` precision is measured when a run starts; a resumed run takes its first start's choice from its
+    spec.json, whatever this machine would choose now (the two would not give the same weights)."""
+    import json
+
+    from dml_keras.specs.sr import SRRun
+    from dml_keras.workflows.fit import concrete_precision
+
+    spec = SRRun.of(pairs="p", arch="rrdb", loss="gan", init="x").resolved()
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    (run / "spec.json").write_text(json.dumps(spec.set("mixed_precision", first).to_dict()))
+    (run / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": 1, "batch": 0, "weights": "w"}))
+    assert concrete_precision(run, spec).execution.mixed_precision == first
+    # a fresh run measures: bfloat16 only where it is the faster
+    from dml_keras.distribute import bfloat16_pays
+
+    fresh = concrete_precision(tmp_path / "fresh", spec).execution.mixed_precision
+    assert fresh == ("mixed_bfloat16" if bfloat16_pays() else False)
+
+
 def test_the_gan_stage_trains_in_mixed_bfloat16_and_saves_float32(tmp_path, photos):
     """`--mixed-precision` on a CPU (mixed_bfloat16): the losses are computed in float32, the networks in
     bfloat16; the saved generator is float32 and close to a float32 run's after the same steps."""
     make_hr_lr(tmp_path / "pairs", photos)
     start = _published_like(tmp_path, photos)
     mixed = _finetune(tmp_path / "pairs", start, tmp_path / "bf16", mixed_precision=True, steps=2, steps_per_epoch=2)
-    plain = _finetune(tmp_path / "pairs", start, tmp_path / "f32", steps=2, steps_per_epoch=2)
+    plain = _finetune(tmp_path / "pairs", start, tmp_path / "f32", mixed_precision=False, steps=2, steps_per_epoch=2)
     assert run_info(tmp_path / "bf16")["starts"][-1]["precision"] == "mixed_bfloat16"
     assert mixed.dtype_policy.name == "float32"
     lr = np.random.default_rng(0).random((1, 8, 8, 3), dtype=np.float32)
