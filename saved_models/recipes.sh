@@ -388,3 +388,22 @@ declare -A SHIPPED=([handcrafted]=handcrafted_nosharp [syndml]=syndml_nosharp [r
 for row in handcrafted syndml real real_syndml; do
   python -c "import keras, dml_keras; from dml_keras.weights.tuned import save_tuned; save_tuned(keras.models.load_model('$F/${SHIPPED[$row]}/checkpoints/step-000250.keras'), 'realesrgan_x4plus', 'saved_models/finetune/$row.tuned.npz')"
 done
+
+# 19. Row 6 in mixed bfloat16 for 1000 steps, and the few-pairs camera workflow (saved_models/README.md,
+#     "bfloat16, 1000 steps, and a camera from a dozen of its pairs"). 2-core AMD EPYC (family 26), one core each.
+#     The row-6 run's spec is finetune/real_syndml_nosharp.json with --mixed-precision --steps 1000.
+taskset -c 0 bash -c "train finetune/real_syndml_nosharp_bf16" &
+# README's workflow on one camera: DML from 12 of its 20 training-split pairs (--val-fraction 0.2), Syn-DML pairs
+# of the 94 clean photos, x4plus fine-tuned by the default recipe on the 12 pairs and those; scored on the
+# camera's other 13 pairs (its 5 validation pairs and the 8 training-split pairs left out), with x4plus beside it.
+# The Nikon run was made before the recipe's precision became "auto" (float32), the Canon one after (bfloat16).
+for cam in nikon canon; do
+  taskset -c 1 bash -c "train fewpairs/${cam}_dml fewpairs/${cam}_synth fewpairs/${cam}_tuned"
+  dml evaluate-degradation runs/fewpairs/${cam}_dml saved_models/fewpairs/${cam}_other13.csv --json runs/fewpairs/${cam}_dml_eval.json
+  python saved_models/perceptual_study.py table realesrgan_x4plus runs/fewpairs/${cam}_tuned/checkpoints/step-*.keras \
+      --pairs saved_models/fewpairs/${cam}_other13.csv --json runs/fewpairs/${cam}_scores.json
+  dml compare realesrgan_x4plus runs/fewpairs/${cam}_tuned --pairs saved_models/fewpairs/${cam}_other13.csv \
+      --labels "x4plus,tuned from 12 pairs" --out runs/fewpairs/fig_$cam
+done
+wait
+python saved_models/perceptual_study.py table $F/real_syndml_nosharp_bf16/checkpoints/step-*.keras --json $F/table_bf16.json
