@@ -407,3 +407,8 @@ for cam in nikon canon; do
 done
 wait
 python saved_models/perceptual_study.py table $F/real_syndml_nosharp_bf16/checkpoints/step-*.keras --json $F/table_bf16.json
+# rows 2 and 3 without sharpening in bfloat16 to 500 steps, side by side (started late in the session)
+taskset -c 0 bash -c "train finetune/handcrafted_nosharp_bf16" &
+taskset -c 1 bash -c "train finetune/syndml_nosharp_bf16" &
+wait
+python saved_models/perceptual_study.py table $F/{handcrafted,syndml}_nosharp_bf16/checkpoints/step-*.keras --json $F/table_bf16_rows23.json
