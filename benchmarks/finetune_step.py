@@ -108,10 +108,10 @@ def main(argv=None):
     described = machine()
     result = {"cpu": described["cpu"], "cores": described["cores"], "extensions": described["extensions"],
               "machine_conv_gflops": round(conv_gflops(), 1)}
-    from dml_keras.distribute import _probe_seconds
+    from dml_keras.distribute import bfloat16_speedup
 
     # what `--mixed-precision auto` measures when a fine-tuning run starts: bfloat16 is taken at 1.25x or more
-    result["probe_bf16_speedup"] = round(_probe_seconds("float32") / _probe_seconds("bfloat16"), 2)
+    result["probe_bf16_speedup"] = round(bfloat16_speedup(), 2)
     try:
         import torch
 

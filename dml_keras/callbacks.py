@@ -138,6 +138,13 @@ class Backup(keras.callbacks.BackupAndRestore):
             if other.endswith(".weights.h5") and other != name:
                 os.remove(os.path.join(self.backup_dir, other))
 
+    def on_train_end(self, logs=None):
+        # the record goes first: a kill while the folder is removed then leaves weights without a record (never
+        # resumed from), not a record naming weights already removed
+        if self.delete_checkpoint and os.path.exists(self._training_metadata_path):
+            os.remove(self._training_metadata_path)
+        super().on_train_end(logs)
+
 
 class RestoreOnly(Backup):
     """Resume from the backup in `backup_dir` like `BackupAndRestore`, but never write or delete it.

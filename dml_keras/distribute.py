@@ -19,6 +19,7 @@ Under another backend on one device, `resolve_strategy` gives `OneDevice`, which
 """
 
 import contextlib
+import functools
 import json
 import os
 
@@ -270,12 +271,16 @@ def _probe_seconds(dtype, repeat=5):
     return min(times)
 
 
-_BFLOAT16_PAYS = {}
+def bfloat16_speedup():
+    """How many times faster this machine trains convolutions in bfloat16 than in float32 (`_probe_seconds`:
+    about a second); `benchmarks/finetune_step.py` prints it."""
+    return _probe_seconds("float32") / _probe_seconds("bfloat16")
 
 
-def bfloat16_pays(speedup=1.25):
-    """Whether this machine trains convolutions in bfloat16 at least `speedup`× faster than in float32, on its
-    CPU, under TensorFlow or JAX: measured once per process, in about a second (`_probe_seconds`).
+@functools.cache
+def bfloat16_pays():
+    """Whether this machine trains convolutions in bfloat16 at least 1.25× faster than in float32, on its CPU,
+    under TensorFlow or JAX: measured once per process (`bfloat16_speedup`).
 
     CPUs that report AVX-512 BF16 differ: on one 2-core AMD EPYC (family 26) a fine-tuning step in bfloat16
     took 0.65× the float32 step, on another (with AVX-512 BF16 reported too) 16× (benchmarks/README.md).
@@ -283,9 +288,7 @@ def bfloat16_pays(speedup=1.25):
     """
     if keras.backend.backend() not in ("tensorflow", "jax") or _has_gpu():
         return False
-    if "answer" not in _BFLOAT16_PAYS:
-        _BFLOAT16_PAYS["answer"] = _probe_seconds("float32") >= speedup * _probe_seconds("bfloat16")
-    return _BFLOAT16_PAYS["answer"]
+    return bfloat16_speedup() >= 1.25
 
 
 def _has_gpu():

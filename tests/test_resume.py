@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import keras
 import pytest
@@ -30,12 +31,6 @@ def _train(pairs, run, *flags):
     return main(["train-degradation", str(pairs), "--out", str(run), *FLAGS, *flags])
 
 
-def run_backup(callback):
-    import pathlib
-
-    return pathlib.Path(callback.backup_dir)
-
-
 def _killed_in_backup(monkeypatch, at_epoch, partial):
     """Make the backup of epoch `at_epoch` die as a kill would: before it writes (`partial=False`: the epoch's
     history line is already logged), or halfway through writing the weights (`partial=True`)."""
@@ -48,7 +43,7 @@ def _killed_in_backup(monkeypatch, at_epoch, partial):
                     with open(path, "wb") as handle:
                         handle.write(b"\x89HDF\r\n\x1a\n half a file")
                     raise KeyboardInterrupt
-                callbacks.save_atomically(half, str(run_backup(self) / "epochs-000002.weights.h5"), ".weights.h5")
+                callbacks.save_atomically(half, f"{self.backup_dir}/epochs-000002.weights.h5", ".weights.h5")
             raise KeyboardInterrupt
         save(self)
 
@@ -105,6 +100,34 @@ def test_a_kill_between_an_epochs_weights_and_its_record_resumes_as_the_uninterr
     assert _epochs(run) == [0, 1, 2]
     with open(tmp_path / "whole" / "history.csv") as a, open(run / "history.csv") as b:
         assert [row["loss"] for row in csv.DictReader(a)] == [row["loss"] for row in csv.DictReader(b)]
+    for x, y in zip(keras.models.load_model(tmp_path / "whole" / "model.keras").get_weights(),
+                    keras.models.load_model(run / "model.keras").get_weights()):
+        assert (x == y).all()
+
+
+def test_a_kill_while_a_finished_run_removes_its_backup_leaves_no_record_of_removed_weights(pairs, tmp_path,
+                                                                                             monkeypatch):
+    # the folder's files go in no set order: here the weights first, then the kill, as the unlucky order would
+    from keras.src.callbacks import backup_and_restore
+
+    assert _train(pairs, tmp_path / "whole") == 0
+    run = tmp_path / "killed"
+    rmtree = backup_and_restore.file_utils.rmtree
+
+    def dying_rmtree(folder):
+        if os.fspath(folder) != os.fspath(run / "backup"):  # saving a .keras file removes folders of its own
+            return rmtree(folder)
+        for name in os.listdir(folder):
+            if name.endswith(".weights.h5"):
+                os.remove(os.path.join(folder, name))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backup_and_restore.file_utils, "rmtree", dying_rmtree)
+    assert _train(pairs, run) == 130
+    assert not any(name.endswith(".weights.h5") for name in os.listdir(run / "backup"))
+    monkeypatch.undo()
+    assert _train(pairs, run) == 0  # no record is left naming the removed weights: the run is made again
+    assert _epochs(run) == [0, 1, 2]
     for x, y in zip(keras.models.load_model(tmp_path / "whole" / "model.keras").get_weights(),
                     keras.models.load_model(run / "model.keras").get_weights()):
         assert (x == y).all()

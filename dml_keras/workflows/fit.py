@@ -51,12 +51,10 @@ def concrete_precision(out_dir, spec):
     if spec.execution.mixed_precision != "auto":
         return spec
     chosen = None
-    if resumed_epoch(out_dir):
-        try:
-            with open(os.path.join(out_dir, "spec.json")) as handle:
-                chosen = json.load(handle)["execution"]["mixed_precision"]
-        except (OSError, ValueError, KeyError, TypeError):
-            chosen = None
+    if resumed_epoch(out_dir) and os.path.exists(os.path.join(out_dir, "spec.json")):
+        from dml_keras.specs import read_spec
+
+        chosen = read_spec(out_dir).execution.mixed_precision  # unreadable: one line, as check_same_run says
     if chosen is None or chosen == "auto":
         from dml_keras.distribute import bfloat16_pays
 
