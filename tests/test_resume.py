@@ -241,7 +241,6 @@ def test_a_kill_mid_checkpoint_keeps_the_previous_checkpoint_whole(pairs, tmp_pa
 
 @pytest.mark.slow
 def test_sigkills_at_random_moments_lose_no_epoch_and_the_rerun_ends_as_the_uninterrupted_run(pairs, tmp_path):
-    import os
     import random
     import signal
     import subprocess
@@ -250,13 +249,15 @@ def test_sigkills_at_random_moments_lose_no_epoch_and_the_rerun_ends_as_the_unin
 
     def command(run):
         return [sys.executable, "-m", "dml_keras", "train-degradation", str(pairs), "--out", str(run),
-                *FLAGS[:FLAGS.index("--steps")], "--steps", "16", *FLAGS[FLAGS.index("--steps") + 2:]]
+                *FLAGS[:FLAGS.index("--steps")], "--steps", "32", *FLAGS[FLAGS.index("--steps") + 2:]]
 
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert subprocess.run(command(whole), capture_output=True, timeout=600).returncode == 0
     moments = random.Random(0)
     kills = 0
     for _ in range(3):  # each kill lands a random moment after an epoch's line: in its backup or checkpoint
+        if (killed / "model.keras").exists():  # on a fast machine a start may finish before its kill comes
+            break
         process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         history = killed / "history.csv"
         lines = len(history.read_text().splitlines()) if history.exists() else 0
@@ -270,8 +271,10 @@ def test_sigkills_at_random_moments_lose_no_epoch_and_the_rerun_ends_as_the_unin
             kills += 1
         process.wait(timeout=60)
     assert kills >= 2
-    assert subprocess.run(command(killed), capture_output=True, timeout=600).returncode == 0
-    assert _epochs(killed) == list(range(8))  # every epoch once
+    if not (killed / "model.keras").exists():
+        rerun = subprocess.run(command(killed), capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _epochs(killed) == list(range(16))  # every epoch once
     with open(whole / "history.csv") as a, open(killed / "history.csv") as b:
         assert [row["loss"] for row in csv.DictReader(a)] == [row["loss"] for row in csv.DictReader(b)]
     # each start went on from the last backed-up epoch with the batches it would have drawn: the same run
